@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Builds the worker (build/index.js + wasm) with worker-build, using the tools setup.sh installed
+# instead of the downloads worker-build would try. Skips the build when nothing changed.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+. "$ROOT/scripts/setup.sh"
+cd "$ROOT"
+
+stamp=build/.inputs
+inputs="$(cat Cargo.toml Cargo.lock $(find src -type f | sort) | sha256sum | cut -d' ' -f1)"
+if [ -f build/index.js ] && [ "$(cat "$stamp" 2>/dev/null)" = "$inputs" ]; then
+  echo "[build] up to date" >&2
+  exit 0
+fi
+echo "[build] worker-build --release" >&2
+# worker-build runs wasm-bindgen, wasm-opt and esbuild found through these variables.
+"$WORKER_BUILD" --release >&2
+echo "$inputs" > "$stamp"

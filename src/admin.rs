@@ -1,0 +1,585 @@
+//! The admin API: the login system and operators register clients and record sessions.
+//! JSON in and out; errors are `{"error", "error_description"}`; nothing changes on an error.
+
+use serde::Deserialize;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use crate::app::Ctx;
+use crate::clients::{self, Client};
+use crate::form;
+use crate::http::{HttpRequest, HttpResponse, Method};
+use crate::router::Route;
+use crate::sessions::{self, Session};
+use crate::store::{Ns, Store, StoreError, MIN_TTL_S};
+
+/// Request bodies larger than this are refused before they are parsed.
+pub const MAX_BODY_BYTES: usize = 16 * 1024;
+const DEFAULT_SESSION_TTL_S: i64 = 24 * 3600;
+const MAX_SESSION_TTL_S: i64 = 366 * 24 * 3600;
+/// How many sessions of one subject the admin API lists.
+const MAX_LISTED_SESSIONS: usize = 1000;
+const CLIENT_PAGE: u32 = 100;
+
+fn error(status: u16, code: &str, description: &str) -> HttpResponse {
+    HttpResponse::json_error(status, code, description)
+}
+
+fn not_found(what: &str) -> HttpResponse {
+    error(404, "not_found", &format!("no such {what}"))
+}
+
+pub fn storage_failed(e: &StoreError) -> HttpResponse {
+    // The detail goes to the log line of the worker layer, not to the caller.
+    let _ = e;
+    error(
+        503,
+        "temporarily_unavailable",
+        "the storage did not answer; try again",
+    )
+}
+
+fn client_key(client_id: &str) -> String {
+    format!("client/{client_id}")
+}
+
+/// Compares the bearer token with the configured one in constant time: both are hashed first,
+/// so neither their contents nor their lengths show in the timing.
+fn authorized(req: &HttpRequest, expected: &str) -> bool {
+    let Some(given) = req.header("authorization").and_then(|h| {
+        let (scheme, token) = h.split_once(' ')?;
+        scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+    }) else {
+        return false;
+    };
+    let a = Sha256::digest(given.as_bytes());
+    let b = Sha256::digest(expected.as_bytes());
+    bool::from(a.ct_eq(&b))
+}
+
+pub async fn load_client(
+    store: &impl Store,
+    client_id: &str,
+) -> Result<Option<Client>, StoreError> {
+    if !clients::valid_client_id(client_id) {
+        return Ok(None);
+    }
+    let raw = store.get(Ns::Clients, &client_key(client_id)).await?;
+    Ok(raw.and_then(|r| serde_json::from_str(&r).ok()))
+}
+
+fn query_param(req: &HttpRequest, name: &str) -> Result<Option<String>, HttpResponse> {
+    let pairs = form::parse(req.query.as_deref().unwrap_or("").as_bytes())
+        .map_err(|e| error(400, "invalid_request", &e.to_string()))?;
+    Ok(pairs.into_iter().find(|(n, _)| n == name).map(|(_, v)| v))
+}
+
+/// Handles an admin route, after the method was checked against the route.
+pub async fn handle<S: Store>(ctx: &Ctx<'_, S>, route: Route, req: &HttpRequest) -> HttpResponse {
+    let Some(token) = ctx.config.admin_token.as_deref() else {
+        return error(
+            404,
+            "not_found",
+            "the admin API is off: ADMIN_TOKEN is not set",
+        );
+    };
+    if !authorized(req, token) {
+        return error(
+            401,
+            "invalid_token",
+            "a valid admin bearer token is required",
+        )
+        .with_header("www-authenticate", "Bearer realm=\"edge-logout-admin\"");
+    }
+    if req.body.len() > MAX_BODY_BYTES {
+        return error(
+            413,
+            "invalid_request",
+            "the request body is larger than 16 KB",
+        );
+    }
+    let result = match (route, req.method) {
+        (Route::AdminClients, Method::Get) => list_clients(ctx, req).await,
+        (Route::AdminClient(id), Method::Put) => put_client(ctx, &id, req).await,
+        (Route::AdminClient(id), Method::Get) => get_client(ctx, &id).await,
+        (Route::AdminClient(id), Method::Delete) => delete_client(ctx, &id).await,
+        (Route::AdminSessions, Method::Post) => create_session(ctx, req).await,
+        (Route::AdminSessions, Method::Get) => list_sessions(ctx, req).await,
+        (Route::AdminSession(sid), Method::Get) => get_session(ctx, &sid).await,
+        (Route::AdminSessionClient { sid, client_id }, Method::Put) => {
+            add_client(ctx, &sid, &client_id).await
+        }
+        (route, method) => Ok(crate::app::method_not_allowed(&route, method)),
+    };
+    result.unwrap_or_else(|e| storage_failed(&e))
+}
+
+/// A JSON body, or the 400 that says why it is not one.
+fn json_body<T: for<'de> Deserialize<'de>>(
+    req: &HttpRequest,
+    code: &str,
+) -> Result<T, HttpResponse> {
+    if req.content_type().as_deref() != Some("application/json") {
+        return Err(error(
+            415,
+            "invalid_request",
+            "the body must be application/json",
+        ));
+    }
+    let value: Value = serde_json::from_slice(&req.body).map_err(|e| {
+        error(
+            400,
+            "invalid_request",
+            &format!("the body is not JSON: {e}"),
+        )
+    })?;
+    if !value.is_object() {
+        return Err(error(400, code, "the body must be a JSON object"));
+    }
+    serde_json::from_value(value).map_err(|e| error(400, code, &e.to_string()))
+}
+
+type Answer = Result<HttpResponse, StoreError>;
+
+async fn list_clients<S: Store>(ctx: &Ctx<'_, S>, req: &HttpRequest) -> Answer {
+    let cursor = match query_param(req, "cursor") {
+        Ok(c) => c,
+        Err(resp) => return Ok(resp),
+    };
+    let page = ctx
+        .store
+        .list(Ns::Clients, "client/", cursor, CLIENT_PAGE)
+        .await?;
+    let mut clients = Vec::with_capacity(page.keys.len());
+    for listed in &page.keys {
+        if let Some(c) = load_client(ctx.store, &listed.key["client/".len()..]).await? {
+            clients.push(c);
+        }
+    }
+    Ok(HttpResponse::json(
+        200,
+        &json!({ "clients": clients, "cursor": page.cursor }),
+    ))
+}
+
+async fn put_client<S: Store>(ctx: &Ctx<'_, S>, id: &str, req: &HttpRequest) -> Answer {
+    if req.content_type().as_deref() != Some("application/json") {
+        return Ok(error(
+            415,
+            "invalid_request",
+            "the body must be application/json",
+        ));
+    }
+    let client = match Client::from_registration(
+        id,
+        &req.body,
+        ctx.config.uri_policy,
+        &ctx.config.keys.signing_algs(),
+    ) {
+        Ok(c) => c,
+        Err(e) => return Ok(error(400, "invalid_client_metadata", &e.0)),
+    };
+    let existed = ctx.store.get(Ns::Clients, &client_key(id)).await?.is_some();
+    let record = serde_json::to_string(&client).expect("a client serialises");
+    ctx.store
+        .put(Ns::Clients, &client_key(id), &record, None, None)
+        .await?;
+    Ok(HttpResponse::json(if existed { 200 } else { 201 }, &client))
+}
+
+async fn get_client<S: Store>(ctx: &Ctx<'_, S>, id: &str) -> Answer {
+    Ok(match load_client(ctx.store, id).await? {
+        Some(c) => HttpResponse::json(200, &c),
+        None => not_found("client"),
+    })
+}
+
+async fn delete_client<S: Store>(ctx: &Ctx<'_, S>, id: &str) -> Answer {
+    if load_client(ctx.store, id).await?.is_none() {
+        return Ok(not_found("client"));
+    }
+    ctx.store.delete(Ns::Clients, &client_key(id)).await?;
+    Ok(HttpResponse::new(204))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewSession {
+    sub: String,
+    #[serde(default)]
+    clients: Vec<String>,
+    expires_in: Option<i64>,
+    sid: Option<String>,
+}
+
+/// Checks that every id names a registered client; the first that does not is the error.
+async fn check_clients<S: Store>(
+    ctx: &Ctx<'_, S>,
+    ids: &[String],
+) -> Result<Option<HttpResponse>, StoreError> {
+    for id in ids {
+        if load_client(ctx.store, id).await?.is_none() {
+            return Ok(Some(error(
+                400,
+                "invalid_request",
+                &format!("unknown client {id:?}"),
+            )));
+        }
+    }
+    Ok(None)
+}
+
+async fn create_session<S: Store>(ctx: &Ctx<'_, S>, req: &HttpRequest) -> Answer {
+    let input: NewSession = match json_body(req, "invalid_request") {
+        Ok(v) => v,
+        Err(resp) => return Ok(resp),
+    };
+    if !sessions::valid_sub(&input.sub) {
+        return Ok(error(
+            400,
+            "invalid_request",
+            "sub must be 1 to 255 bytes without control characters",
+        ));
+    }
+    let ttl = input.expires_in.unwrap_or(DEFAULT_SESSION_TTL_S);
+    if !(MIN_TTL_S..=MAX_SESSION_TTL_S).contains(&ttl) {
+        return Ok(error(
+            400,
+            "invalid_request",
+            &format!("expires_in must be between {MIN_TTL_S} and {MAX_SESSION_TTL_S} seconds"),
+        ));
+    }
+    let mut clients: Vec<String> = Vec::new();
+    for c in input.clients {
+        if !clients.contains(&c) {
+            clients.push(c);
+        }
+    }
+    if clients.len() > sessions::MAX_CLIENTS_PER_SESSION {
+        return Ok(error(400, "invalid_request", "too many clients"));
+    }
+    if let Some(resp) = check_clients(ctx, &clients).await? {
+        return Ok(resp);
+    }
+    let sid = match input.sid {
+        Some(sid) if !sessions::valid_sid(&sid) => {
+            return Ok(error(
+                400,
+                "invalid_request",
+                "sid must be 1 to 128 visible ASCII characters without '/'",
+            ))
+        }
+        Some(sid) => {
+            if sessions::load(ctx.store, &sid, ctx.now).await?.is_some() {
+                return Ok(error(409, "conflict", "a session with this sid exists"));
+            }
+            sid
+        }
+        None => sessions::random_token(16),
+    };
+    let cookie = sessions::random_token(32);
+    let session = Session {
+        sid,
+        sub: input.sub,
+        clients,
+        created_at: ctx.now,
+        expires_at: ctx.now + ttl,
+        cookie_hash: sessions::hash_secret(&cookie),
+    };
+    sessions::save(ctx.store, &session, true).await?;
+    Ok(HttpResponse::json(
+        201,
+        &json!({
+            "sid": session.sid,
+            "sub": session.sub,
+            "clients": session.clients,
+            "expires_at": session.expires_at,
+            "cookie": cookie,
+            "cookie_name": ctx.config.cookie.name,
+        }),
+    ))
+}
+
+async fn get_session<S: Store>(ctx: &Ctx<'_, S>, sid: &str) -> Answer {
+    Ok(match sessions::load(ctx.store, sid, ctx.now).await? {
+        Some(s) => HttpResponse::json(200, &s.view()),
+        None => not_found("session"),
+    })
+}
+
+async fn list_sessions<S: Store>(ctx: &Ctx<'_, S>, req: &HttpRequest) -> Answer {
+    let sub = match query_param(req, "sub") {
+        Ok(Some(sub)) if sessions::valid_sub(&sub) => sub,
+        Ok(_) => {
+            return Ok(error(
+                400,
+                "invalid_request",
+                "the query parameter sub is required",
+            ))
+        }
+        Err(resp) => return Ok(resp),
+    };
+    let mut found = Vec::new();
+    for sid in sessions::sids_of_subject(ctx.store, &sub, MAX_LISTED_SESSIONS).await? {
+        // The index can briefly outlive a session (KV is eventually consistent): skip those.
+        if let Some(s) = sessions::load(ctx.store, &sid, ctx.now)
+            .await?
+            .filter(|s| s.sub == sub)
+        {
+            found.push(s);
+        }
+    }
+    let views: Vec<_> = found.iter().map(Session::view).collect();
+    Ok(HttpResponse::json(200, &json!({ "sessions": views })))
+}
+
+async fn add_client<S: Store>(ctx: &Ctx<'_, S>, sid: &str, client_id: &str) -> Answer {
+    let Some(mut session) = sessions::load(ctx.store, sid, ctx.now).await? else {
+        return Ok(not_found("session"));
+    };
+    if let Some(resp) = check_clients(ctx, &[client_id.to_string()]).await? {
+        return Ok(resp);
+    }
+    if !session.clients.iter().any(|c| c == client_id) {
+        if session.clients.len() >= sessions::MAX_CLIENTS_PER_SESSION {
+            return Ok(error(400, "invalid_request", "too many clients"));
+        }
+        session.clients.push(client_id.to_string());
+        sessions::save(ctx.store, &session, false).await?;
+    }
+    Ok(HttpResponse::json(200, &session.view()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::app::tests::{request, with_app};
+
+    const TOKEN: &str = "Bearer test-admin-token-0123456789";
+
+    fn admin(method: Method, path: &str, body: Option<Value>) -> HttpRequest {
+        let mut r = request(method, path);
+        r.headers.push(("authorization".into(), TOKEN.into()));
+        if let Some(b) = body {
+            r.headers
+                .push(("content-type".into(), "application/json".into()));
+            r.body = serde_json::to_vec(&b).unwrap();
+        }
+        r
+    }
+
+    fn body(r: &HttpResponse) -> Value {
+        serde_json::from_slice(&r.body).unwrap()
+    }
+
+    fn rp(id: &str) -> Value {
+        json!({
+            "redirect_uris": [format!("https://{id}.example/cb")],
+            "post_logout_redirect_uris": [format!("https://{id}.example/bye")],
+            "client_name": id,
+        })
+    }
+
+    #[test]
+    fn clients_crud() {
+        with_app(|app| async move {
+            let r = app
+                .call(admin(Method::Put, "/admin/clients/rp1", Some(rp("rp1"))))
+                .await;
+            assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+            assert_eq!(body(&r)["client_id"], "rp1");
+            let r = app
+                .call(admin(Method::Put, "/admin/clients/rp1", Some(rp("rp1"))))
+                .await;
+            assert_eq!(r.status, 200);
+            app.call(admin(Method::Put, "/admin/clients/rp2", Some(rp("rp2"))))
+                .await;
+            let r = app
+                .call(admin(Method::Get, "/admin/clients/rp1", None))
+                .await;
+            assert_eq!(
+                body(&r)["post_logout_redirect_uris"][0],
+                "https://rp1.example/bye"
+            );
+            let r = app.call(admin(Method::Get, "/admin/clients", None)).await;
+            assert_eq!(body(&r)["clients"].as_array().unwrap().len(), 2);
+            let r = app
+                .call(admin(Method::Delete, "/admin/clients/rp1", None))
+                .await;
+            assert_eq!(r.status, 204);
+            let r = app
+                .call(admin(Method::Get, "/admin/clients/rp1", None))
+                .await;
+            assert_eq!(r.status, 404);
+            assert_eq!(body(&r)["error"], "not_found");
+            let r = app
+                .call(admin(Method::Delete, "/admin/clients/rp1", None))
+                .await;
+            assert_eq!(r.status, 404);
+        });
+    }
+
+    #[test]
+    fn bad_requests_change_nothing() {
+        with_app(|app| async move {
+            app.call(admin(Method::Put, "/admin/clients/rp1", Some(rp("rp1"))))
+                .await;
+            let before = app.store.snapshot();
+            let mut bad_json = admin(Method::Put, "/admin/clients/rp1", None);
+            bad_json
+                .headers
+                .push(("content-type".into(), "application/json".into()));
+            bad_json.body = b"{\"redirect_uris\": [".to_vec();
+            let r = app.call(bad_json).await;
+            assert_eq!(
+                (r.status, body(&r)["error"].as_str()),
+                (400, Some("invalid_client_metadata"))
+            );
+            let r = app
+                .call(admin(
+                    Method::Put,
+                    "/admin/clients/rp1",
+                    Some(json!({"post_logout_redirect_uris": ["https://x/#f"]})),
+                ))
+                .await;
+            assert_eq!(r.status, 400);
+            let r = app
+                .call(admin(
+                    Method::Post,
+                    "/admin/sessions",
+                    Some(json!({"sub": "alice", "clients": ["nope"]})),
+                ))
+                .await;
+            assert_eq!(
+                (r.status, body(&r)["error"].as_str()),
+                (400, Some("invalid_request"))
+            );
+            let r = app
+                .call(admin(
+                    Method::Post,
+                    "/admin/sessions",
+                    Some(json!({"clients": ["rp1"]})),
+                ))
+                .await;
+            assert_eq!(r.status, 400);
+            let r = app
+                .call(admin(
+                    Method::Post,
+                    "/admin/sessions",
+                    Some(json!({"sub": "a", "expires_in": 5})),
+                ))
+                .await;
+            assert_eq!(r.status, 400);
+            let r = app
+                .call(admin(Method::Put, "/admin/sessions/nope/clients/rp1", None))
+                .await;
+            assert_eq!(r.status, 404);
+            let mut no_auth = admin(Method::Put, "/admin/clients/rp9", Some(rp("rp9")));
+            no_auth.headers.retain(|(n, _)| n != "authorization");
+            assert_eq!(app.call(no_auth).await.status, 401);
+            let mut wrong = admin(Method::Delete, "/admin/clients/rp1", None);
+            wrong.headers[0].1 = "Bearer test-admin-token-0123456788".into();
+            let r = app.call(wrong).await;
+            assert_eq!(r.status, 401);
+            assert!(r.header("www-authenticate").is_some());
+            let mut basic = admin(Method::Delete, "/admin/clients/rp1", None);
+            basic.headers[0].1 = "Basic test-admin-token-0123456789".into();
+            assert_eq!(app.call(basic).await.status, 401);
+            assert_eq!(app.store.snapshot(), before);
+        });
+    }
+
+    #[test]
+    fn sessions_lifecycle() {
+        with_app(|app| async move {
+            app.call(admin(Method::Put, "/admin/clients/rp1", Some(rp("rp1"))))
+                .await;
+            app.call(admin(Method::Put, "/admin/clients/rp2", Some(rp("rp2"))))
+                .await;
+            let r = app
+                .call(admin(
+                    Method::Post,
+                    "/admin/sessions",
+                    Some(json!({"sub": "alice", "clients": ["rp1"], "expires_in": 3600})),
+                ))
+                .await;
+            assert_eq!(r.status, 201);
+            let created = body(&r);
+            let sid = created["sid"].as_str().unwrap().to_string();
+            let cookie = created["cookie"].as_str().unwrap();
+            assert_ne!(cookie, sid);
+            assert!(cookie.len() >= 43);
+            assert_eq!(created["expires_at"], app.now + 3600);
+            // The cookie is stored only hashed.
+            assert!(!app
+                .store
+                .snapshot()
+                .iter()
+                .any(|(_, k, v)| k.contains(cookie) || v.contains(cookie)));
+
+            let r = app
+                .call(admin(
+                    Method::Put,
+                    &format!("/admin/sessions/{sid}/clients/rp2"),
+                    None,
+                ))
+                .await;
+            assert_eq!(body(&r)["clients"], json!(["rp1", "rp2"]));
+            let r = app
+                .call(admin(Method::Get, &format!("/admin/sessions/{sid}"), None))
+                .await;
+            assert_eq!(body(&r)["clients"], json!(["rp1", "rp2"]));
+            assert!(body(&r).get("cookie").is_none() && body(&r).get("cookie_hash").is_none());
+
+            app.call(admin(
+                Method::Post,
+                "/admin/sessions",
+                Some(json!({"sub": "alice", "sid": "s-2"})),
+            ))
+            .await;
+            app.call(admin(
+                Method::Post,
+                "/admin/sessions",
+                Some(json!({"sub": "bob"})),
+            ))
+            .await;
+            let r = app
+                .call(admin(Method::Get, "/admin/sessions?sub=alice", None))
+                .await;
+            let listed = body(&r);
+            let sids: Vec<&str> = listed["sessions"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|s| s["sid"].as_str().unwrap())
+                .collect();
+            assert_eq!(sids.len(), 2);
+            assert!(sids.contains(&sid.as_str()) && sids.contains(&"s-2"));
+            let r = app
+                .call(admin(
+                    Method::Post,
+                    "/admin/sessions",
+                    Some(json!({"sub": "alice", "sid": "s-2"})),
+                ))
+                .await;
+            assert_eq!(r.status, 409);
+            assert_eq!(
+                app.call(admin(Method::Get, "/admin/sessions", None))
+                    .await
+                    .status,
+                400
+            );
+        });
+    }
+
+    #[test]
+    fn admin_api_is_off_without_a_token() {
+        let mut settings = crate::config::tests::settings();
+        settings.remove("ADMIN_TOKEN");
+        crate::app::tests::with_settings(settings, |app| async move {
+            let r = app.call(admin(Method::Get, "/admin/clients", None)).await;
+            assert_eq!(r.status, 404);
+        });
+    }
+}

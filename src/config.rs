@@ -1,0 +1,305 @@
+//! Typed configuration, read from the worker's vars and secrets once per isolate.
+//! A wrong setting is an error that names it, never a silent default.
+
+use std::fmt;
+
+use serde_json::{Map, Value};
+
+use crate::keys::{KeyError, KeySet};
+use crate::uris::{self, UriPolicy};
+
+/// The admin token must be long enough that guessing it is hopeless.
+const MIN_ADMIN_TOKEN_LEN: usize = 16;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub setting: &'static str,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "configuration error in {}: {}",
+            self.setting, self.message
+        )
+    }
+}
+
+fn bad(setting: &'static str, message: impl Into<String>) -> ConfigError {
+    ConfigError {
+        setting,
+        message: message.into(),
+    }
+}
+
+/// How the provider's session cookie is named and scoped (the login system sets it; logout
+/// clears it with the same name, path and domain).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CookieConfig {
+    pub name: String,
+    pub domain: Option<String>,
+    pub path: String,
+    /// `Secure` when the issuer is https.
+    pub secure: bool,
+}
+
+pub struct Config {
+    /// The issuer identifier, exactly as configured (no trailing slash).
+    pub issuer: String,
+    /// The issuer's path, under which every route lives ("" for a bare origin).
+    pub base_path: String,
+    pub keys: KeySet,
+    /// `None` turns the admin API off.
+    pub admin_token: Option<String>,
+    /// The provider's other metadata; discovery puts its own members over these.
+    pub provider_metadata: Map<String, Value>,
+    pub uri_policy: UriPolicy,
+    pub cookie: CookieConfig,
+}
+
+impl Config {
+    /// Reads every setting through `get`, which returns a var's or secret's value by name.
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        let nonempty = |name: &str| get(name).filter(|v| !v.trim().is_empty());
+
+        let uri_policy = match nonempty("ALLOW_HTTP_URIS").as_deref().map(str::trim) {
+            None | Some("false") => UriPolicy::HttpsOnly,
+            Some("true") => UriPolicy::AllowHttp,
+            Some(other) => {
+                return Err(bad(
+                    "ALLOW_HTTP_URIS",
+                    format!("must be \"true\" or \"false\", not {other:?}"),
+                ))
+            }
+        };
+
+        let issuer = nonempty("ISSUER").ok_or_else(|| bad("ISSUER", "is not set"))?;
+        let issuer_url = uris::parse_absolute(&issuer, uri_policy).map_err(|e| bad("ISSUER", e))?;
+        if issuer_url.query().is_some() {
+            return Err(bad("ISSUER", "must not have a query"));
+        }
+        if issuer.ends_with('/') {
+            return Err(bad("ISSUER", "must not end with a slash"));
+        }
+        let base_path = issuer_url.path().trim_end_matches('/').to_string();
+
+        let signing = nonempty("SIGNING_JWKS").ok_or_else(|| bad("SIGNING_JWKS", "is not set"))?;
+        let extra = nonempty("ID_TOKEN_JWKS");
+        let keys = KeySet::parse(&signing, None).map_err(|KeyError(e)| bad("SIGNING_JWKS", e))?;
+        let keys = match extra {
+            None => keys,
+            Some(extra) => KeySet::parse(&signing, Some(&extra))
+                .map_err(|KeyError(e)| bad("ID_TOKEN_JWKS", e))?,
+        };
+
+        let admin_token = match get("ADMIN_TOKEN").filter(|t| !t.is_empty()) {
+            None => None,
+            Some(t) if t.len() < MIN_ADMIN_TOKEN_LEN => {
+                return Err(bad(
+                    "ADMIN_TOKEN",
+                    format!("must be at least {MIN_ADMIN_TOKEN_LEN} characters long"),
+                ))
+            }
+            Some(t) if t.chars().any(|c| c.is_whitespace() || c.is_control()) => {
+                return Err(bad(
+                    "ADMIN_TOKEN",
+                    "must not contain spaces or control characters",
+                ))
+            }
+            Some(t) => Some(t),
+        };
+
+        let provider_metadata = match nonempty("PROVIDER_METADATA") {
+            None => Map::new(),
+            Some(json) => match serde_json::from_str::<Value>(&json) {
+                Ok(Value::Object(map)) => map,
+                Ok(_) => return Err(bad("PROVIDER_METADATA", "must be a JSON object")),
+                Err(e) => return Err(bad("PROVIDER_METADATA", format!("is not valid JSON: {e}"))),
+            },
+        };
+
+        let name = nonempty("SESSION_COOKIE").unwrap_or_else(|| "op_session".into());
+        if !is_cookie_name(&name) {
+            return Err(bad(
+                "SESSION_COOKIE",
+                format!("{name:?} is not a valid cookie name"),
+            ));
+        }
+        let domain = nonempty("SESSION_COOKIE_DOMAIN");
+        if let Some(d) = &domain {
+            if !d
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
+            {
+                return Err(bad(
+                    "SESSION_COOKIE_DOMAIN",
+                    format!("{d:?} is not a domain name"),
+                ));
+            }
+        }
+        let path = nonempty("SESSION_COOKIE_PATH").unwrap_or_else(|| "/".into());
+        if !path.starts_with('/')
+            || path
+                .chars()
+                .any(|c| c == ';' || c.is_control() || c.is_whitespace())
+        {
+            return Err(bad(
+                "SESSION_COOKIE_PATH",
+                format!("{path:?} is not a cookie path"),
+            ));
+        }
+        let cookie = CookieConfig {
+            name,
+            domain,
+            path,
+            secure: issuer_url.scheme() == "https",
+        };
+
+        Ok(Config {
+            issuer,
+            base_path,
+            keys,
+            admin_token,
+            provider_metadata,
+            uri_policy,
+            cookie,
+        })
+    }
+
+    /// The absolute URL of one of this provider's routes.
+    pub fn url(&self, route_path: &str) -> String {
+        format!("{}{}", self.issuer, route_path)
+    }
+}
+
+/// An RFC 6265 cookie name: an RFC 7230 token.
+fn is_cookie_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    pub fn settings() -> HashMap<&'static str, String> {
+        HashMap::from([
+            ("ISSUER", "https://id.example.com".to_string()),
+            ("SIGNING_JWKS", crate::keys::tests::test_jwks().to_string()),
+            ("ADMIN_TOKEN", "test-admin-token-0123456789".to_string()),
+        ])
+    }
+
+    pub fn load(settings: &HashMap<&'static str, String>) -> Result<Config, ConfigError> {
+        Config::from_lookup(|name| settings.get(name).cloned())
+    }
+
+    fn error_of(change: &[(&'static str, &str)]) -> ConfigError {
+        let mut s = settings();
+        for (k, v) in change {
+            s.insert(k, v.to_string());
+        }
+        load(&s).err().expect("expected a configuration error")
+    }
+
+    #[test]
+    fn defaults() {
+        let c = load(&settings()).unwrap();
+        assert_eq!(c.issuer, "https://id.example.com");
+        assert_eq!(c.base_path, "");
+        assert_eq!(
+            c.cookie,
+            CookieConfig {
+                name: "op_session".into(),
+                domain: None,
+                path: "/".into(),
+                secure: true
+            }
+        );
+        assert_eq!(c.uri_policy, UriPolicy::HttpsOnly);
+        assert!(c.provider_metadata.is_empty());
+        assert_eq!(c.url("/jwks"), "https://id.example.com/jwks");
+    }
+
+    #[test]
+    fn issuer_with_a_path() {
+        let mut s = settings();
+        s.insert("ISSUER", "https://example.com/tenant/a".into());
+        let c = load(&s).unwrap();
+        assert_eq!(c.base_path, "/tenant/a");
+    }
+
+    #[test]
+    fn each_wrong_setting_is_named() {
+        assert_eq!(error_of(&[("ISSUER", "")]).setting, "ISSUER");
+        assert_eq!(
+            error_of(&[("ISSUER", "http://id.example.com")]).setting,
+            "ISSUER"
+        );
+        assert_eq!(
+            error_of(&[("ISSUER", "https://id.example.com/")]).setting,
+            "ISSUER"
+        );
+        assert_eq!(
+            error_of(&[("ISSUER", "https://id.example.com?x=1")]).setting,
+            "ISSUER"
+        );
+        assert_eq!(error_of(&[("SIGNING_JWKS", "{}")]).setting, "SIGNING_JWKS");
+        assert_eq!(
+            error_of(&[("ID_TOKEN_JWKS", "[1]")]).setting,
+            "ID_TOKEN_JWKS"
+        );
+        assert_eq!(error_of(&[("ADMIN_TOKEN", "short")]).setting, "ADMIN_TOKEN");
+        assert_eq!(
+            error_of(&[("PROVIDER_METADATA", "[]")]).setting,
+            "PROVIDER_METADATA"
+        );
+        assert_eq!(
+            error_of(&[("PROVIDER_METADATA", "{")]).setting,
+            "PROVIDER_METADATA"
+        );
+        assert_eq!(
+            error_of(&[("ALLOW_HTTP_URIS", "yes")]).setting,
+            "ALLOW_HTTP_URIS"
+        );
+        assert_eq!(
+            error_of(&[("SESSION_COOKIE", "a b")]).setting,
+            "SESSION_COOKIE"
+        );
+        assert_eq!(
+            error_of(&[("SESSION_COOKIE_PATH", "x")]).setting,
+            "SESSION_COOKIE_PATH"
+        );
+        assert_eq!(
+            error_of(&[("SESSION_COOKIE_DOMAIN", "a;b")]).setting,
+            "SESSION_COOKIE_DOMAIN"
+        );
+        assert!(error_of(&[("ADMIN_TOKEN", "short")])
+            .to_string()
+            .contains("ADMIN_TOKEN"));
+    }
+
+    #[test]
+    fn http_issuer_only_with_allow_http() {
+        let mut s = settings();
+        s.insert("ISSUER", "http://127.0.0.1:8787".into());
+        s.insert("ALLOW_HTTP_URIS", "true".into());
+        let c = load(&s).unwrap();
+        assert!(!c.cookie.secure);
+        assert_eq!(c.uri_policy, UriPolicy::AllowHttp);
+    }
+
+    #[test]
+    fn admin_api_off_without_token() {
+        let mut s = settings();
+        s.remove("ADMIN_TOKEN");
+        assert!(load(&s).unwrap().admin_token.is_none());
+        s.insert("ADMIN_TOKEN", String::new());
+        assert!(load(&s).unwrap().admin_token.is_none());
+    }
+}

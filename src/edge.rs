@@ -1,0 +1,206 @@
+//! The worker layer: reads the request, hands it to [`crate::app`], writes the response.
+//! It owns the only calls into the Workers runtime (KV, clock, configuration bindings).
+
+use std::cell::OnceCell;
+use std::rc::Rc;
+
+use serde_json::Value;
+use worker::{event, kv, Context, Date, Env, Headers, Request, Response, Result};
+
+use crate::app::{self, Ctx};
+use crate::config::{Config, ConfigError};
+use crate::http::{HttpRequest, HttpResponse, Method};
+use crate::store::{ListPage, Listed, Ns, Store, StoreError};
+
+/// Bodies larger than this are refused before they are read.
+const MAX_REQUEST_BODY: usize = 64 * 1024;
+
+thread_local! {
+    /// Parsed once per isolate: keys in particular are expensive to import.
+    static CONFIG: OnceCell<std::result::Result<Rc<Config>, ConfigError>> = const { OnceCell::new() };
+}
+
+fn config(env: &Env) -> std::result::Result<Rc<Config>, ConfigError> {
+    CONFIG.with(|cell| {
+        cell.get_or_init(|| {
+            Config::from_lookup(|name| {
+                env.var(name)
+                    .map(|v| v.to_string())
+                    .or_else(|_| env.secret(name).map(|v| v.to_string()))
+                    .ok()
+            })
+            .map(Rc::new)
+        })
+        .clone()
+    })
+}
+
+struct KvStores {
+    clients: kv::KvStore,
+    sessions: kv::KvStore,
+}
+
+impl KvStores {
+    fn ns(&self, ns: Ns) -> &kv::KvStore {
+        match ns {
+            Ns::Clients => &self.clients,
+            Ns::Sessions => &self.sessions,
+        }
+    }
+}
+
+fn store_err(e: kv::KvError) -> StoreError {
+    StoreError(e.to_string())
+}
+
+impl Store for KvStores {
+    async fn get(&self, ns: Ns, key: &str) -> std::result::Result<Option<String>, StoreError> {
+        self.ns(ns).get(key).text().await.map_err(store_err)
+    }
+
+    async fn put(
+        &self,
+        ns: Ns,
+        key: &str,
+        value: &str,
+        expires_at: Option<i64>,
+        metadata: Option<Value>,
+    ) -> std::result::Result<(), StoreError> {
+        let mut put = self.ns(ns).put(key, value).map_err(store_err)?;
+        if let Some(exp) = expires_at {
+            put = put.expiration(exp.max(0) as u64);
+        }
+        if let Some(meta) = metadata {
+            put = put.metadata(meta).map_err(store_err)?;
+        }
+        put.execute().await.map_err(store_err)
+    }
+
+    async fn delete(&self, ns: Ns, key: &str) -> std::result::Result<(), StoreError> {
+        self.ns(ns).delete(key).await.map_err(store_err)
+    }
+
+    async fn list(
+        &self,
+        ns: Ns,
+        prefix: &str,
+        cursor: Option<String>,
+        limit: u32,
+    ) -> std::result::Result<ListPage, StoreError> {
+        let mut list = self
+            .ns(ns)
+            .list()
+            .prefix(prefix.to_string())
+            .limit(limit.into());
+        if let Some(c) = cursor {
+            list = list.cursor(c);
+        }
+        let page = list.execute().await.map_err(store_err)?;
+        Ok(ListPage {
+            keys: page
+                .keys
+                .into_iter()
+                .map(|k| Listed {
+                    key: k.name,
+                    metadata: k.metadata,
+                })
+                .collect(),
+            cursor: if page.list_complete {
+                None
+            } else {
+                page.cursor
+            },
+        })
+    }
+}
+
+async fn read_request(mut req: Request) -> std::result::Result<HttpRequest, HttpResponse> {
+    let url = req
+        .url()
+        .map_err(|_| HttpResponse::json_error(400, "invalid_request", "bad URL"))?;
+    if url.as_str().len() > 8 * 1024 {
+        return Err(HttpResponse::json_error(
+            414,
+            "invalid_request",
+            "the URL is longer than 8 KB",
+        ));
+    }
+    let method = Method::parse(&req.method().to_string());
+    let headers: Vec<(String, String)> = req.headers().entries().collect();
+    let declared = req
+        .headers()
+        .get("content-length")
+        .ok()
+        .flatten()
+        .and_then(|l| l.parse::<usize>().ok());
+    if declared.is_some_and(|l| l > MAX_REQUEST_BODY) {
+        return Err(HttpResponse::json_error(
+            413,
+            "invalid_request",
+            "the request body is too large",
+        ));
+    }
+    let body = match method {
+        Method::Post | Method::Put | Method::Patch | Method::Delete => {
+            req.bytes().await.unwrap_or_default()
+        }
+        _ => Vec::new(),
+    };
+    if body.len() > MAX_REQUEST_BODY {
+        return Err(HttpResponse::json_error(
+            413,
+            "invalid_request",
+            "the request body is too large",
+        ));
+    }
+    Ok(HttpRequest {
+        method,
+        path: url.path().to_string(),
+        query: url.query().map(str::to_string),
+        headers,
+        body,
+    })
+}
+
+fn write_response(r: HttpResponse) -> Result<Response> {
+    let headers = Headers::new();
+    for (name, value) in &r.headers {
+        headers.append(name, value)?;
+    }
+    let resp = if r.body.is_empty() {
+        Response::empty()?
+    } else {
+        Response::from_bytes(r.body)?
+    };
+    Ok(resp.with_status(r.status).with_headers(headers))
+}
+
+#[event(fetch)]
+async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
+    let config = match config(&env) {
+        Ok(c) => c,
+        Err(e) => {
+            worker::console_error!("{e}");
+            return write_response(HttpResponse::json_error(
+                500,
+                "server_error",
+                &format!("edge-logout is misconfigured: {e}"),
+            ));
+        }
+    };
+    let request = match read_request(req).await {
+        Ok(r) => r,
+        Err(resp) => return write_response(resp),
+    };
+    let stores = KvStores {
+        clients: env.kv("CLIENTS")?,
+        sessions: env.kv("SESSIONS")?,
+    };
+    let now = (Date::now().as_millis() / 1000) as i64;
+    let ctx = Ctx {
+        config: &config,
+        store: &stores,
+        now,
+    };
+    write_response(app::handle(&ctx, &request).await)
+}

@@ -1,0 +1,19 @@
+//! edge-logout: the logout half of an OpenID Provider, as a Cloudflare Worker.
+//!
+//! Everything but [`edge`] is plain Rust that decides what the specs require and unit-tests on
+//! the host; [`edge`] is the thin layer that talks to the Workers runtime (requests, KV, fetch).
+
+pub mod admin;
+pub mod app;
+pub mod clients;
+pub mod config;
+pub mod form;
+pub mod http;
+pub mod keys;
+pub mod router;
+pub mod sessions;
+pub mod store;
+pub mod uris;
+
+#[cfg(target_arch = "wasm32")]
+mod edge;

@@ -1,0 +1,126 @@
+//! Which URIs a relying party may register, and how they compare.
+//!
+//! Registered URIs are kept byte for byte as given: redirects compare by simple string equality
+//! (RP-Initiated Logout 1.0, section 3), so no normalisation is ever applied to them.
+
+use url::Url;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UriPolicy {
+    HttpsOnly,
+    /// Local development and tests only (`ALLOW_HTTP_URIS=true`).
+    AllowHttp,
+}
+
+/// Parses an absolute `https` (or, when allowed, `http`) URI with a host, no fragment and no
+/// userinfo, written in plain ASCII with no spaces or control characters (which URL parsers
+/// silently drop, and which could otherwise end up in a `Location` header).
+pub fn parse_absolute(raw: &str, policy: UriPolicy) -> Result<Url, String> {
+    if raw.is_empty() {
+        return Err("is empty".into());
+    }
+    if raw.len() > 2000 {
+        return Err("is longer than 2000 characters".into());
+    }
+    if !raw.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err("must be ASCII without spaces or control characters".into());
+    }
+    if raw.contains('#') {
+        return Err("must not have a fragment".into());
+    }
+    if raw.contains('\\') {
+        return Err("must not contain a backslash".into());
+    }
+    let url = Url::parse(raw).map_err(|e| format!("is not an absolute URI ({e})"))?;
+    match (url.scheme(), policy) {
+        ("https", _) | ("http", UriPolicy::AllowHttp) => {}
+        ("http", UriPolicy::HttpsOnly) => return Err("must use https".into()),
+        (other, _) => return Err(format!("has the scheme {other:?}; only https is allowed")),
+    }
+    // The raw text must itself start with the scheme and "//": rejects "https:example.com".
+    if !raw[url.scheme().len()..].starts_with("://") {
+        return Err("must be of the form scheme://host/...".into());
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err("must have a host".into());
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err("must not contain user information".into());
+    }
+    Ok(url)
+}
+
+/// Scheme, host and port equality, as Front-Channel Logout 1.0 requires of a
+/// `frontchannel_logout_uri` and one of the client's `redirect_uris`.
+pub fn same_origin(a: &Url, b: &Url) -> bool {
+    a.origin() == b.origin()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepts_plain_https_with_query() {
+        assert!(parse_absolute(
+            "https://rp.example.com/logged-out?x=1",
+            UriPolicy::HttpsOnly
+        )
+        .is_ok());
+        assert!(parse_absolute("https://rp.example.com:8443", UriPolicy::HttpsOnly).is_ok());
+    }
+
+    #[test]
+    fn rejects_what_could_mislead() {
+        for bad in [
+            "",
+            "/relative",
+            "rp.example.com/x",
+            "https://rp.example.com/#frag",
+            "https://user:pw@rp.example.com/",
+            "https://user@rp.example.com/",
+            "javascript:alert(1)",
+            "data:text/html,x",
+            "https:rp.example.com",
+            "https:/rp.example.com",
+            "https://rp.example.com/\r\nSet-Cookie: x=1",
+            "https://rp.example.com/ x",
+            "https://rp.exаmple.com/",
+            "https://rp.example.com\\@evil.example/",
+            "ftp://rp.example.com/",
+            "http://rp.example.com/",
+        ] {
+            assert!(
+                parse_absolute(bad, UriPolicy::HttpsOnly).is_err(),
+                "{bad:?} accepted"
+            );
+        }
+    }
+
+    #[test]
+    fn http_only_when_allowed() {
+        assert!(parse_absolute("http://127.0.0.1:9000/cb", UriPolicy::AllowHttp).is_ok());
+        assert!(parse_absolute("http://127.0.0.1:9000/cb", UriPolicy::HttpsOnly).is_err());
+    }
+
+    #[test]
+    fn origins() {
+        let u = |s: &str| Url::parse(s).unwrap();
+        assert!(same_origin(
+            &u("https://a.example/x"),
+            &u("https://a.example:443/y?z")
+        ));
+        assert!(!same_origin(
+            &u("https://a.example/x"),
+            &u("https://a.example:444/x")
+        ));
+        assert!(!same_origin(
+            &u("https://a.example/x"),
+            &u("http://a.example/x")
+        ));
+        assert!(!same_origin(
+            &u("https://a.example/x"),
+            &u("https://b.a.example/x")
+        ));
+    }
+}
