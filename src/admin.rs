@@ -33,11 +33,7 @@ fn not_found(what: &str) -> HttpResponse {
 pub fn storage_failed(e: &StoreError) -> HttpResponse {
     // The detail goes to the log line of the worker layer, not to the caller.
     let _ = e;
-    error(
-        503,
-        "temporarily_unavailable",
-        "the storage did not answer; try again",
-    )
+    error(503, "temporarily_unavailable", "the storage did not answer; try again")
 }
 
 fn client_key(client_id: &str) -> String {
@@ -58,10 +54,7 @@ fn authorized(req: &HttpRequest, expected: &str) -> bool {
     bool::from(a.ct_eq(&b))
 }
 
-pub async fn load_client(
-    store: &impl Store,
-    client_id: &str,
-) -> Result<Option<Client>, StoreError> {
+pub async fn load_client(store: &impl Store, client_id: &str) -> Result<Option<Client>, StoreError> {
     if !clients::valid_client_id(client_id) {
         return Ok(None);
     }
@@ -76,28 +69,16 @@ fn query_param(req: &HttpRequest, name: &str) -> Result<Option<String>, HttpResp
 }
 
 /// Handles an admin route, after the method was checked against the route.
-pub async fn handle<S: Store>(ctx: &Ctx<'_, S>, route: Route, req: &HttpRequest) -> HttpResponse {
+pub async fn handle<S: Store, N>(ctx: &Ctx<'_, S, N>, route: Route, req: &HttpRequest) -> HttpResponse {
     let Some(token) = ctx.config.admin_token.as_deref() else {
-        return error(
-            404,
-            "not_found",
-            "the admin API is off: ADMIN_TOKEN is not set",
-        );
+        return error(404, "not_found", "the admin API is off: ADMIN_TOKEN is not set");
     };
     if !authorized(req, token) {
-        return error(
-            401,
-            "invalid_token",
-            "a valid admin bearer token is required",
-        )
-        .with_header("www-authenticate", "Bearer realm=\"edge-logout-admin\"");
+        return error(401, "invalid_token", "a valid admin bearer token is required")
+            .with_header("www-authenticate", "Bearer realm=\"edge-logout-admin\"");
     }
     if req.body.len() > MAX_BODY_BYTES {
-        return error(
-            413,
-            "invalid_request",
-            "the request body is larger than 16 KB",
-        );
+        return error(413, "invalid_request", "the request body is larger than 16 KB");
     }
     let result = match (route, req.method) {
         (Route::AdminClients, Method::Get) => list_clients(ctx, req).await,
@@ -107,33 +88,19 @@ pub async fn handle<S: Store>(ctx: &Ctx<'_, S>, route: Route, req: &HttpRequest)
         (Route::AdminSessions, Method::Post) => create_session(ctx, req).await,
         (Route::AdminSessions, Method::Get) => list_sessions(ctx, req).await,
         (Route::AdminSession(sid), Method::Get) => get_session(ctx, &sid).await,
-        (Route::AdminSessionClient { sid, client_id }, Method::Put) => {
-            add_client(ctx, &sid, &client_id).await
-        }
+        (Route::AdminSessionClient { sid, client_id }, Method::Put) => add_client(ctx, &sid, &client_id).await,
         (route, method) => Ok(crate::app::method_not_allowed(&route, method)),
     };
     result.unwrap_or_else(|e| storage_failed(&e))
 }
 
 /// A JSON body, or the 400 that says why it is not one.
-fn json_body<T: for<'de> Deserialize<'de>>(
-    req: &HttpRequest,
-    code: &str,
-) -> Result<T, HttpResponse> {
+fn json_body<T: for<'de> Deserialize<'de>>(req: &HttpRequest, code: &str) -> Result<T, HttpResponse> {
     if req.content_type().as_deref() != Some("application/json") {
-        return Err(error(
-            415,
-            "invalid_request",
-            "the body must be application/json",
-        ));
+        return Err(error(415, "invalid_request", "the body must be application/json"));
     }
-    let value: Value = serde_json::from_slice(&req.body).map_err(|e| {
-        error(
-            400,
-            "invalid_request",
-            &format!("the body is not JSON: {e}"),
-        )
-    })?;
+    let value: Value = serde_json::from_slice(&req.body)
+        .map_err(|e| error(400, "invalid_request", &format!("the body is not JSON: {e}")))?;
     if !value.is_object() {
         return Err(error(400, code, "the body must be a JSON object"));
     }
@@ -142,60 +109,44 @@ fn json_body<T: for<'de> Deserialize<'de>>(
 
 type Answer = Result<HttpResponse, StoreError>;
 
-async fn list_clients<S: Store>(ctx: &Ctx<'_, S>, req: &HttpRequest) -> Answer {
+async fn list_clients<S: Store, N>(ctx: &Ctx<'_, S, N>, req: &HttpRequest) -> Answer {
     let cursor = match query_param(req, "cursor") {
         Ok(c) => c,
         Err(resp) => return Ok(resp),
     };
-    let page = ctx
-        .store
-        .list(Ns::Clients, "client/", cursor, CLIENT_PAGE)
-        .await?;
+    let page = ctx.store.list(Ns::Clients, "client/", cursor, CLIENT_PAGE).await?;
     let mut clients = Vec::with_capacity(page.keys.len());
     for listed in &page.keys {
         if let Some(c) = load_client(ctx.store, &listed.key["client/".len()..]).await? {
             clients.push(c);
         }
     }
-    Ok(HttpResponse::json(
-        200,
-        &json!({ "clients": clients, "cursor": page.cursor }),
-    ))
+    Ok(HttpResponse::json(200, &json!({ "clients": clients, "cursor": page.cursor })))
 }
 
-async fn put_client<S: Store>(ctx: &Ctx<'_, S>, id: &str, req: &HttpRequest) -> Answer {
+async fn put_client<S: Store, N>(ctx: &Ctx<'_, S, N>, id: &str, req: &HttpRequest) -> Answer {
     if req.content_type().as_deref() != Some("application/json") {
-        return Ok(error(
-            415,
-            "invalid_request",
-            "the body must be application/json",
-        ));
+        return Ok(error(415, "invalid_request", "the body must be application/json"));
     }
-    let client = match Client::from_registration(
-        id,
-        &req.body,
-        ctx.config.uri_policy,
-        &ctx.config.keys.signing_algs(),
-    ) {
+    let client = match Client::from_registration(id, &req.body, ctx.config.uri_policy, &ctx.config.keys.signing_algs())
+    {
         Ok(c) => c,
         Err(e) => return Ok(error(400, "invalid_client_metadata", &e.0)),
     };
     let existed = ctx.store.get(Ns::Clients, &client_key(id)).await?.is_some();
     let record = serde_json::to_string(&client).expect("a client serialises");
-    ctx.store
-        .put(Ns::Clients, &client_key(id), &record, None, None)
-        .await?;
+    ctx.store.put(Ns::Clients, &client_key(id), &record, None, None).await?;
     Ok(HttpResponse::json(if existed { 200 } else { 201 }, &client))
 }
 
-async fn get_client<S: Store>(ctx: &Ctx<'_, S>, id: &str) -> Answer {
+async fn get_client<S: Store, N>(ctx: &Ctx<'_, S, N>, id: &str) -> Answer {
     Ok(match load_client(ctx.store, id).await? {
         Some(c) => HttpResponse::json(200, &c),
         None => not_found("client"),
     })
 }
 
-async fn delete_client<S: Store>(ctx: &Ctx<'_, S>, id: &str) -> Answer {
+async fn delete_client<S: Store, N>(ctx: &Ctx<'_, S, N>, id: &str) -> Answer {
     if load_client(ctx.store, id).await?.is_none() {
         return Ok(not_found("client"));
     }
@@ -214,33 +165,22 @@ struct NewSession {
 }
 
 /// Checks that every id names a registered client; the first that does not is the error.
-async fn check_clients<S: Store>(
-    ctx: &Ctx<'_, S>,
-    ids: &[String],
-) -> Result<Option<HttpResponse>, StoreError> {
+async fn check_clients<S: Store, N>(ctx: &Ctx<'_, S, N>, ids: &[String]) -> Result<Option<HttpResponse>, StoreError> {
     for id in ids {
         if load_client(ctx.store, id).await?.is_none() {
-            return Ok(Some(error(
-                400,
-                "invalid_request",
-                &format!("unknown client {id:?}"),
-            )));
+            return Ok(Some(error(400, "invalid_request", &format!("unknown client {id:?}"))));
         }
     }
     Ok(None)
 }
 
-async fn create_session<S: Store>(ctx: &Ctx<'_, S>, req: &HttpRequest) -> Answer {
+async fn create_session<S: Store, N>(ctx: &Ctx<'_, S, N>, req: &HttpRequest) -> Answer {
     let input: NewSession = match json_body(req, "invalid_request") {
         Ok(v) => v,
         Err(resp) => return Ok(resp),
     };
     if !sessions::valid_sub(&input.sub) {
-        return Ok(error(
-            400,
-            "invalid_request",
-            "sub must be 1 to 255 bytes without control characters",
-        ));
+        return Ok(error(400, "invalid_request", "sub must be 1 to 255 bytes without control characters"));
     }
     let ttl = input.expires_in.unwrap_or(DEFAULT_SESSION_TTL_S);
     if !(MIN_TTL_S..=MAX_SESSION_TTL_S).contains(&ttl) {
@@ -264,11 +204,7 @@ async fn create_session<S: Store>(ctx: &Ctx<'_, S>, req: &HttpRequest) -> Answer
     }
     let sid = match input.sid {
         Some(sid) if !sessions::valid_sid(&sid) => {
-            return Ok(error(
-                400,
-                "invalid_request",
-                "sid must be 1 to 128 visible ASCII characters without '/'",
-            ))
+            return Ok(error(400, "invalid_request", "sid must be 1 to 128 visible ASCII characters without '/'"))
         }
         Some(sid) => {
             if sessions::load(ctx.store, &sid, ctx.now).await?.is_some() {
@@ -301,32 +237,23 @@ async fn create_session<S: Store>(ctx: &Ctx<'_, S>, req: &HttpRequest) -> Answer
     ))
 }
 
-async fn get_session<S: Store>(ctx: &Ctx<'_, S>, sid: &str) -> Answer {
+async fn get_session<S: Store, N>(ctx: &Ctx<'_, S, N>, sid: &str) -> Answer {
     Ok(match sessions::load(ctx.store, sid, ctx.now).await? {
         Some(s) => HttpResponse::json(200, &s.view()),
         None => not_found("session"),
     })
 }
 
-async fn list_sessions<S: Store>(ctx: &Ctx<'_, S>, req: &HttpRequest) -> Answer {
+async fn list_sessions<S: Store, N>(ctx: &Ctx<'_, S, N>, req: &HttpRequest) -> Answer {
     let sub = match query_param(req, "sub") {
         Ok(Some(sub)) if sessions::valid_sub(&sub) => sub,
-        Ok(_) => {
-            return Ok(error(
-                400,
-                "invalid_request",
-                "the query parameter sub is required",
-            ))
-        }
+        Ok(_) => return Ok(error(400, "invalid_request", "the query parameter sub is required")),
         Err(resp) => return Ok(resp),
     };
     let mut found = Vec::new();
     for sid in sessions::sids_of_subject(ctx.store, &sub, MAX_LISTED_SESSIONS).await? {
         // The index can briefly outlive a session (KV is eventually consistent): skip those.
-        if let Some(s) = sessions::load(ctx.store, &sid, ctx.now)
-            .await?
-            .filter(|s| s.sub == sub)
-        {
+        if let Some(s) = sessions::load(ctx.store, &sid, ctx.now).await?.filter(|s| s.sub == sub) {
             found.push(s);
         }
     }
@@ -334,7 +261,7 @@ async fn list_sessions<S: Store>(ctx: &Ctx<'_, S>, req: &HttpRequest) -> Answer 
     Ok(HttpResponse::json(200, &json!({ "sessions": views })))
 }
 
-async fn add_client<S: Store>(ctx: &Ctx<'_, S>, sid: &str, client_id: &str) -> Answer {
+async fn add_client<S: Store, N>(ctx: &Ctx<'_, S, N>, sid: &str, client_id: &str) -> Answer {
     let Some(mut session) = sessions::load(ctx.store, sid, ctx.now).await? else {
         return Ok(not_found("session"));
     };
@@ -362,8 +289,7 @@ mod tests {
         let mut r = request(method, path);
         r.headers.push(("authorization".into(), TOKEN.into()));
         if let Some(b) = body {
-            r.headers
-                .push(("content-type".into(), "application/json".into()));
+            r.headers.push(("content-type".into(), "application/json".into()));
             r.body = serde_json::to_vec(&b).unwrap();
         }
         r
@@ -384,38 +310,22 @@ mod tests {
     #[test]
     fn clients_crud() {
         with_app(|app| async move {
-            let r = app
-                .call(admin(Method::Put, "/admin/clients/rp1", Some(rp("rp1"))))
-                .await;
+            let r = app.call(admin(Method::Put, "/admin/clients/rp1", Some(rp("rp1")))).await;
             assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
             assert_eq!(body(&r)["client_id"], "rp1");
-            let r = app
-                .call(admin(Method::Put, "/admin/clients/rp1", Some(rp("rp1"))))
-                .await;
+            let r = app.call(admin(Method::Put, "/admin/clients/rp1", Some(rp("rp1")))).await;
             assert_eq!(r.status, 200);
-            app.call(admin(Method::Put, "/admin/clients/rp2", Some(rp("rp2"))))
-                .await;
-            let r = app
-                .call(admin(Method::Get, "/admin/clients/rp1", None))
-                .await;
-            assert_eq!(
-                body(&r)["post_logout_redirect_uris"][0],
-                "https://rp1.example/bye"
-            );
+            app.call(admin(Method::Put, "/admin/clients/rp2", Some(rp("rp2")))).await;
+            let r = app.call(admin(Method::Get, "/admin/clients/rp1", None)).await;
+            assert_eq!(body(&r)["post_logout_redirect_uris"][0], "https://rp1.example/bye");
             let r = app.call(admin(Method::Get, "/admin/clients", None)).await;
             assert_eq!(body(&r)["clients"].as_array().unwrap().len(), 2);
-            let r = app
-                .call(admin(Method::Delete, "/admin/clients/rp1", None))
-                .await;
+            let r = app.call(admin(Method::Delete, "/admin/clients/rp1", None)).await;
             assert_eq!(r.status, 204);
-            let r = app
-                .call(admin(Method::Get, "/admin/clients/rp1", None))
-                .await;
+            let r = app.call(admin(Method::Get, "/admin/clients/rp1", None)).await;
             assert_eq!(r.status, 404);
             assert_eq!(body(&r)["error"], "not_found");
-            let r = app
-                .call(admin(Method::Delete, "/admin/clients/rp1", None))
-                .await;
+            let r = app.call(admin(Method::Delete, "/admin/clients/rp1", None)).await;
             assert_eq!(r.status, 404);
         });
     }
@@ -423,19 +333,13 @@ mod tests {
     #[test]
     fn bad_requests_change_nothing() {
         with_app(|app| async move {
-            app.call(admin(Method::Put, "/admin/clients/rp1", Some(rp("rp1"))))
-                .await;
+            app.call(admin(Method::Put, "/admin/clients/rp1", Some(rp("rp1")))).await;
             let before = app.store.snapshot();
             let mut bad_json = admin(Method::Put, "/admin/clients/rp1", None);
-            bad_json
-                .headers
-                .push(("content-type".into(), "application/json".into()));
+            bad_json.headers.push(("content-type".into(), "application/json".into()));
             bad_json.body = b"{\"redirect_uris\": [".to_vec();
             let r = app.call(bad_json).await;
-            assert_eq!(
-                (r.status, body(&r)["error"].as_str()),
-                (400, Some("invalid_client_metadata"))
-            );
+            assert_eq!((r.status, body(&r)["error"].as_str()), (400, Some("invalid_client_metadata")));
             let r = app
                 .call(admin(
                     Method::Put,
@@ -445,35 +349,14 @@ mod tests {
                 .await;
             assert_eq!(r.status, 400);
             let r = app
-                .call(admin(
-                    Method::Post,
-                    "/admin/sessions",
-                    Some(json!({"sub": "alice", "clients": ["nope"]})),
-                ))
+                .call(admin(Method::Post, "/admin/sessions", Some(json!({"sub": "alice", "clients": ["nope"]}))))
                 .await;
-            assert_eq!(
-                (r.status, body(&r)["error"].as_str()),
-                (400, Some("invalid_request"))
-            );
-            let r = app
-                .call(admin(
-                    Method::Post,
-                    "/admin/sessions",
-                    Some(json!({"clients": ["rp1"]})),
-                ))
-                .await;
+            assert_eq!((r.status, body(&r)["error"].as_str()), (400, Some("invalid_request")));
+            let r = app.call(admin(Method::Post, "/admin/sessions", Some(json!({"clients": ["rp1"]})))).await;
             assert_eq!(r.status, 400);
-            let r = app
-                .call(admin(
-                    Method::Post,
-                    "/admin/sessions",
-                    Some(json!({"sub": "a", "expires_in": 5})),
-                ))
-                .await;
+            let r = app.call(admin(Method::Post, "/admin/sessions", Some(json!({"sub": "a", "expires_in": 5})))).await;
             assert_eq!(r.status, 400);
-            let r = app
-                .call(admin(Method::Put, "/admin/sessions/nope/clients/rp1", None))
-                .await;
+            let r = app.call(admin(Method::Put, "/admin/sessions/nope/clients/rp1", None)).await;
             assert_eq!(r.status, 404);
             let mut no_auth = admin(Method::Put, "/admin/clients/rp9", Some(rp("rp9")));
             no_auth.headers.retain(|(n, _)| n != "authorization");
@@ -493,10 +376,8 @@ mod tests {
     #[test]
     fn sessions_lifecycle() {
         with_app(|app| async move {
-            app.call(admin(Method::Put, "/admin/clients/rp1", Some(rp("rp1"))))
-                .await;
-            app.call(admin(Method::Put, "/admin/clients/rp2", Some(rp("rp2"))))
-                .await;
+            app.call(admin(Method::Put, "/admin/clients/rp1", Some(rp("rp1")))).await;
+            app.call(admin(Method::Put, "/admin/clients/rp2", Some(rp("rp2")))).await;
             let r = app
                 .call(admin(
                     Method::Post,
@@ -512,64 +393,25 @@ mod tests {
             assert!(cookie.len() >= 43);
             assert_eq!(created["expires_at"], app.now + 3600);
             // The cookie is stored only hashed.
-            assert!(!app
-                .store
-                .snapshot()
-                .iter()
-                .any(|(_, k, v)| k.contains(cookie) || v.contains(cookie)));
+            assert!(!app.store.snapshot().iter().any(|(_, k, v)| k.contains(cookie) || v.contains(cookie)));
 
-            let r = app
-                .call(admin(
-                    Method::Put,
-                    &format!("/admin/sessions/{sid}/clients/rp2"),
-                    None,
-                ))
-                .await;
+            let r = app.call(admin(Method::Put, &format!("/admin/sessions/{sid}/clients/rp2"), None)).await;
             assert_eq!(body(&r)["clients"], json!(["rp1", "rp2"]));
-            let r = app
-                .call(admin(Method::Get, &format!("/admin/sessions/{sid}"), None))
-                .await;
+            let r = app.call(admin(Method::Get, &format!("/admin/sessions/{sid}"), None)).await;
             assert_eq!(body(&r)["clients"], json!(["rp1", "rp2"]));
             assert!(body(&r).get("cookie").is_none() && body(&r).get("cookie_hash").is_none());
 
-            app.call(admin(
-                Method::Post,
-                "/admin/sessions",
-                Some(json!({"sub": "alice", "sid": "s-2"})),
-            ))
-            .await;
-            app.call(admin(
-                Method::Post,
-                "/admin/sessions",
-                Some(json!({"sub": "bob"})),
-            ))
-            .await;
-            let r = app
-                .call(admin(Method::Get, "/admin/sessions?sub=alice", None))
-                .await;
+            app.call(admin(Method::Post, "/admin/sessions", Some(json!({"sub": "alice", "sid": "s-2"})))).await;
+            app.call(admin(Method::Post, "/admin/sessions", Some(json!({"sub": "bob"})))).await;
+            let r = app.call(admin(Method::Get, "/admin/sessions?sub=alice", None)).await;
             let listed = body(&r);
-            let sids: Vec<&str> = listed["sessions"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|s| s["sid"].as_str().unwrap())
-                .collect();
+            let sids: Vec<&str> =
+                listed["sessions"].as_array().unwrap().iter().map(|s| s["sid"].as_str().unwrap()).collect();
             assert_eq!(sids.len(), 2);
             assert!(sids.contains(&sid.as_str()) && sids.contains(&"s-2"));
-            let r = app
-                .call(admin(
-                    Method::Post,
-                    "/admin/sessions",
-                    Some(json!({"sub": "alice", "sid": "s-2"})),
-                ))
-                .await;
+            let r = app.call(admin(Method::Post, "/admin/sessions", Some(json!({"sub": "alice", "sid": "s-2"})))).await;
             assert_eq!(r.status, 409);
-            assert_eq!(
-                app.call(admin(Method::Get, "/admin/sessions", None))
-                    .await
-                    .status,
-                400
-            );
+            assert_eq!(app.call(admin(Method::Get, "/admin/sessions", None)).await.status, 400);
         });
     }
 

@@ -5,18 +5,20 @@ use serde_json::{Map, Value};
 
 use crate::config::Config;
 use crate::http::{HttpRequest, HttpResponse, Method};
+use crate::logout::Notifier;
 use crate::router::{self, Route};
 use crate::store::Store;
 
 /// Everything a request is handled with.
-pub struct Ctx<'a, S> {
+pub struct Ctx<'a, S, N> {
     pub config: &'a Config,
     pub store: &'a S,
+    pub notifier: &'a N,
     /// Unix time in seconds.
     pub now: i64,
 }
 
-pub async fn handle<S: Store>(ctx: &Ctx<'_, S>, req: &HttpRequest) -> HttpResponse {
+pub async fn handle<S: Store, N: Notifier>(ctx: &Ctx<'_, S, N>, req: &HttpRequest) -> HttpResponse {
     let Some(route) = router::resolve(&ctx.config.base_path, &req.path) else {
         return HttpResponse::json_error(404, "not_found", "no such resource");
     };
@@ -24,17 +26,15 @@ pub async fn handle<S: Store>(ctx: &Ctx<'_, S>, req: &HttpRequest) -> HttpRespon
         return method_not_allowed(&route, req.method);
     }
     let response = match route {
-        Route::Discovery | Route::Jwks if req.method == Method::Options => {
-            cors(HttpResponse::new(204))
-                .with_header("access-control-allow-methods", "GET, HEAD, OPTIONS")
-                .with_header("access-control-max-age", "86400")
-        }
+        Route::Discovery | Route::Jwks if req.method == Method::Options => cors(HttpResponse::new(204))
+            .with_header("access-control-allow-methods", "GET, HEAD, OPTIONS")
+            .with_header("access-control-max-age", "86400"),
         Route::Discovery => cors(HttpResponse::json(200, &discovery(ctx.config))),
         Route::Jwks => cors(
             HttpResponse::json(200, ctx.config.keys.public_jwks())
                 .with_header("content-type", "application/jwk-set+json"),
         ),
-        Route::EndSession => HttpResponse::json_error(404, "not_found", "no such resource"),
+        Route::EndSession => crate::end_session::handle(ctx, req).await,
         admin => crate::admin::handle(ctx, admin, req).await,
     };
     if req.method == Method::Head {
@@ -45,12 +45,8 @@ pub async fn handle<S: Store>(ctx: &Ctx<'_, S>, req: &HttpRequest) -> HttpRespon
 
 pub fn method_not_allowed(route: &Route, method: Method) -> HttpResponse {
     let allow: Vec<&str> = route.methods().iter().map(|m| m.as_str()).collect();
-    HttpResponse::json_error(
-        405,
-        "invalid_request",
-        &format!("{} is not allowed here", method.as_str()),
-    )
-    .with_header("allow", &allow.join(", "))
+    HttpResponse::json_error(405, "invalid_request", &format!("{} is not allowed here", method.as_str()))
+        .with_header("allow", &allow.join(", "))
 }
 
 /// Discovery and keys are public and read by browser-based relying parties too.
@@ -62,15 +58,11 @@ fn cors(response: HttpResponse) -> HttpResponse {
 /// A capability is advertised only where it is implemented.
 pub fn discovery(config: &Config) -> Value {
     let mut doc: Map<String, Value> = config.provider_metadata.clone();
-    let algs: Vec<&str> = config
-        .keys
-        .verifying_algs()
-        .iter()
-        .map(|a| a.name())
-        .collect();
+    let algs: Vec<&str> = config.keys.verifying_algs().iter().map(|a| a.name()).collect();
     let ours = serde_json::json!({
         "issuer": config.issuer,
         "jwks_uri": config.url(router::JWKS_PATH),
+        "end_session_endpoint": config.url(router::END_SESSION_PATH),
         "backchannel_logout_supported": false,
         "backchannel_logout_session_supported": false,
         "frontchannel_logout_supported": false,
@@ -92,24 +84,28 @@ pub(crate) mod tests {
 
     pub const NOW: i64 = 1_800_000_000;
 
+    /// Records the sessions it is told of.
+    #[derive(Default)]
+    pub struct Recorder(pub std::cell::RefCell<Vec<crate::sessions::Session>>);
+
+    impl Notifier for Recorder {
+        async fn sessions_ended(&self, ended: &[crate::sessions::Session]) {
+            self.0.borrow_mut().extend_from_slice(ended);
+        }
+    }
+
     pub struct TestApp {
         pub config: Config,
         pub store: MemoryStore,
+        pub notified: Recorder,
         pub now: i64,
     }
 
     impl TestApp {
         pub async fn call(&self, req: HttpRequest) -> HttpResponse {
             self.store.now.set(self.now);
-            handle(
-                &Ctx {
-                    config: &self.config,
-                    store: &self.store,
-                    now: self.now,
-                },
-                &req,
-            )
-            .await
+            let ctx = Ctx { config: &self.config, store: &self.store, notifier: &self.notified, now: self.now };
+            handle(&ctx, &req).await
         }
     }
 
@@ -123,6 +119,7 @@ pub(crate) mod tests {
         let app: &'static TestApp = Box::leak(Box::new(TestApp {
             config,
             store: MemoryStore::new(NOW),
+            notified: Recorder::default(),
             now: NOW,
         }));
         futures::executor::block_on(f(app));
@@ -141,13 +138,7 @@ pub(crate) mod tests {
             Some((p, q)) => (p.to_string(), Some(q.to_string())),
             None => (path_and_query.to_string(), None),
         };
-        HttpRequest {
-            method,
-            path,
-            query,
-            headers: vec![],
-            body: vec![],
-        }
+        HttpRequest { method, path, query, headers: vec![], body: vec![] }
     }
 
     fn json(r: &HttpResponse) -> Value {
@@ -162,27 +153,17 @@ pub(crate) mod tests {
             r#"{"authorization_endpoint": "https://login.example.com/authorize", "issuer": "https://wrong", "jwks_uri": "x"}"#.into(),
         );
         with_settings(settings, |app| async move {
-            let r = app
-                .call(request(Method::Get, "/.well-known/openid-configuration"))
-                .await;
+            let r = app.call(request(Method::Get, "/.well-known/openid-configuration")).await;
             assert_eq!(r.status, 200);
             assert_eq!(r.header("content-type"), Some("application/json"));
             assert_eq!(r.header("access-control-allow-origin"), Some("*"));
             let d = json(&r);
             assert_eq!(d["issuer"], "https://id.example.com");
             assert_eq!(d["jwks_uri"], "https://id.example.com/jwks");
-            assert_eq!(
-                d["authorization_endpoint"],
-                "https://login.example.com/authorize"
-            );
-            assert_eq!(
-                d["id_token_signing_alg_values_supported"],
-                serde_json::json!(["RS256", "ES256", "EdDSA"])
-            );
-            for flag in [
-                "backchannel_logout_supported",
-                "frontchannel_logout_supported",
-            ] {
+            assert_eq!(d["end_session_endpoint"], "https://id.example.com/session/end");
+            assert_eq!(d["authorization_endpoint"], "https://login.example.com/authorize");
+            assert_eq!(d["id_token_signing_alg_values_supported"], serde_json::json!(["RS256", "ES256", "EdDSA"]));
+            for flag in ["backchannel_logout_supported", "frontchannel_logout_supported"] {
                 assert!(d[flag].is_boolean(), "{flag}");
             }
         });
@@ -195,11 +176,7 @@ pub(crate) mod tests {
             assert_eq!(r.status, 200);
             let keys = json(&r);
             assert_eq!(keys["keys"].as_array().unwrap().len(), 3);
-            assert!(keys["keys"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .all(|k| k.get("d").is_none()));
+            assert!(keys["keys"].as_array().unwrap().iter().all(|k| k.get("d").is_none()));
         });
     }
 

@@ -58,20 +58,14 @@ fn refuse(msg: impl Into<String>) -> MetadataError {
 
 /// A client identifier: visible ASCII, no slash (it is a path segment of the admin API).
 pub fn valid_client_id(id: &str) -> bool {
-    !id.is_empty()
-        && id.len() <= MAX_CLIENT_ID_LEN
-        && id.bytes().all(|b| b.is_ascii_graphic() && b != b'/')
+    !id.is_empty() && id.len() <= MAX_CLIENT_ID_LEN && id.bytes().all(|b| b.is_ascii_graphic() && b != b'/')
 }
 
 fn check_uris(member: &str, list: &[String], policy: UriPolicy) -> Result<Vec<Url>, MetadataError> {
     if list.len() > MAX_URIS {
         return Err(refuse(format!("{member} has more than {MAX_URIS} entries")));
     }
-    list.iter()
-        .map(|u| {
-            uris::parse_absolute(u, policy).map_err(|e| refuse(format!("{member}: {u:?} {e}")))
-        })
-        .collect()
+    list.iter().map(|u| uris::parse_absolute(u, policy).map_err(|e| refuse(format!("{member}: {u:?} {e}")))).collect()
 }
 
 impl Client {
@@ -84,41 +78,28 @@ impl Client {
         signing_algs: &[Alg],
     ) -> Result<Client, MetadataError> {
         if !valid_client_id(client_id) {
-            return Err(refuse(
-                "client_id must be 1 to 255 visible ASCII characters without '/'",
-            ));
+            return Err(refuse("client_id must be 1 to 255 visible ASCII characters without '/'"));
         }
-        let value: serde_json::Value = serde_json::from_slice(body)
-            .map_err(|e| refuse(format!("the body is not JSON: {e}")))?;
+        let value: serde_json::Value =
+            serde_json::from_slice(body).map_err(|e| refuse(format!("the body is not JSON: {e}")))?;
         if !value.is_object() {
             return Err(refuse("the body must be a JSON object"));
         }
-        let input: ClientInput =
-            serde_json::from_value(value).map_err(|e| refuse(e.to_string()))?;
+        let input: ClientInput = serde_json::from_value(value).map_err(|e| refuse(e.to_string()))?;
         if input.client_id.as_deref().is_some_and(|id| id != client_id) {
-            return Err(refuse(
-                "client_id in the body differs from the one in the path",
-            ));
+            return Err(refuse("client_id in the body differs from the one in the path"));
         }
 
         let redirect = check_uris("redirect_uris", &input.redirect_uris, policy)?;
-        check_uris(
-            "post_logout_redirect_uris",
-            &input.post_logout_redirect_uris,
-            policy,
-        )?;
+        check_uris("post_logout_redirect_uris", &input.post_logout_redirect_uris, policy)?;
         if let Some(uri) = &input.backchannel_logout_uri {
-            uris::parse_absolute(uri, policy)
-                .map_err(|e| refuse(format!("backchannel_logout_uri {e}")))?;
+            uris::parse_absolute(uri, policy).map_err(|e| refuse(format!("backchannel_logout_uri {e}")))?;
         }
         if input.backchannel_logout_session_required && input.backchannel_logout_uri.is_none() {
-            return Err(refuse(
-                "backchannel_logout_session_required needs a backchannel_logout_uri",
-            ));
+            return Err(refuse("backchannel_logout_session_required needs a backchannel_logout_uri"));
         }
         if let Some(uri) = &input.frontchannel_logout_uri {
-            let url = uris::parse_absolute(uri, policy)
-                .map_err(|e| refuse(format!("frontchannel_logout_uri {e}")))?;
+            let url = uris::parse_absolute(uri, policy).map_err(|e| refuse(format!("frontchannel_logout_uri {e}")))?;
             if !redirect.iter().any(|r| uris::same_origin(r, &url)) {
                 return Err(refuse(
                     "frontchannel_logout_uri must have the scheme, host and port of one of the redirect_uris",
@@ -126,9 +107,7 @@ impl Client {
             }
         }
         if input.frontchannel_logout_session_required && input.frontchannel_logout_uri.is_none() {
-            return Err(refuse(
-                "frontchannel_logout_session_required needs a frontchannel_logout_uri",
-            ));
+            return Err(refuse("frontchannel_logout_session_required needs a frontchannel_logout_uri"));
         }
         let alg = match input.id_token_signed_response_alg.as_deref() {
             None => Alg::RS256,
@@ -145,7 +124,9 @@ impl Client {
         };
         if let Some(name) = &input.client_name {
             if name.chars().count() > MAX_NAME_LEN || name.chars().any(char::is_control) {
-                return Err(refuse(format!("client_name must be at most {MAX_NAME_LEN} characters, without control characters")));
+                return Err(refuse(format!(
+                    "client_name must be at most {MAX_NAME_LEN} characters, without control characters"
+                )));
             }
         }
 
@@ -231,41 +212,20 @@ mod tests {
             ("[]", "JSON object"),
             ("{", "not JSON"),
             (r#"{"redirect_uris": "https://rp.example/cb"}"#, "sequence"),
-            (
-                r#"{"post_logout_redirect_uris": ["https://rp.example/x#f"]}"#,
-                "fragment",
-            ),
-            (
-                r#"{"post_logout_redirect_uris": ["/relative"]}"#,
-                "absolute",
-            ),
-            (
-                r#"{"post_logout_redirect_uris": ["http://rp.example/x"]}"#,
-                "https",
-            ),
-            (
-                r#"{"backchannel_logout_uri": "https://rp.example/x#f"}"#,
-                "fragment",
-            ),
-            (
-                r#"{"backchannel_logout_session_required": true}"#,
-                "needs a backchannel_logout_uri",
-            ),
+            (r#"{"post_logout_redirect_uris": ["https://rp.example/x#f"]}"#, "fragment"),
+            (r#"{"post_logout_redirect_uris": ["/relative"]}"#, "absolute"),
+            (r#"{"post_logout_redirect_uris": ["http://rp.example/x"]}"#, "https"),
+            (r#"{"backchannel_logout_uri": "https://rp.example/x#f"}"#, "fragment"),
+            (r#"{"backchannel_logout_session_required": true}"#, "needs a backchannel_logout_uri"),
             (
                 r#"{"redirect_uris": ["https://rp.example/cb"], "frontchannel_logout_uri": "https://other.example/fc"}"#,
                 "scheme, host and port",
             ),
-            (
-                r#"{"frontchannel_logout_uri": "https://rp.example/fc"}"#,
-                "scheme, host and port",
-            ),
+            (r#"{"frontchannel_logout_uri": "https://rp.example/fc"}"#, "scheme, host and port"),
             (r#"{"id_token_signed_response_alg": "none"}"#, "not one of"),
             (r#"{"id_token_signed_response_alg": "HS256"}"#, "not one of"),
             (r#"{"client_id": "other"}"#, "differs"),
-            (
-                r#"{"backchannel_logout_session_required": "yes"}"#,
-                "boolean",
-            ),
+            (r#"{"backchannel_logout_session_required": "yes"}"#, "boolean"),
         ] {
             let e = register(json).expect_err(json).0;
             assert!(e.contains(why), "{json}: {e}");

@@ -19,19 +19,12 @@ pub struct ConfigError {
 
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "configuration error in {}: {}",
-            self.setting, self.message
-        )
+        write!(f, "configuration error in {}: {}", self.setting, self.message)
     }
 }
 
 fn bad(setting: &'static str, message: impl Into<String>) -> ConfigError {
-    ConfigError {
-        setting,
-        message: message.into(),
-    }
+    ConfigError { setting, message: message.into() }
 }
 
 /// How the provider's session cookie is named and scoped (the login system sets it; logout
@@ -57,6 +50,8 @@ pub struct Config {
     pub provider_metadata: Map<String, Value>,
     pub uri_policy: UriPolicy,
     pub cookie: CookieConfig,
+    /// Shown on the pages (`PROVIDER_NAME`, default the issuer's host).
+    pub provider_name: String,
 }
 
 impl Config {
@@ -67,12 +62,7 @@ impl Config {
         let uri_policy = match nonempty("ALLOW_HTTP_URIS").as_deref().map(str::trim) {
             None | Some("false") => UriPolicy::HttpsOnly,
             Some("true") => UriPolicy::AllowHttp,
-            Some(other) => {
-                return Err(bad(
-                    "ALLOW_HTTP_URIS",
-                    format!("must be \"true\" or \"false\", not {other:?}"),
-                ))
-            }
+            Some(other) => return Err(bad("ALLOW_HTTP_URIS", format!("must be \"true\" or \"false\", not {other:?}"))),
         };
 
         let issuer = nonempty("ISSUER").ok_or_else(|| bad("ISSUER", "is not set"))?;
@@ -90,23 +80,16 @@ impl Config {
         let keys = KeySet::parse(&signing, None).map_err(|KeyError(e)| bad("SIGNING_JWKS", e))?;
         let keys = match extra {
             None => keys,
-            Some(extra) => KeySet::parse(&signing, Some(&extra))
-                .map_err(|KeyError(e)| bad("ID_TOKEN_JWKS", e))?,
+            Some(extra) => KeySet::parse(&signing, Some(&extra)).map_err(|KeyError(e)| bad("ID_TOKEN_JWKS", e))?,
         };
 
         let admin_token = match get("ADMIN_TOKEN").filter(|t| !t.is_empty()) {
             None => None,
             Some(t) if t.len() < MIN_ADMIN_TOKEN_LEN => {
-                return Err(bad(
-                    "ADMIN_TOKEN",
-                    format!("must be at least {MIN_ADMIN_TOKEN_LEN} characters long"),
-                ))
+                return Err(bad("ADMIN_TOKEN", format!("must be at least {MIN_ADMIN_TOKEN_LEN} characters long")))
             }
             Some(t) if t.chars().any(|c| c.is_whitespace() || c.is_control()) => {
-                return Err(bad(
-                    "ADMIN_TOKEN",
-                    "must not contain spaces or control characters",
-                ))
+                return Err(bad("ADMIN_TOKEN", "must not contain spaces or control characters"))
             }
             Some(t) => Some(t),
         };
@@ -122,50 +105,28 @@ impl Config {
 
         let name = nonempty("SESSION_COOKIE").unwrap_or_else(|| "op_session".into());
         if !is_cookie_name(&name) {
-            return Err(bad(
-                "SESSION_COOKIE",
-                format!("{name:?} is not a valid cookie name"),
-            ));
+            return Err(bad("SESSION_COOKIE", format!("{name:?} is not a valid cookie name")));
         }
         let domain = nonempty("SESSION_COOKIE_DOMAIN");
         if let Some(d) = &domain {
-            if !d
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
-            {
-                return Err(bad(
-                    "SESSION_COOKIE_DOMAIN",
-                    format!("{d:?} is not a domain name"),
-                ));
+            if !d.chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-') {
+                return Err(bad("SESSION_COOKIE_DOMAIN", format!("{d:?} is not a domain name")));
             }
         }
         let path = nonempty("SESSION_COOKIE_PATH").unwrap_or_else(|| "/".into());
-        if !path.starts_with('/')
-            || path
-                .chars()
-                .any(|c| c == ';' || c.is_control() || c.is_whitespace())
-        {
-            return Err(bad(
-                "SESSION_COOKIE_PATH",
-                format!("{path:?} is not a cookie path"),
-            ));
+        if !path.starts_with('/') || path.chars().any(|c| c == ';' || c.is_control() || c.is_whitespace()) {
+            return Err(bad("SESSION_COOKIE_PATH", format!("{path:?} is not a cookie path")));
         }
-        let cookie = CookieConfig {
-            name,
-            domain,
-            path,
-            secure: issuer_url.scheme() == "https",
-        };
+        let cookie = CookieConfig { name, domain, path, secure: issuer_url.scheme() == "https" };
 
-        Ok(Config {
-            issuer,
-            base_path,
-            keys,
-            admin_token,
-            provider_metadata,
-            uri_policy,
-            cookie,
-        })
+        let provider_name = nonempty("PROVIDER_NAME")
+            .map(|n| n.trim().to_string())
+            .unwrap_or_else(|| issuer_url.host_str().unwrap_or_default().to_string());
+        if provider_name.chars().count() > 100 || provider_name.chars().any(char::is_control) {
+            return Err(bad("PROVIDER_NAME", "must be at most 100 characters, without control characters"));
+        }
+
+        Ok(Config { issuer, base_path, keys, admin_token, provider_metadata, uri_policy, cookie, provider_name })
     }
 
     /// The absolute URL of one of this provider's routes.
@@ -176,10 +137,7 @@ impl Config {
 
 /// An RFC 6265 cookie name: an RFC 7230 token.
 fn is_cookie_name(name: &str) -> bool {
-    !name.is_empty()
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+    !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
 }
 
 #[cfg(test)]
@@ -212,18 +170,11 @@ pub(crate) mod tests {
         let c = load(&settings()).unwrap();
         assert_eq!(c.issuer, "https://id.example.com");
         assert_eq!(c.base_path, "");
-        assert_eq!(
-            c.cookie,
-            CookieConfig {
-                name: "op_session".into(),
-                domain: None,
-                path: "/".into(),
-                secure: true
-            }
-        );
+        assert_eq!(c.cookie, CookieConfig { name: "op_session".into(), domain: None, path: "/".into(), secure: true });
         assert_eq!(c.uri_policy, UriPolicy::HttpsOnly);
         assert!(c.provider_metadata.is_empty());
         assert_eq!(c.url("/jwks"), "https://id.example.com/jwks");
+        assert_eq!(c.provider_name, "id.example.com");
     }
 
     #[test]
@@ -237,51 +188,19 @@ pub(crate) mod tests {
     #[test]
     fn each_wrong_setting_is_named() {
         assert_eq!(error_of(&[("ISSUER", "")]).setting, "ISSUER");
-        assert_eq!(
-            error_of(&[("ISSUER", "http://id.example.com")]).setting,
-            "ISSUER"
-        );
-        assert_eq!(
-            error_of(&[("ISSUER", "https://id.example.com/")]).setting,
-            "ISSUER"
-        );
-        assert_eq!(
-            error_of(&[("ISSUER", "https://id.example.com?x=1")]).setting,
-            "ISSUER"
-        );
+        assert_eq!(error_of(&[("ISSUER", "http://id.example.com")]).setting, "ISSUER");
+        assert_eq!(error_of(&[("ISSUER", "https://id.example.com/")]).setting, "ISSUER");
+        assert_eq!(error_of(&[("ISSUER", "https://id.example.com?x=1")]).setting, "ISSUER");
         assert_eq!(error_of(&[("SIGNING_JWKS", "{}")]).setting, "SIGNING_JWKS");
-        assert_eq!(
-            error_of(&[("ID_TOKEN_JWKS", "[1]")]).setting,
-            "ID_TOKEN_JWKS"
-        );
+        assert_eq!(error_of(&[("ID_TOKEN_JWKS", "[1]")]).setting, "ID_TOKEN_JWKS");
         assert_eq!(error_of(&[("ADMIN_TOKEN", "short")]).setting, "ADMIN_TOKEN");
-        assert_eq!(
-            error_of(&[("PROVIDER_METADATA", "[]")]).setting,
-            "PROVIDER_METADATA"
-        );
-        assert_eq!(
-            error_of(&[("PROVIDER_METADATA", "{")]).setting,
-            "PROVIDER_METADATA"
-        );
-        assert_eq!(
-            error_of(&[("ALLOW_HTTP_URIS", "yes")]).setting,
-            "ALLOW_HTTP_URIS"
-        );
-        assert_eq!(
-            error_of(&[("SESSION_COOKIE", "a b")]).setting,
-            "SESSION_COOKIE"
-        );
-        assert_eq!(
-            error_of(&[("SESSION_COOKIE_PATH", "x")]).setting,
-            "SESSION_COOKIE_PATH"
-        );
-        assert_eq!(
-            error_of(&[("SESSION_COOKIE_DOMAIN", "a;b")]).setting,
-            "SESSION_COOKIE_DOMAIN"
-        );
-        assert!(error_of(&[("ADMIN_TOKEN", "short")])
-            .to_string()
-            .contains("ADMIN_TOKEN"));
+        assert_eq!(error_of(&[("PROVIDER_METADATA", "[]")]).setting, "PROVIDER_METADATA");
+        assert_eq!(error_of(&[("PROVIDER_METADATA", "{")]).setting, "PROVIDER_METADATA");
+        assert_eq!(error_of(&[("ALLOW_HTTP_URIS", "yes")]).setting, "ALLOW_HTTP_URIS");
+        assert_eq!(error_of(&[("SESSION_COOKIE", "a b")]).setting, "SESSION_COOKIE");
+        assert_eq!(error_of(&[("SESSION_COOKIE_PATH", "x")]).setting, "SESSION_COOKIE_PATH");
+        assert_eq!(error_of(&[("SESSION_COOKIE_DOMAIN", "a;b")]).setting, "SESSION_COOKIE_DOMAIN");
+        assert!(error_of(&[("ADMIN_TOKEN", "short")]).to_string().contains("ADMIN_TOKEN"));
     }
 
     #[test]

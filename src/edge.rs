@@ -24,10 +24,7 @@ fn config(env: &Env) -> std::result::Result<Rc<Config>, ConfigError> {
     CONFIG.with(|cell| {
         cell.get_or_init(|| {
             Config::from_lookup(|name| {
-                env.var(name)
-                    .map(|v| v.to_string())
-                    .or_else(|_| env.secret(name).map(|v| v.to_string()))
-                    .ok()
+                env.var(name).map(|v| v.to_string()).or_else(|_| env.secret(name).map(|v| v.to_string())).ok()
             })
             .map(Rc::new)
         })
@@ -87,79 +84,37 @@ impl Store for KvStores {
         cursor: Option<String>,
         limit: u32,
     ) -> std::result::Result<ListPage, StoreError> {
-        let mut list = self
-            .ns(ns)
-            .list()
-            .prefix(prefix.to_string())
-            .limit(limit.into());
+        let mut list = self.ns(ns).list().prefix(prefix.to_string()).limit(limit.into());
         if let Some(c) = cursor {
             list = list.cursor(c);
         }
         let page = list.execute().await.map_err(store_err)?;
         Ok(ListPage {
-            keys: page
-                .keys
-                .into_iter()
-                .map(|k| Listed {
-                    key: k.name,
-                    metadata: k.metadata,
-                })
-                .collect(),
-            cursor: if page.list_complete {
-                None
-            } else {
-                page.cursor
-            },
+            keys: page.keys.into_iter().map(|k| Listed { key: k.name, metadata: k.metadata }).collect(),
+            cursor: if page.list_complete { None } else { page.cursor },
         })
     }
 }
 
 async fn read_request(mut req: Request) -> std::result::Result<HttpRequest, HttpResponse> {
-    let url = req
-        .url()
-        .map_err(|_| HttpResponse::json_error(400, "invalid_request", "bad URL"))?;
+    let url = req.url().map_err(|_| HttpResponse::json_error(400, "invalid_request", "bad URL"))?;
     if url.as_str().len() > 8 * 1024 {
-        return Err(HttpResponse::json_error(
-            414,
-            "invalid_request",
-            "the URL is longer than 8 KB",
-        ));
+        return Err(HttpResponse::json_error(414, "invalid_request", "the URL is longer than 8 KB"));
     }
-    let method = Method::parse(&req.method().to_string());
+    let method = Method::parse(req.method().as_ref());
     let headers: Vec<(String, String)> = req.headers().entries().collect();
-    let declared = req
-        .headers()
-        .get("content-length")
-        .ok()
-        .flatten()
-        .and_then(|l| l.parse::<usize>().ok());
+    let declared = req.headers().get("content-length").ok().flatten().and_then(|l| l.parse::<usize>().ok());
     if declared.is_some_and(|l| l > MAX_REQUEST_BODY) {
-        return Err(HttpResponse::json_error(
-            413,
-            "invalid_request",
-            "the request body is too large",
-        ));
+        return Err(HttpResponse::json_error(413, "invalid_request", "the request body is too large"));
     }
     let body = match method {
-        Method::Post | Method::Put | Method::Patch | Method::Delete => {
-            req.bytes().await.unwrap_or_default()
-        }
+        Method::Post | Method::Put | Method::Patch | Method::Delete => req.bytes().await.unwrap_or_default(),
         _ => Vec::new(),
     };
     if body.len() > MAX_REQUEST_BODY {
-        return Err(HttpResponse::json_error(
-            413,
-            "invalid_request",
-            "the request body is too large",
-        ));
+        return Err(HttpResponse::json_error(413, "invalid_request", "the request body is too large"));
     }
-    Ok(HttpRequest {
-        method,
-        path: url.path().to_string(),
-        query: url.query().map(str::to_string),
-        headers,
-        body,
-    })
+    Ok(HttpRequest { method, path: url.path().to_string(), query: url.query().map(str::to_string), headers, body })
 }
 
 fn write_response(r: HttpResponse) -> Result<Response> {
@@ -167,11 +122,7 @@ fn write_response(r: HttpResponse) -> Result<Response> {
     for (name, value) in &r.headers {
         headers.append(name, value)?;
     }
-    let resp = if r.body.is_empty() {
-        Response::empty()?
-    } else {
-        Response::from_bytes(r.body)?
-    };
+    let resp = if r.body.is_empty() { Response::empty()? } else { Response::from_bytes(r.body)? };
     Ok(resp.with_status(r.status).with_headers(headers))
 }
 
@@ -192,15 +143,8 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
         Ok(r) => r,
         Err(resp) => return write_response(resp),
     };
-    let stores = KvStores {
-        clients: env.kv("CLIENTS")?,
-        sessions: env.kv("SESSIONS")?,
-    };
+    let stores = KvStores { clients: env.kv("CLIENTS")?, sessions: env.kv("SESSIONS")? };
     let now = (Date::now().as_millis() / 1000) as i64;
-    let ctx = Ctx {
-        config: &config,
-        store: &stores,
-        now,
-    };
+    let ctx = Ctx { config: &config, store: &stores, notifier: &crate::logout::Silent, now };
     write_response(app::handle(&ctx, &request).await)
 }

@@ -15,9 +15,7 @@ pub enum FormError {
 impl fmt::Display for FormError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            FormError::BadPercentEncoding => {
-                f.write_str("the request has invalid percent-encoding")
-            }
+            FormError::BadPercentEncoding => f.write_str("the request has invalid percent-encoding"),
             FormError::NotUtf8 => f.write_str("the request is not valid UTF-8"),
         }
     }
@@ -39,10 +37,9 @@ pub fn percent_decode(input: &[u8], plus_is_space: bool) -> Result<String, FormE
     while i < input.len() {
         match input[i] {
             b'%' => {
-                let (Some(h), Some(l)) = (
-                    input.get(i + 1).copied().and_then(hex),
-                    input.get(i + 2).copied().and_then(hex),
-                ) else {
+                let (Some(h), Some(l)) =
+                    (input.get(i + 1).copied().and_then(hex), input.get(i + 2).copied().and_then(hex))
+                else {
                     return Err(FormError::BadPercentEncoding);
                 };
                 out.push(h << 4 | l);
@@ -102,14 +99,10 @@ mod tests {
     fn decodes_pairs_in_order() {
         assert_eq!(
             pairs("a=1&b=x+y%2Bz&c=&d&&e=%C3%A9").unwrap(),
-            [("a", "1"), ("b", "x y+z"), ("c", ""), ("d", ""), ("e", "é")]
-                .map(|(a, b)| (a.to_string(), b.to_string()))
+            [("a", "1"), ("b", "x y+z"), ("c", ""), ("d", ""), ("e", "é")].map(|(a, b)| (a.to_string(), b.to_string()))
         );
         assert_eq!(pairs("").unwrap(), []);
-        assert_eq!(
-            pairs("a=b=c").unwrap(),
-            [("a".to_string(), "b=c".to_string())]
-        );
+        assert_eq!(pairs("a=b=c").unwrap(), [("a".to_string(), "b=c".to_string())]);
     }
 
     #[test]
@@ -131,10 +124,7 @@ mod tests {
     #[test]
     fn encoding_round_trips() {
         let s = "a b&c=d/é?#%+";
-        assert_eq!(
-            percent_decode(encode_component(s).as_bytes(), true).unwrap(),
-            s
-        );
+        assert_eq!(percent_decode(encode_component(s).as_bytes(), true).unwrap(), s);
         assert_eq!(encode_component("AZaz09-._~"), "AZaz09-._~");
     }
 }

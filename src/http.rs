@@ -15,21 +15,12 @@ pub struct HttpRequest {
 
 impl HttpRequest {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
 
     /// The media type of the body, lower-case, without parameters.
     pub fn content_type(&self) -> Option<String> {
-        self.header("content-type").map(|v| {
-            v.split(';')
-                .next()
-                .unwrap_or("")
-                .trim()
-                .to_ascii_lowercase()
-        })
+        self.header("content-type").map(|v| v.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
     }
 }
 
@@ -83,8 +74,7 @@ pub struct HttpResponse {
 }
 
 /// Content-Security-Policy for responses that are not pages (JSON, redirects): nothing may load.
-const CSP_NONE: &str =
-    "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
+const CSP_NONE: &str = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
 
 impl HttpResponse {
     pub fn new(status: u16) -> Self {
@@ -104,23 +94,16 @@ impl HttpResponse {
 
     pub fn json<T: Serialize>(status: u16, value: &T) -> Self {
         let body = serde_json::to_vec(value).expect("serialising a JSON value cannot fail");
-        HttpResponse::new(status)
-            .with_header("content-type", "application/json")
-            .with_body(body)
+        HttpResponse::new(status).with_header("content-type", "application/json").with_body(body)
     }
 
     /// A JSON error in the OAuth shape `{"error", "error_description"}`.
     pub fn json_error(status: u16, error: &str, description: &str) -> Self {
-        HttpResponse::json(
-            status,
-            &serde_json::json!({ "error": error, "error_description": description }),
-        )
+        HttpResponse::json(status, &serde_json::json!({ "error": error, "error_description": description }))
     }
 
     pub fn html(status: u16, body: String) -> Self {
-        HttpResponse::new(status)
-            .with_header("content-type", "text/html; charset=utf-8")
-            .with_body(body.into_bytes())
+        HttpResponse::new(status).with_header("content-type", "text/html; charset=utf-8").with_body(body.into_bytes())
     }
 
     /// A 303 See Other: the browser follows it with a GET whatever the request method was.
@@ -131,15 +114,13 @@ impl HttpResponse {
     /// Sets a header, replacing any header of the same name.
     pub fn with_header(mut self, name: &str, value: &str) -> Self {
         self.headers.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
-        self.headers
-            .push((name.to_ascii_lowercase(), value.to_string()));
+        self.headers.push((name.to_ascii_lowercase(), value.to_string()));
         self
     }
 
     /// Adds a header, keeping others of the same name (`set-cookie`).
     pub fn append_header(mut self, name: &str, value: &str) -> Self {
-        self.headers
-            .push((name.to_ascii_lowercase(), value.to_string()));
+        self.headers.push((name.to_ascii_lowercase(), value.to_string()));
         self
     }
 
@@ -149,17 +130,11 @@ impl HttpResponse {
     }
 
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
 
     pub fn header_all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
-        self.headers
-            .iter()
-            .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        self.headers.iter().filter(move |(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
 }
 
@@ -170,10 +145,8 @@ pub fn prefers_json(accept: Option<&str>) -> bool {
     for item in accept.split(',') {
         let mut parts = item.split(';');
         let media = parts.next().unwrap_or("").trim().to_ascii_lowercase();
-        let q = parts
-            .filter_map(|p| p.trim().strip_prefix("q="))
-            .find_map(|q| q.trim().parse::<f32>().ok())
-            .unwrap_or(1.0);
+        let q =
+            parts.filter_map(|p| p.trim().strip_prefix("q=")).find_map(|q| q.trim().parse::<f32>().ok()).unwrap_or(1.0);
         match media.as_str() {
             "application/json" => json = Some(json.map_or(q, |j| j.max(q))),
             "text/html" => html = Some(html.map_or(q, |h| h.max(q))),
@@ -196,9 +169,7 @@ mod tests {
         assert!(prefers_json(Some("application/json")));
         assert!(prefers_json(Some("text/html;q=0.5, application/json")));
         assert!(!prefers_json(Some("text/html, application/json;q=0.9")));
-        assert!(!prefers_json(Some(
-            "text/html,application/xhtml+xml,*/*;q=0.8"
-        )));
+        assert!(!prefers_json(Some("text/html,application/xhtml+xml,*/*;q=0.8")));
         assert!(!prefers_json(Some("application/json;q=0")));
         assert!(!prefers_json(None));
     }
@@ -209,10 +180,7 @@ mod tests {
         assert_eq!(r.header("cache-control"), Some("no-store"));
         assert_eq!(r.header("x-frame-options"), Some("DENY"));
         assert_eq!(r.header("x-content-type-options"), Some("nosniff"));
-        assert!(r
-            .header("content-security-policy")
-            .unwrap()
-            .contains("frame-ancestors 'none'"));
+        assert!(r.header("content-security-policy").unwrap().contains("frame-ancestors 'none'"));
     }
 
     #[test]
@@ -222,9 +190,6 @@ mod tests {
             .append_header("set-cookie", "a=1")
             .append_header("set-cookie", "b=2");
         assert_eq!(r.header_all("cache-control").count(), 1);
-        assert_eq!(
-            r.header_all("set-cookie").collect::<Vec<_>>(),
-            ["a=1", "b=2"]
-        );
+        assert_eq!(r.header_all("set-cookie").collect::<Vec<_>>(), ["a=1", "b=2"]);
     }
 }

@@ -98,9 +98,7 @@ impl fmt::Display for VerifyError {
         match self {
             VerifyError::Malformed => f.write_str("the token is not a well-formed JWT"),
             VerifyError::AlgNotAllowed(alg) => write!(f, "the algorithm {alg:?} is not accepted"),
-            VerifyError::UnknownKey => {
-                f.write_str("the token was not signed by a key of this provider")
-            }
+            VerifyError::UnknownKey => f.write_str("the token was not signed by a key of this provider"),
             VerifyError::BadSignature => f.write_str("the token's signature is invalid"),
         }
     }
@@ -119,8 +117,8 @@ struct RawJwks {
 }
 
 fn parse_jwks(json: &str) -> Result<Vec<Value>, KeyError> {
-    let raw: RawJwks = serde_json::from_str(json)
-        .map_err(|e| err(format!("not a JWKS object {{\"keys\": [...]}}: {e}")))?;
+    let raw: RawJwks =
+        serde_json::from_str(json).map_err(|e| err(format!("not a JWKS object {{\"keys\": [...]}}: {e}")))?;
     Ok(raw.keys)
 }
 
@@ -137,20 +135,18 @@ fn alg_of(jwk: &Value, index: usize) -> Result<Alg, KeyError> {
         ("RSA", _) => Alg::RS256,
         ("EC", "P-256") => Alg::ES256,
         ("OKP", "Ed25519") => Alg::EdDSA,
-        _ => return Err(err(format!(
-            "key {index}: unsupported key type {kty:?} {crv:?} (RSA, EC P-256 and OKP Ed25519 are)"
-        ))),
+        _ => {
+            return Err(err(format!(
+                "key {index}: unsupported key type {kty:?} {crv:?} (RSA, EC P-256 and OKP Ed25519 are)"
+            )))
+        }
     };
     match str_member(jwk, "alg") {
         None => Ok(implied),
         Some(name) => match Alg::parse(name) {
             Some(alg) if alg == implied => Ok(alg),
-            Some(alg) => Err(err(format!(
-                "key {index}: alg {alg} does not fit key type {kty}"
-            ))),
-            None => Err(err(format!(
-                "key {index}: unsupported alg {name:?} (RS256, ES256, EdDSA are)"
-            ))),
+            Some(alg) => Err(err(format!("key {index}: alg {alg} does not fit key type {kty}"))),
+            None => Err(err(format!("key {index}: unsupported alg {name:?} (RS256, ES256, EdDSA are)"))),
         },
     }
 }
@@ -160,11 +156,7 @@ fn jwk_of(value: &Value, index: usize) -> Result<JsonWebKey<'static>, KeyError> 
     // that no key material reaches an error message or a log.
     serde_json::from_value::<JsonWebKey<'static>>(value.clone()).map_err(|e| {
         let e = e.to_string();
-        let detail = if e.starts_with("missing field") {
-            e.as_str()
-        } else {
-            "a member is malformed"
-        };
+        let detail = if e.starts_with("missing field") { e.as_str() } else { "a member is malformed" };
         err(format!("key {index}: not a valid JWK: {detail}"))
     })
 }
@@ -179,55 +171,38 @@ fn parse_private(value: &Value, index: usize) -> Result<SigningKey, KeyError> {
     }
     let alg = alg_of(value, index)?;
     let jwk = jwk_of(value, index)?;
-    let bad = |what: &dyn fmt::Display| {
-        err(format!(
-            "key {kid:?}: not a valid private {alg} key: {what}"
-        ))
-    };
+    let bad = |what: &dyn fmt::Display| err(format!("key {kid:?}: not a valid private {alg} key: {what}"));
     let material = match alg {
         Alg::RS256 => {
             let mut key = RsaPrivateKey::try_from(&jwk).map_err(|e| bad(&e))?;
             // Without the CRT values every signature costs several times more.
             key.precompute().map_err(|e| bad(&e))?;
-            let strong = StrongKey::try_from(key)
-                .map_err(|_| bad(&"RSA keys must have at least 2048 bits"))?;
+            let strong = StrongKey::try_from(key).map_err(|_| bad(&"RSA keys must have at least 2048 bits"))?;
             PrivateMaterial::Rsa(Box::new(strong))
         }
-        Alg::ES256 => {
-            PrivateMaterial::Es256(p256::ecdsa::SigningKey::try_from(&jwk).map_err(|e| bad(&e))?)
-        }
-        Alg::EdDSA => PrivateMaterial::Ed25519(
-            ed25519_compact::SecretKey::try_from(&jwk).map_err(|e| bad(&e))?,
-        ),
+        Alg::ES256 => PrivateMaterial::Es256(p256::ecdsa::SigningKey::try_from(&jwk).map_err(|e| bad(&e))?),
+        Alg::EdDSA => PrivateMaterial::Ed25519(ed25519_compact::SecretKey::try_from(&jwk).map_err(|e| bad(&e))?),
     };
     Ok(SigningKey { kid, alg, material })
 }
 
 fn parse_public(value: &Value, index: usize) -> Result<VerifyingKey, KeyError> {
     if str_member(value, "d").is_some() {
-        return Err(err(format!(
-            "key {index}: ID_TOKEN_JWKS must hold public keys only"
-        )));
+        return Err(err(format!("key {index}: ID_TOKEN_JWKS must hold public keys only")));
     }
     let kid = str_member(value, "kid").map(str::to_string);
     let alg = alg_of(value, index)?;
     let jwk = jwk_of(value, index)?;
-    let bad =
-        |what: &dyn fmt::Display| err(format!("key {index}: not a valid public {alg} key: {what}"));
+    let bad = |what: &dyn fmt::Display| err(format!("key {index}: not a valid public {alg} key: {what}"));
     let material = match alg {
         Alg::RS256 => {
             let key = RsaPublicKey::try_from(&jwk).map_err(|e| bad(&e))?;
             PublicMaterial::Rsa(Box::new(
-                StrongKey::try_from(key)
-                    .map_err(|_| bad(&"RSA keys must have at least 2048 bits"))?,
+                StrongKey::try_from(key).map_err(|_| bad(&"RSA keys must have at least 2048 bits"))?,
             ))
         }
-        Alg::ES256 => {
-            PublicMaterial::Es256(p256::ecdsa::VerifyingKey::try_from(&jwk).map_err(|e| bad(&e))?)
-        }
-        Alg::EdDSA => PublicMaterial::Ed25519(
-            ed25519_compact::PublicKey::try_from(&jwk).map_err(|e| bad(&e))?,
-        ),
+        Alg::ES256 => PublicMaterial::Es256(p256::ecdsa::VerifyingKey::try_from(&jwk).map_err(|e| bad(&e))?),
+        Alg::EdDSA => PublicMaterial::Ed25519(ed25519_compact::PublicKey::try_from(&jwk).map_err(|e| bad(&e))?),
     };
     Ok(VerifyingKey { kid, alg, material })
 }
@@ -242,11 +217,7 @@ impl SigningKey {
             PrivateMaterial::Es256(k) => PublicMaterial::Es256(*k.verifying_key()),
             PrivateMaterial::Ed25519(k) => PublicMaterial::Ed25519(k.public_key()),
         };
-        VerifyingKey {
-            kid: Some(self.kid.clone()),
-            alg: self.alg,
-            material,
-        }
+        VerifyingKey { kid: Some(self.kid.clone()), alg: self.alg, material }
     }
 
     /// Signs `claims` as a compact JWT with this key's `alg` and `kid`, and `typ` when given.
@@ -283,10 +254,7 @@ impl VerifyingKey {
 
     fn verify<T: DeserializeOwned>(&self, token: &UntrustedToken<'_>) -> Option<Token<T>> {
         match &self.material {
-            PublicMaterial::Rsa(k) => Rsa::rs256()
-                .validator(k.as_ref().as_ref())
-                .validate(token)
-                .ok(),
+            PublicMaterial::Rsa(k) => Rsa::rs256().validator(k.as_ref().as_ref()).validate(token).ok(),
             PublicMaterial::Es256(k) => Es256.validator(k).validate(token).ok(),
             PublicMaterial::Ed25519(k) => Ed25519.validator(k).validate(token).ok(),
         }
@@ -311,9 +279,7 @@ impl KeySet {
             }
         }
         if !signing.iter().any(|k| k.alg == Alg::RS256) {
-            return Err(err(
-                "needs an RS256 key: RS256 is the default ID token algorithm",
-            ));
+            return Err(err("needs an RS256 key: RS256 is the default ID token algorithm"));
         }
         let mut verifying: Vec<VerifyingKey> = signing.iter().map(SigningKey::public).collect();
         let public_jwks = serde_json::json!({ "keys": verifying.iter().map(VerifyingKey::jwk).collect::<Vec<_>>() });
@@ -325,11 +291,7 @@ impl KeySet {
                 .collect::<Result<Vec<_>, _>>()?;
             verifying.extend(extra);
         }
-        Ok(KeySet {
-            signing,
-            verifying,
-            public_jwks,
-        })
+        Ok(KeySet { signing, verifying, public_jwks })
     }
 
     /// The JWKS served at `jwks_uri`: public parts of the signing keys only.
@@ -339,18 +301,12 @@ impl KeySet {
 
     /// The algorithms this provider can sign with.
     pub fn signing_algs(&self) -> Vec<Alg> {
-        Alg::ALL
-            .into_iter()
-            .filter(|a| self.signing.iter().any(|k| k.alg == *a))
-            .collect()
+        Alg::ALL.into_iter().filter(|a| self.signing.iter().any(|k| k.alg == *a)).collect()
     }
 
     /// The algorithms an `id_token_hint` may be signed with (signing and extra keys).
     pub fn verifying_algs(&self) -> Vec<Alg> {
-        Alg::ALL
-            .into_iter()
-            .filter(|a| self.verifying.iter().any(|k| k.alg == *a))
-            .collect()
+        Alg::ALL.into_iter().filter(|a| self.verifying.iter().any(|k| k.alg == *a)).collect()
     }
 
     /// The key that signs with `alg`: the last one listed, so that a rotation appends the new key.
@@ -362,21 +318,15 @@ impl KeySet {
     /// key of its `alg`), and returns its claims. Time claims are not checked here.
     pub fn verify<T: DeserializeOwned>(&self, jwt: &str) -> Result<Token<T>, VerifyError> {
         let untrusted = UntrustedToken::new(jwt).map_err(|_| VerifyError::Malformed)?;
-        let alg = Alg::parse(untrusted.algorithm()).ok_or_else(|| {
-            VerifyError::AlgNotAllowed(untrusted.algorithm().chars().take(16).collect())
-        })?;
+        let alg = Alg::parse(untrusted.algorithm())
+            .ok_or_else(|| VerifyError::AlgNotAllowed(untrusted.algorithm().chars().take(16).collect()))?;
         let kid = untrusted.header().key_id.as_deref();
-        let mut candidates = self
-            .verifying
-            .iter()
-            .filter(|k| k.alg == alg && (kid.is_none() || k.kid.as_deref() == kid))
-            .peekable();
+        let mut candidates =
+            self.verifying.iter().filter(|k| k.alg == alg && (kid.is_none() || k.kid.as_deref() == kid)).peekable();
         if candidates.peek().is_none() {
             return Err(VerifyError::UnknownKey);
         }
-        candidates
-            .find_map(|k| k.verify(&untrusted))
-            .ok_or(VerifyError::BadSignature)
+        candidates.find_map(|k| k.verify(&untrusted)).ok_or(VerifyError::BadSignature)
     }
 }
 
@@ -398,8 +348,8 @@ pub mod generate {
     pub fn private_jwk(alg: Alg, kid: &str) -> Value {
         match alg {
             Alg::RS256 => {
-                let (sk, _) = Rsa::generate(&mut rand_core::OsRng, ModulusBits::TwoKibibytes)
-                    .expect("RSA key generation");
+                let (sk, _) =
+                    Rsa::generate(&mut rand_core::OsRng, ModulusBits::TwoKibibytes).expect("RSA key generation");
                 with_meta(JsonWebKey::from(sk.as_ref()), kid, alg)
             }
             Alg::ES256 => {
@@ -498,47 +448,23 @@ pub(crate) mod tests {
         let keys = test_keys();
         let body = b64(br#"{"sub":"alice"}"#);
         let none = format!("{}.{}.", b64(br#"{"alg":"none"}"#), body);
-        assert_eq!(
-            keys.verify::<Value>(&none).unwrap_err(),
-            VerifyError::AlgNotAllowed("none".into())
-        );
+        assert_eq!(keys.verify::<Value>(&none).unwrap_err(), VerifyError::AlgNotAllowed("none".into()));
 
         // HS256 keyed with the public key's bytes: the classic key-confusion attack.
         let public = serde_json::to_vec(&keys.public_jwks()["keys"][0]).unwrap();
         let header = Header::empty().with_key_id("test-rs256");
-        let hs = jwt_compact::alg::Hs256
-            .token(&header, &claims(), &jwt_compact::alg::Hs256Key::new(public))
-            .unwrap();
-        assert!(matches!(
-            keys.verify::<Value>(&hs),
-            Err(VerifyError::AlgNotAllowed(_))
-        ));
+        let hs = jwt_compact::alg::Hs256.token(&header, &claims(), &jwt_compact::alg::Hs256Key::new(public)).unwrap();
+        assert!(matches!(keys.verify::<Value>(&hs), Err(VerifyError::AlgNotAllowed(_))));
 
         // An ES256 signature presented as RS256 under the RSA key's kid.
         let es = keys.signer(Alg::ES256).unwrap().sign(None, &claims());
         let sig = es.rsplit('.').next().unwrap();
-        let forged = format!(
-            "{}.{}.{}",
-            b64(br#"{"alg":"RS256","kid":"test-rs256"}"#),
-            body,
-            sig
-        );
-        assert_eq!(
-            keys.verify::<Value>(&forged).unwrap_err(),
-            VerifyError::BadSignature
-        );
+        let forged = format!("{}.{}.{}", b64(br#"{"alg":"RS256","kid":"test-rs256"}"#), body, sig);
+        assert_eq!(keys.verify::<Value>(&forged).unwrap_err(), VerifyError::BadSignature);
 
         // RS256 under the EC key's kid: no RS256 key has that kid.
-        let mismatched = format!(
-            "{}.{}.{}",
-            b64(br#"{"alg":"RS256","kid":"test-es256"}"#),
-            body,
-            sig
-        );
-        assert_eq!(
-            keys.verify::<Value>(&mismatched).unwrap_err(),
-            VerifyError::UnknownKey
-        );
+        let mismatched = format!("{}.{}.{}", b64(br#"{"alg":"RS256","kid":"test-es256"}"#), body, sig);
+        assert_eq!(keys.verify::<Value>(&mismatched).unwrap_err(), VerifyError::UnknownKey);
     }
 
     #[test]
@@ -547,33 +473,22 @@ pub(crate) mod tests {
         let jwt = keys.signer(Alg::RS256).unwrap().sign(None, &claims());
         let mut parts: Vec<String> = jwt.split('.').map(str::to_string).collect();
         parts[1] = b64(br#"{"sub":"mallory"}"#);
-        assert_eq!(
-            keys.verify::<Value>(&parts.join(".")).unwrap_err(),
-            VerifyError::BadSignature
-        );
+        assert_eq!(keys.verify::<Value>(&parts.join(".")).unwrap_err(), VerifyError::BadSignature);
 
         let foreign = KeySet::parse(
-            &serde_json::json!({"keys": [generate::private_jwk(Alg::RS256, "test-rs256")]})
-                .to_string(),
+            &serde_json::json!({"keys": [generate::private_jwk(Alg::RS256, "test-rs256")]}).to_string(),
             None,
         )
         .unwrap();
         let jwt = foreign.signer(Alg::RS256).unwrap().sign(None, &claims());
-        assert_eq!(
-            keys.verify::<Value>(&jwt).unwrap_err(),
-            VerifyError::BadSignature
-        );
-        assert_eq!(
-            keys.verify::<Value>("not.a.jwt").unwrap_err(),
-            VerifyError::Malformed
-        );
+        assert_eq!(keys.verify::<Value>(&jwt).unwrap_err(), VerifyError::BadSignature);
+        assert_eq!(keys.verify::<Value>("not.a.jwt").unwrap_err(), VerifyError::Malformed);
     }
 
     #[test]
     fn extra_verification_keys_are_accepted_for_verification_only() {
         let upstream = KeySet::parse(
-            &serde_json::json!({"keys": [generate::private_jwk(Alg::RS256, "upstream")]})
-                .to_string(),
+            &serde_json::json!({"keys": [generate::private_jwk(Alg::RS256, "upstream")]}).to_string(),
             None,
         )
         .unwrap();
@@ -593,18 +508,14 @@ pub(crate) mod tests {
         let mut no_kid = generate::private_jwk(Alg::ES256, "x");
         no_kid.as_object_mut().unwrap().remove("kid");
         assert!(e(&serde_json::json!({"keys": [no_kid]}).to_string()).contains("kid"));
-        let only_ec =
-            serde_json::json!({"keys": [generate::private_jwk(Alg::ES256, "x")]}).to_string();
+        let only_ec = serde_json::json!({"keys": [generate::private_jwk(Alg::ES256, "x")]}).to_string();
         assert!(e(&only_ec).contains("RS256"));
         let mut wrong_alg = generate::private_jwk(Alg::ES256, "x");
         wrong_alg["alg"] = "RS256".into();
         assert!(e(&serde_json::json!({"keys": [wrong_alg]}).to_string()).contains("does not fit"));
         let public_only = test_keys().public_jwks().to_string();
         assert!(e(&public_only).contains("private"));
-        let extra_private = KeySet::parse(test_jwks(), Some(test_jwks()))
-            .err()
-            .unwrap()
-            .0;
+        let extra_private = KeySet::parse(test_jwks(), Some(test_jwks())).err().unwrap().0;
         assert!(extra_private.contains("public keys only"));
     }
 }

@@ -28,8 +28,8 @@ impl Route {
             Route::EndSession => &[Get, Post],
             Route::AdminClients => &[Get],
             Route::AdminClient(_) => &[Get, Put, Delete],
-            Route::AdminSessions => &[Get, Post, Delete],
-            Route::AdminSession(_) => &[Get, Delete],
+            Route::AdminSessions => &[Get, Post],
+            Route::AdminSession(_) => &[Get],
             Route::AdminSessionClient { .. } => &[Put],
         }
     }
@@ -57,20 +57,13 @@ pub fn resolve(base_path: &str, path: &str) -> Option<Route> {
         _ => {}
     }
     let segments: Vec<&str> = rest.strip_prefix("/admin/")?.split('/').collect();
-    let param = |s: &str| {
-        form::percent_decode(s.as_bytes(), false)
-            .ok()
-            .filter(|p| !p.is_empty())
-    };
+    let param = |s: &str| form::percent_decode(s.as_bytes(), false).ok().filter(|p| !p.is_empty());
     match segments.as_slice() {
         ["clients"] => Some(Route::AdminClients),
         ["clients", id] => Some(Route::AdminClient(param(id)?)),
         ["sessions"] => Some(Route::AdminSessions),
         ["sessions", sid] => Some(Route::AdminSession(param(sid)?)),
-        ["sessions", sid, "clients", id] => Some(Route::AdminSessionClient {
-            sid: param(sid)?,
-            client_id: param(id)?,
-        }),
+        ["sessions", sid, "clients", id] => Some(Route::AdminSessionClient { sid: param(sid)?, client_id: param(id)? }),
         _ => None,
     }
 }
@@ -81,43 +74,24 @@ mod tests {
 
     #[test]
     fn resolves_routes() {
-        assert_eq!(
-            resolve("", "/.well-known/openid-configuration"),
-            Some(Route::Discovery)
-        );
+        assert_eq!(resolve("", "/.well-known/openid-configuration"), Some(Route::Discovery));
         assert_eq!(resolve("", "/jwks"), Some(Route::Jwks));
         assert_eq!(resolve("", "/session/end"), Some(Route::EndSession));
         assert_eq!(resolve("", "/admin/clients"), Some(Route::AdminClients));
-        assert_eq!(
-            resolve("", "/admin/clients/rp%3A1"),
-            Some(Route::AdminClient("rp:1".into()))
-        );
-        assert_eq!(
-            resolve("", "/admin/sessions/s1"),
-            Some(Route::AdminSession("s1".into()))
-        );
+        assert_eq!(resolve("", "/admin/clients/rp%3A1"), Some(Route::AdminClient("rp:1".into())));
+        assert_eq!(resolve("", "/admin/sessions/s1"), Some(Route::AdminSession("s1".into())));
         assert_eq!(
             resolve("", "/admin/sessions/s1/clients/rp1"),
-            Some(Route::AdminSessionClient {
-                sid: "s1".into(),
-                client_id: "rp1".into()
-            })
+            Some(Route::AdminSessionClient { sid: "s1".into(), client_id: "rp1".into() })
         );
         assert_eq!(resolve("/t", "/t/jwks"), Some(Route::Jwks));
     }
 
     #[test]
     fn unknown_paths_match_nothing() {
-        for p in [
-            "/",
-            "/jwks/",
-            "/admin",
-            "/admin/clients/",
-            "/admin/clients/%ZZ",
-            "/admin/x",
-            "/t/jwks",
-            "/session/end/x",
-        ] {
+        for p in
+            ["/", "/jwks/", "/admin", "/admin/clients/", "/admin/clients/%ZZ", "/admin/x", "/t/jwks", "/session/end/x"]
+        {
             assert_eq!(resolve("", p), None, "{p}");
         }
         assert_eq!(resolve("/t", "/jwks"), None);

@@ -65,9 +65,7 @@ pub fn hash_secret(secret: &str) -> String {
 }
 
 pub fn valid_sid(sid: &str) -> bool {
-    !sid.is_empty()
-        && sid.len() <= MAX_SID_LEN
-        && sid.bytes().all(|b| b.is_ascii_graphic() && b != b'/')
+    !sid.is_empty() && sid.len() <= MAX_SID_LEN && sid.bytes().all(|b| b.is_ascii_graphic() && b != b'/')
 }
 
 pub fn valid_sub(sub: &str) -> bool {
@@ -96,17 +94,11 @@ pub async fn load(store: &impl Store, sid: &str, now: i64) -> Result<Option<Sess
         return Ok(None);
     }
     let raw = store.get(Ns::Sessions, &session_key(sid)).await?;
-    Ok(raw
-        .and_then(|r| serde_json::from_str::<Session>(&r).ok())
-        .filter(|s| s.expires_at > now))
+    Ok(raw.and_then(|r| serde_json::from_str::<Session>(&r).ok()).filter(|s| s.expires_at > now))
 }
 
 /// The session a browser's cookie value belongs to, if any.
-pub async fn load_by_cookie(
-    store: &impl Store,
-    cookie: &str,
-    now: i64,
-) -> Result<Option<Session>, StoreError> {
+pub async fn load_by_cookie(store: &impl Store, cookie: &str, now: i64) -> Result<Option<Session>, StoreError> {
     if cookie.is_empty() || cookie.len() > 200 {
         return Ok(None);
     }
@@ -115,42 +107,18 @@ pub async fn load_by_cookie(
         return Ok(None);
     };
     // The record's own hash is checked too, so a stale index entry never grants a session.
-    Ok(load(store, &sid, now)
-        .await?
-        .filter(|s| s.cookie_hash == hash))
+    Ok(load(store, &sid, now).await?.filter(|s| s.cookie_hash == hash))
 }
 
 /// Writes a session with its subject index and browser index, all expiring with it.
-pub async fn save(
-    store: &impl Store,
-    session: &Session,
-    write_indexes: bool,
-) -> Result<(), StoreError> {
+pub async fn save(store: &impl Store, session: &Session, write_indexes: bool) -> Result<(), StoreError> {
     let exp = Some(session.expires_at);
     let record = serde_json::to_string(session).expect("a session serialises");
-    store
-        .put(Ns::Sessions, &session_key(&session.sid), &record, exp, None)
-        .await?;
+    store.put(Ns::Sessions, &session_key(&session.sid), &record, exp, None).await?;
     if write_indexes {
         let meta = serde_json::json!({ "exp": session.expires_at });
-        store
-            .put(
-                Ns::Sessions,
-                &subject_key(&session.sub, &session.sid),
-                "",
-                exp,
-                Some(meta),
-            )
-            .await?;
-        store
-            .put(
-                Ns::Sessions,
-                &browser_key(&session.cookie_hash),
-                &session.sid,
-                exp,
-                None,
-            )
-            .await?;
+        store.put(Ns::Sessions, &subject_key(&session.sub, &session.sid), "", exp, Some(meta)).await?;
+        store.put(Ns::Sessions, &browser_key(&session.cookie_hash), &session.sid, exp, None).await?;
     }
     Ok(())
 }
@@ -158,31 +126,19 @@ pub async fn save(
 /// Deletes a session and its indexes. The record goes last, so that a failure half-way leaves
 /// a session that can still be found and deleted again.
 pub async fn delete(store: &impl Store, session: &Session) -> Result<(), StoreError> {
-    store
-        .delete(Ns::Sessions, &browser_key(&session.cookie_hash))
-        .await?;
-    store
-        .delete(Ns::Sessions, &subject_key(&session.sub, &session.sid))
-        .await?;
+    store.delete(Ns::Sessions, &browser_key(&session.cookie_hash)).await?;
+    store.delete(Ns::Sessions, &subject_key(&session.sub, &session.sid)).await?;
     store.delete(Ns::Sessions, &session_key(&session.sid)).await
 }
 
 /// The `sid`s of a subject's sessions, from the subject index (at most `limit`).
-pub async fn sids_of_subject(
-    store: &impl Store,
-    sub: &str,
-    limit: usize,
-) -> Result<Vec<String>, StoreError> {
+pub async fn sids_of_subject(store: &impl Store, sub: &str, limit: usize) -> Result<Vec<String>, StoreError> {
     let prefix = subject_prefix(sub);
     let mut sids = Vec::new();
     let mut cursor = None;
     loop {
         let page = store.list(Ns::Sessions, &prefix, cursor, 1000).await?;
-        sids.extend(
-            page.keys
-                .into_iter()
-                .map(|l| l.key[prefix.len()..].to_string()),
-        );
+        sids.extend(page.keys.into_iter().map(|l| l.key[prefix.len()..].to_string()));
         if sids.len() >= limit || page.cursor.is_none() {
             sids.truncate(limit);
             return Ok(sids);
@@ -215,9 +171,7 @@ mod tests {
         let a = random_token(32);
         assert_eq!(a.len(), 43);
         assert_ne!(a, random_token(32));
-        assert!(a
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
+        assert!(a.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
     }
 
     #[test]
@@ -235,26 +189,14 @@ mod tests {
             let (other, _) = session("sid-2", "alice");
             save(&store, &other, true).await.unwrap();
             assert_eq!(load(&store, "sid-1", 1000).await.unwrap(), Some(s.clone()));
-            assert_eq!(
-                load_by_cookie(&store, &cookie, 1000).await.unwrap(),
-                Some(s.clone())
-            );
+            assert_eq!(load_by_cookie(&store, &cookie, 1000).await.unwrap(), Some(s.clone()));
             assert_eq!(load_by_cookie(&store, "sid-1", 1000).await.unwrap(), None);
-            assert_eq!(
-                sids_of_subject(&store, "alice", 10).await.unwrap(),
-                ["sid-1", "sid-2"]
-            );
-            assert_eq!(
-                sids_of_subject(&store, "alice", 1).await.unwrap(),
-                ["sid-1"]
-            );
+            assert_eq!(sids_of_subject(&store, "alice", 10).await.unwrap(), ["sid-1", "sid-2"]);
+            assert_eq!(sids_of_subject(&store, "alice", 1).await.unwrap(), ["sid-1"]);
             delete(&store, &s).await.unwrap();
             assert_eq!(load(&store, "sid-1", 1000).await.unwrap(), None);
             assert_eq!(load_by_cookie(&store, &cookie, 1000).await.unwrap(), None);
-            assert_eq!(
-                sids_of_subject(&store, "alice", 10).await.unwrap(),
-                ["sid-2"]
-            );
+            assert_eq!(sids_of_subject(&store, "alice", 10).await.unwrap(), ["sid-2"]);
         });
     }
 

@@ -52,13 +52,7 @@ pub trait Store {
         metadata: Option<Value>,
     ) -> Result<(), StoreError>;
     async fn delete(&self, ns: Ns, key: &str) -> Result<(), StoreError>;
-    async fn list(
-        &self,
-        ns: Ns,
-        prefix: &str,
-        cursor: Option<String>,
-        limit: u32,
-    ) -> Result<ListPage, StoreError>;
+    async fn list(&self, ns: Ns, prefix: &str, cursor: Option<String>, limit: u32) -> Result<ListPage, StoreError>;
 }
 
 #[cfg(test)]
@@ -116,15 +110,10 @@ pub mod memory {
         ) -> Result<(), StoreError> {
             if let Some(exp) = expires_at {
                 if exp < self.now.get() + MIN_TTL_S {
-                    return Err(StoreError(format!(
-                        "expiration {exp} is less than {MIN_TTL_S} s ahead"
-                    )));
+                    return Err(StoreError(format!("expiration {exp} is less than {MIN_TTL_S} s ahead")));
                 }
             }
-            self.data.borrow_mut().insert(
-                (ns, key.to_string()),
-                (value.to_string(), expires_at, metadata),
-            );
+            self.data.borrow_mut().insert((ns, key.to_string()), (value.to_string(), expires_at, metadata));
             Ok(())
         }
 
@@ -133,13 +122,7 @@ pub mod memory {
             Ok(())
         }
 
-        async fn list(
-            &self,
-            ns: Ns,
-            prefix: &str,
-            cursor: Option<String>,
-            limit: u32,
-        ) -> Result<ListPage, StoreError> {
+        async fn list(&self, ns: Ns, prefix: &str, cursor: Option<String>, limit: u32) -> Result<ListPage, StoreError> {
             let now = self.now.get();
             let data = self.data.borrow();
             let mut keys: Vec<Listed> = data
@@ -150,10 +133,7 @@ pub mod memory {
                         && cursor.as_ref().is_none_or(|c| k > c)
                         && exp.is_none_or(|e| e > now)
                 })
-                .map(|((_, k), (_, _, m))| Listed {
-                    key: k.clone(),
-                    metadata: m.clone(),
-                })
+                .map(|((_, k), (_, _, m))| Listed { key: k.clone(), metadata: m.clone() })
                 .take(limit as usize + 1)
                 .collect();
             let cursor = if keys.len() > limit as usize {

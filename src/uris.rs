@@ -62,11 +62,7 @@ mod tests {
 
     #[test]
     fn accepts_plain_https_with_query() {
-        assert!(parse_absolute(
-            "https://rp.example.com/logged-out?x=1",
-            UriPolicy::HttpsOnly
-        )
-        .is_ok());
+        assert!(parse_absolute("https://rp.example.com/logged-out?x=1", UriPolicy::HttpsOnly).is_ok());
         assert!(parse_absolute("https://rp.example.com:8443", UriPolicy::HttpsOnly).is_ok());
     }
 
@@ -90,10 +86,7 @@ mod tests {
             "ftp://rp.example.com/",
             "http://rp.example.com/",
         ] {
-            assert!(
-                parse_absolute(bad, UriPolicy::HttpsOnly).is_err(),
-                "{bad:?} accepted"
-            );
+            assert!(parse_absolute(bad, UriPolicy::HttpsOnly).is_err(), "{bad:?} accepted");
         }
     }
 
@@ -106,21 +99,9 @@ mod tests {
     #[test]
     fn origins() {
         let u = |s: &str| Url::parse(s).unwrap();
-        assert!(same_origin(
-            &u("https://a.example/x"),
-            &u("https://a.example:443/y?z")
-        ));
-        assert!(!same_origin(
-            &u("https://a.example/x"),
-            &u("https://a.example:444/x")
-        ));
-        assert!(!same_origin(
-            &u("https://a.example/x"),
-            &u("http://a.example/x")
-        ));
-        assert!(!same_origin(
-            &u("https://a.example/x"),
-            &u("https://b.a.example/x")
-        ));
+        assert!(same_origin(&u("https://a.example/x"), &u("https://a.example:443/y?z")));
+        assert!(!same_origin(&u("https://a.example/x"), &u("https://a.example:444/x")));
+        assert!(!same_origin(&u("https://a.example/x"), &u("http://a.example/x")));
+        assert!(!same_origin(&u("https://a.example/x"), &u("https://b.a.example/x")));
     }
 }

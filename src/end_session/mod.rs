@@ -1,0 +1,185 @@
+//! The end-session endpoint (OpenID Connect RP-Initiated Logout 1.0): reads the request,
+//! gathers the facts (hint, client, sessions), applies [`decision::decide`], and answers with a
+//! redirect, a confirmation page, a signed-out page or an error. Errors never redirect.
+
+pub mod confirm;
+pub mod decision;
+pub mod hint;
+pub mod params;
+
+use crate::admin::{load_client, storage_failed};
+use crate::app::Ctx;
+use crate::cookies::{self, SameSite};
+use crate::http::{prefers_json, HttpRequest, HttpResponse};
+use crate::i18n;
+use crate::logout::{self, Notifier};
+use crate::pages::{self, PageContext};
+use crate::router::END_SESSION_PATH;
+use crate::sessions::{self, hash_secret, Session};
+use crate::store::{Store, StoreError};
+
+use confirm::{Pending, Redeemed, CONFIRM_TTL_S};
+use decision::{Decision, Facts, NamedClient};
+use params::{ConfirmAnswer, EndSessionRequest, LogoutParams};
+
+/// A refused request: 400, as an HTML page or as JSON when the client prefers it.
+struct Refusal(String);
+
+impl<E: std::fmt::Display> From<E> for Refusal {
+    fn from(e: E) -> Self {
+        Refusal(e.to_string())
+    }
+}
+
+pub async fn handle<S: Store, N: Notifier>(ctx: &Ctx<'_, S, N>, req: &HttpRequest) -> HttpResponse {
+    let page = page_context(ctx, None);
+    let outcome = match params::parse(req) {
+        Err(e) => Ok(Err(Refusal::from(e))),
+        Ok(EndSessionRequest::Logout(p)) => start(ctx, req, &p).await,
+        Ok(EndSessionRequest::Confirm(answer)) => confirmed(ctx, req, &answer).await,
+    };
+    match outcome {
+        Ok(Ok(response)) => response,
+        Ok(Err(Refusal(why))) => {
+            if prefers_json(req.header("accept")) {
+                HttpResponse::json_error(400, "invalid_request", &why)
+            } else {
+                pages::message(400, &page, page.texts.error_title, &why)
+            }
+        }
+        Err(e) => storage_failed(&e),
+    }
+}
+
+fn page_context<'a, S, N>(ctx: &'a Ctx<'_, S, N>, _ui_locales: Option<&str>) -> PageContext<'a> {
+    PageContext { provider: &ctx.config.provider_name, lang: "en", texts: i18n::texts("en") }
+}
+
+fn session_cookie<'a, S, N>(ctx: &'a Ctx<'_, S, N>) -> cookies::Attributes<'a> {
+    let c = &ctx.config.cookie;
+    cookies::Attributes { path: &c.path, domain: c.domain.as_deref(), secure: c.secure, same_site: SameSite::Lax }
+}
+
+/// The cookie that binds a confirmation to the browser it was shown to.
+fn binding_cookie_name<S, N>(ctx: &Ctx<'_, S, N>) -> String {
+    format!("{}_confirm", ctx.config.cookie.name)
+}
+
+async fn browser_session<S: Store, N>(ctx: &Ctx<'_, S, N>, req: &HttpRequest) -> Result<Option<Session>, StoreError> {
+    match cookies::get(req.header("cookie"), &ctx.config.cookie.name) {
+        Some(value) => sessions::load_by_cookie(ctx.store, value, ctx.now).await,
+        None => Ok(None),
+    }
+}
+
+type Outcome = Result<Result<HttpResponse, Refusal>, StoreError>;
+
+async fn start<S: Store, N: Notifier>(ctx: &Ctx<'_, S, N>, req: &HttpRequest, p: &LogoutParams) -> Outcome {
+    let hint = match &p.id_token_hint {
+        None => None,
+        Some(jwt) => match hint::verify(&ctx.config.keys, &ctx.config.issuer, jwt, p.client_id.as_deref(), ctx.now) {
+            Ok(h) => Some(h),
+            Err(e) => return Ok(Err(e.into())),
+        },
+    };
+    let client_id = hint.as_ref().map(|h| h.client_id.as_str()).or(p.client_id.as_deref());
+    let client = match client_id {
+        Some(id) => load_client(ctx.store, id).await?,
+        None => None,
+    };
+    let named = match (client_id, &client) {
+        (None, _) => NamedClient::None,
+        (Some(_), Some(c)) => NamedClient::Found(c),
+        (Some(_), None) => NamedClient::Unknown,
+    };
+    let browser = browser_session(ctx, req).await?;
+    let hint_session = match hint.as_ref().and_then(|h| h.sid.as_deref().map(|sid| (sid, &h.sub))) {
+        // Without a cookie, the hint's session is the one at stake: only when it is that user's.
+        Some((sid, sub)) if browser.is_none() => {
+            sessions::load(ctx.store, sid, ctx.now).await?.filter(|s| &s.sub == sub)
+        }
+        _ => None,
+    };
+    let facts = Facts {
+        params: p,
+        hint: hint.as_ref(),
+        client: named,
+        browser: browser.as_ref(),
+        hint_session: hint_session.as_ref(),
+    };
+    match decision::decide(&facts) {
+        Decision::Reject(r) => Ok(Err(r.into())),
+        Decision::LogOut { target, redirect } => {
+            let ended: Vec<Session> = target.into_iter().collect();
+            log_out(ctx, &ended, redirect.as_deref(), p.ui_locales.as_deref()).await.map(Ok)
+        }
+        Decision::Confirm { target, redirect } => {
+            let binding = confirm::binding_value(cookies::get(req.header("cookie"), &binding_cookie_name(ctx)));
+            let pending = Pending {
+                binding: hash_secret(&binding),
+                target_sid: target.sid,
+                redirect,
+                ui_locales: p.ui_locales.clone(),
+                expires_at: ctx.now + CONFIRM_TTL_S,
+            };
+            let token = confirm::issue(ctx.store, &pending, ctx.now).await?;
+            let redirect_origin = pending
+                .redirect
+                .as_deref()
+                .and_then(|r| url::Url::parse(r).ok())
+                .map(|u| u.origin().ascii_serialization());
+            let client_name = client.as_ref().map(|c| c.client_name.as_deref().unwrap_or(&c.client_id));
+            let action = format!("{}{END_SESSION_PATH}", ctx.config.base_path);
+            let page = page_context(ctx, p.ui_locales.as_deref());
+            let attrs = cookies::Attributes {
+                path: &action,
+                domain: None,
+                secure: ctx.config.cookie.secure,
+                same_site: SameSite::Strict,
+            };
+            let set_binding = cookies::set(&binding_cookie_name(ctx), &binding, CONFIRM_TTL_S, &attrs);
+            Ok(Ok(pages::confirm(&page, client_name, &action, &token, redirect_origin.as_deref())
+                .append_header("set-cookie", &set_binding)))
+        }
+    }
+}
+
+async fn confirmed<S: Store, N: Notifier>(ctx: &Ctx<'_, S, N>, req: &HttpRequest, answer: &ConfirmAnswer) -> Outcome {
+    let binding = cookies::get(req.header("cookie"), &binding_cookie_name(ctx));
+    let pending = match confirm::redeem(ctx.store, &answer.token, binding, ctx.now).await? {
+        Redeemed::Valid(p) => p,
+        Redeemed::Invalid => return Ok(Err(Refusal("the confirmation has expired or was already used".into()))),
+        Redeemed::OtherBrowser => return Ok(Err(Refusal("the confirmation was not issued to this browser".into()))),
+    };
+    let page = page_context(ctx, pending.ui_locales.as_deref());
+    if !answer.log_out {
+        return Ok(Ok(pages::message(200, &page, page.texts.still_signed_in_title, page.texts.still_signed_in_text)));
+    }
+    // The browser's current session is the one that ends; the recorded one only when the
+    // browser presents none (its cookie was not sent with the original cross-site request).
+    let target = match browser_session(ctx, req).await? {
+        Some(s) => Some(s),
+        None => sessions::load(ctx.store, &pending.target_sid, ctx.now).await?,
+    };
+    let ended: Vec<Session> = target.into_iter().collect();
+    log_out(ctx, &ended, pending.redirect.as_deref(), pending.ui_locales.as_deref()).await.map(Ok)
+}
+
+/// Ends the sessions, clears the session cookie, and sends the user on.
+async fn log_out<S: Store, N: Notifier>(
+    ctx: &Ctx<'_, S, N>,
+    ended: &[Session],
+    redirect: Option<&str>,
+    ui_locales: Option<&str>,
+) -> Result<HttpResponse, StoreError> {
+    logout::end_sessions(ctx.store, ctx.notifier, ended).await?;
+    let page = page_context(ctx, ui_locales);
+    let response = match redirect {
+        Some(url) => HttpResponse::see_other(url),
+        None => pages::message(200, &page, page.texts.signed_out_title, page.texts.signed_out_text),
+    };
+    Ok(response.append_header("set-cookie", &cookies::clear(&ctx.config.cookie.name, &session_cookie(ctx))))
+}
+
+#[cfg(test)]
+mod tests;
