@@ -7,9 +7,11 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::app::Ctx;
+use crate::backchannel::{DeliveryRecord, DeliveryStatus, LogoutEvent};
 use crate::clients::{self, Client};
 use crate::form;
 use crate::http::{HttpRequest, HttpResponse, Method};
+use crate::logout::{self, Notifier};
 use crate::router::Route;
 use crate::sessions::{self, Session};
 use crate::store::{Ns, Store, StoreError, MIN_TTL_S};
@@ -69,7 +71,7 @@ fn query_param(req: &HttpRequest, name: &str) -> Result<Option<String>, HttpResp
 }
 
 /// Handles an admin route, after the method was checked against the route.
-pub async fn handle<S: Store, N>(ctx: &Ctx<'_, S, N>, route: Route, req: &HttpRequest) -> HttpResponse {
+pub async fn handle<S: Store, N: Notifier>(ctx: &Ctx<'_, S, N>, route: Route, req: &HttpRequest) -> HttpResponse {
     let Some(token) = ctx.config.admin_token.as_deref() else {
         return error(404, "not_found", "the admin API is off: ADMIN_TOKEN is not set");
     };
@@ -88,6 +90,9 @@ pub async fn handle<S: Store, N>(ctx: &Ctx<'_, S, N>, route: Route, req: &HttpRe
         (Route::AdminSessions, Method::Post) => create_session(ctx, req).await,
         (Route::AdminSessions, Method::Get) => list_sessions(ctx, req).await,
         (Route::AdminSession(sid), Method::Get) => get_session(ctx, &sid).await,
+        (Route::AdminSession(sid), Method::Delete) => end_session(ctx, &sid).await,
+        (Route::AdminSessions, Method::Delete) => end_subject(ctx, req).await,
+        (Route::AdminDeliveries, Method::Get) => list_deliveries(ctx, req).await,
         (Route::AdminSessionClient { sid, client_id }, Method::Put) => add_client(ctx, &sid, &client_id).await,
         (route, method) => Ok(crate::app::method_not_allowed(&route, method)),
     };
@@ -278,6 +283,60 @@ async fn add_client<S: Store, N>(ctx: &Ctx<'_, S, N>, sid: &str, client_id: &str
     Ok(HttpResponse::json(200, &session.view()))
 }
 
+/// Admin logout of one session: its relying parties are told, as for a user's own logout.
+async fn end_session<S: Store, N: Notifier>(ctx: &Ctx<'_, S, N>, sid: &str) -> Answer {
+    let Some(session) = sessions::load(ctx.store, sid, ctx.now).await? else {
+        return Ok(not_found("session"));
+    };
+    let summary = logout::end_sessions(ctx.store, ctx.notifier, &LogoutEvent::Sessions(vec![session])).await?;
+    Ok(HttpResponse::json(200, &json!({ "sessions_ended": [sid], "backchannel": summary })))
+}
+
+/// Admin logout of every session of a user.
+async fn end_subject<S: Store, N: Notifier>(ctx: &Ctx<'_, S, N>, req: &HttpRequest) -> Answer {
+    let sub = match query_param(req, "sub") {
+        Ok(Some(sub)) if sessions::valid_sub(&sub) => sub,
+        Ok(_) => return Ok(error(400, "invalid_request", "the query parameter sub is required")),
+        Err(resp) => return Ok(resp),
+    };
+    let mut found = Vec::new();
+    for sid in sessions::sids_of_subject(ctx.store, &sub, MAX_LISTED_SESSIONS).await? {
+        if let Some(s) = sessions::load(ctx.store, &sid, ctx.now).await?.filter(|s| s.sub == sub) {
+            found.push(s);
+        }
+    }
+    let sids: Vec<String> = found.iter().map(|s| s.sid.clone()).collect();
+    let summary = logout::end_sessions(ctx.store, ctx.notifier, &LogoutEvent::Subject { sub, sessions: found }).await?;
+    Ok(HttpResponse::json(200, &json!({ "sessions_ended": sids, "backchannel": summary })))
+}
+
+/// Deliveries that failed and will be retried (`status=failed`), or were given up (`dead`).
+async fn list_deliveries<S: Store, N>(ctx: &Ctx<'_, S, N>, req: &HttpRequest) -> Answer {
+    let status = match query_param(req, "status") {
+        Ok(Some(s)) => match DeliveryStatus::parse(&s) {
+            Some(status) => status,
+            None => return Ok(error(400, "invalid_request", "status must be failed or dead")),
+        },
+        Ok(None) => {
+            return Ok(error(400, "invalid_request", "the query parameter status (failed or dead) is required"))
+        }
+        Err(resp) => return Ok(resp),
+    };
+    let cursor = match query_param(req, "cursor") {
+        Ok(c) => c,
+        Err(resp) => return Ok(resp),
+    };
+    let page = ctx.store.list(Ns::Sessions, status.prefix(), cursor, CLIENT_PAGE).await?;
+    let mut deliveries = Vec::new();
+    for listed in &page.keys {
+        let raw = ctx.store.get(Ns::Sessions, &listed.key).await?;
+        if let Some(rec) = raw.and_then(|r| serde_json::from_str::<DeliveryRecord>(&r).ok()) {
+            deliveries.push(rec.view());
+        }
+    }
+    Ok(HttpResponse::json(200, &json!({ "deliveries": deliveries, "cursor": page.cursor })))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -412,6 +471,74 @@ mod tests {
             let r = app.call(admin(Method::Post, "/admin/sessions", Some(json!({"sub": "alice", "sid": "s-2"})))).await;
             assert_eq!(r.status, 409);
             assert_eq!(app.call(admin(Method::Get, "/admin/sessions", None)).await.status, 400);
+        });
+    }
+
+    #[test]
+    fn admin_logout_of_a_session_and_of_a_user() {
+        with_app(|app| async move {
+            app.call(admin(Method::Put, "/admin/clients/rp1", Some(rp("rp1")))).await;
+            for sid in ["a1", "a2", "a3"] {
+                let r = app
+                    .call(admin(
+                        Method::Post,
+                        "/admin/sessions",
+                        Some(json!({"sub": "alice", "sid": sid, "clients": ["rp1"]})),
+                    ))
+                    .await;
+                assert_eq!(r.status, 201);
+            }
+            app.call(admin(Method::Post, "/admin/sessions", Some(json!({"sub": "bob", "sid": "b1"})))).await;
+            let r = app.call(admin(Method::Delete, "/admin/sessions/a1", None)).await;
+            assert_eq!((r.status, body(&r)["sessions_ended"].clone()), (200, json!(["a1"])));
+            assert_eq!(app.call(admin(Method::Get, "/admin/sessions/a1", None)).await.status, 404);
+            assert_eq!(app.call(admin(Method::Delete, "/admin/sessions/a1", None)).await.status, 404);
+            let r = app.call(admin(Method::Delete, "/admin/sessions?sub=alice", None)).await;
+            assert_eq!(body(&r)["sessions_ended"], json!(["a2", "a3"]));
+            assert_eq!(app.call(admin(Method::Get, "/admin/sessions/a2", None)).await.status, 404);
+            assert_eq!(app.call(admin(Method::Get, "/admin/sessions/b1", None)).await.status, 200);
+            let events = app.notified.0.borrow();
+            assert!(matches!(&events[0], LogoutEvent::Sessions(s) if s.len() == 1 && s[0].sid == "a1"));
+            assert!(
+                matches!(&events[1], LogoutEvent::Subject { sub, sessions } if sub == "alice" && sessions.len() == 2)
+            );
+            drop(events);
+            assert_eq!(app.call(admin(Method::Delete, "/admin/sessions", None)).await.status, 400);
+        });
+    }
+
+    #[test]
+    fn lists_failed_and_dead_deliveries() {
+        with_app(|app| async move {
+            use crate::backchannel::{after_failure, plan, record, BackchannelConfig, Outcome};
+            let client: Client = serde_json::from_value(json!({
+                "client_id": "rp1", "redirect_uris": [], "post_logout_redirect_uris": [],
+                "backchannel_logout_uri": "https://rp1.example/bc", "backchannel_logout_session_required": true,
+                "frontchannel_logout_session_required": false, "id_token_signed_response_alg": "RS256"
+            }))
+            .unwrap();
+            let session = Session {
+                sid: "s1".into(),
+                sub: "alice".into(),
+                clients: vec!["rp1".into()],
+                created_at: 0,
+                expires_at: app.now + 100,
+                cookie_hash: String::new(),
+            };
+            let d = plan(&LogoutEvent::Sessions(vec![session]), &[client], || "d1".into()).remove(0);
+            let cfg = BackchannelConfig::default();
+            let next = after_failure(&cfg, &d, &Outcome::Retry { error: "HTTP 500".into(), after_s: None }).unwrap();
+            record(&app.store, &next, app.now).await.unwrap();
+            let r = app.call(admin(Method::Get, "/admin/deliveries?status=failed", None)).await;
+            let listed = body(&r)["deliveries"].clone();
+            assert_eq!(listed[0]["client_id"], "rp1");
+            assert_eq!(listed[0]["sid"], "s1");
+            assert_eq!(listed[0]["attempts"], 1);
+            assert_eq!(listed[0]["last_error"], "HTTP 500");
+            assert_eq!(listed[0]["next_attempt_at"], app.now + 10);
+            let r = app.call(admin(Method::Get, "/admin/deliveries?status=dead", None)).await;
+            assert_eq!(body(&r)["deliveries"], json!([]));
+            assert_eq!(app.call(admin(Method::Get, "/admin/deliveries?status=x", None)).await.status, 400);
         });
     }
 

@@ -63,8 +63,8 @@ pub fn discovery(config: &Config) -> Value {
         "issuer": config.issuer,
         "jwks_uri": config.url(router::JWKS_PATH),
         "end_session_endpoint": config.url(router::END_SESSION_PATH),
-        "backchannel_logout_supported": false,
-        "backchannel_logout_session_supported": false,
+        "backchannel_logout_supported": true,
+        "backchannel_logout_session_supported": true,
         "frontchannel_logout_supported": false,
         "frontchannel_logout_session_supported": false,
         "id_token_signing_alg_values_supported": algs,
@@ -84,13 +84,14 @@ pub(crate) mod tests {
 
     pub const NOW: i64 = 1_800_000_000;
 
-    /// Records the sessions it is told of.
+    /// Records the events it is told of.
     #[derive(Default)]
-    pub struct Recorder(pub std::cell::RefCell<Vec<crate::sessions::Session>>);
+    pub struct Recorder(pub std::cell::RefCell<Vec<crate::backchannel::LogoutEvent>>);
 
     impl Notifier for Recorder {
-        async fn sessions_ended(&self, ended: &[crate::sessions::Session]) {
-            self.0.borrow_mut().extend_from_slice(ended);
+        async fn notify(&self, event: &crate::backchannel::LogoutEvent) -> crate::logout::Summary {
+            self.0.borrow_mut().push(event.clone());
+            crate::logout::Summary::default()
         }
     }
 

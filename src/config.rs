@@ -5,6 +5,7 @@ use std::fmt;
 
 use serde_json::{Map, Value};
 
+use crate::backchannel::BackchannelConfig;
 use crate::keys::{KeyError, KeySet};
 use crate::uris::{self, UriPolicy};
 
@@ -50,6 +51,10 @@ pub struct Config {
     pub provider_metadata: Map<String, Value>,
     pub uri_policy: UriPolicy,
     pub cookie: CookieConfig,
+    pub backchannel: BackchannelConfig,
+    /// Sign with the runtime's WebCrypto (`SIGNER=webcrypto`, the default) or with the Rust
+    /// code compiled to wasm (`SIGNER=wasm`, for comparison): the tokens are the same.
+    pub sign_with_webcrypto: bool,
     /// Shown on the pages (`PROVIDER_NAME`, default the issuer's host).
     pub provider_name: String,
 }
@@ -126,12 +131,56 @@ impl Config {
             return Err(bad("PROVIDER_NAME", "must be at most 100 characters, without control characters"));
         }
 
-        Ok(Config { issuer, base_path, keys, admin_token, provider_metadata, uri_policy, cookie, provider_name })
+        let d = BackchannelConfig::default();
+        let backchannel = BackchannelConfig {
+            timeout_ms: number(&get, "BACKCHANNEL_TIMEOUT_MS", d.timeout_ms, 100..=30_000)?,
+            deadline_ms: number(&get, "BACKCHANNEL_DEADLINE_MS", d.deadline_ms, 100..=30_000)?,
+            token_ttl_s: number(&get, "LOGOUT_TOKEN_TTL_S", d.token_ttl_s, 10..=600)?,
+            retry_delay_s: number(&get, "BACKCHANNEL_RETRY_DELAY_S", d.retry_delay_s, 0..=3600)?,
+            max_attempts: number(&get, "BACKCHANNEL_MAX_ATTEMPTS", d.max_attempts, 1..=50)?,
+            inline_max: number(&get, "BACKCHANNEL_INLINE_MAX", d.inline_max, 0..=40)?,
+        };
+
+        let sign_with_webcrypto = match nonempty("SIGNER").as_deref().map(str::trim) {
+            None | Some("webcrypto") => true,
+            Some("wasm") => false,
+            Some(other) => return Err(bad("SIGNER", format!("must be \"webcrypto\" or \"wasm\", not {other:?}"))),
+        };
+
+        Ok(Config {
+            issuer,
+            base_path,
+            keys,
+            admin_token,
+            provider_metadata,
+            uri_policy,
+            cookie,
+            backchannel,
+            sign_with_webcrypto,
+            provider_name,
+        })
     }
 
     /// The absolute URL of one of this provider's routes.
     pub fn url(&self, route_path: &str) -> String {
         format!("{}{}", self.issuer, route_path)
+    }
+}
+
+/// An optional whole-number setting within `range`.
+fn number<T>(
+    get: &impl Fn(&str) -> Option<String>,
+    setting: &'static str,
+    default: T,
+    range: std::ops::RangeInclusive<T>,
+) -> Result<T, ConfigError>
+where
+    T: std::str::FromStr + PartialOrd + fmt::Display + Copy,
+{
+    let Some(raw) = get(setting).filter(|v| !v.trim().is_empty()) else { return Ok(default) };
+    match raw.trim().parse::<T>() {
+        Ok(v) if range.contains(&v) => Ok(v),
+        _ => Err(bad(setting, format!("must be a whole number from {} to {}", range.start(), range.end()))),
     }
 }
 
@@ -175,6 +224,7 @@ pub(crate) mod tests {
         assert!(c.provider_metadata.is_empty());
         assert_eq!(c.url("/jwks"), "https://id.example.com/jwks");
         assert_eq!(c.provider_name, "id.example.com");
+        assert_eq!(c.backchannel, BackchannelConfig::default());
     }
 
     #[test]
@@ -194,6 +244,9 @@ pub(crate) mod tests {
         assert_eq!(error_of(&[("SIGNING_JWKS", "{}")]).setting, "SIGNING_JWKS");
         assert_eq!(error_of(&[("ID_TOKEN_JWKS", "[1]")]).setting, "ID_TOKEN_JWKS");
         assert_eq!(error_of(&[("ADMIN_TOKEN", "short")]).setting, "ADMIN_TOKEN");
+        assert_eq!(error_of(&[("BACKCHANNEL_TIMEOUT_MS", "fast")]).setting, "BACKCHANNEL_TIMEOUT_MS");
+        assert_eq!(error_of(&[("BACKCHANNEL_INLINE_MAX", "1000")]).setting, "BACKCHANNEL_INLINE_MAX");
+        assert_eq!(error_of(&[("LOGOUT_TOKEN_TTL_S", "-1")]).setting, "LOGOUT_TOKEN_TTL_S");
         assert_eq!(error_of(&[("PROVIDER_METADATA", "[]")]).setting, "PROVIDER_METADATA");
         assert_eq!(error_of(&[("PROVIDER_METADATA", "{")]).setting, "PROVIDER_METADATA");
         assert_eq!(error_of(&[("ALLOW_HTTP_URIS", "yes")]).setting, "ALLOW_HTTP_URIS");

@@ -75,6 +75,8 @@ pub struct SigningKey {
     pub kid: String,
     pub alg: Alg,
     material: PrivateMaterial,
+    /// The JWK as configured, for importing into the runtime's WebCrypto.
+    private_jwk: Value,
 }
 
 /// One public key a token may be verified with.
@@ -183,7 +185,7 @@ fn parse_private(value: &Value, index: usize) -> Result<SigningKey, KeyError> {
         Alg::ES256 => PrivateMaterial::Es256(p256::ecdsa::SigningKey::try_from(&jwk).map_err(|e| bad(&e))?),
         Alg::EdDSA => PrivateMaterial::Ed25519(ed25519_compact::SecretKey::try_from(&jwk).map_err(|e| bad(&e))?),
     };
-    Ok(SigningKey { kid, alg, material })
+    Ok(SigningKey { kid, alg, material, private_jwk: value.clone() })
 }
 
 fn parse_public(value: &Value, index: usize) -> Result<VerifyingKey, KeyError> {
@@ -218,6 +220,21 @@ impl SigningKey {
             PrivateMaterial::Ed25519(k) => PublicMaterial::Ed25519(k.public_key()),
         };
         VerifyingKey { kid: Some(self.kid.clone()), alg: self.alg, material }
+    }
+
+    /// The private JWK as configured (all RSA CRT members included), for WebCrypto's importKey.
+    pub fn private_jwk(&self) -> &Value {
+        &self.private_jwk
+    }
+
+    /// The JWS signature of `input` (RS256: PKCS#1 v1.5; ES256: r || s; EdDSA: Ed25519).
+    pub fn sign_bytes(&self, input: &[u8]) -> Vec<u8> {
+        use jwt_compact::{Algorithm, AlgorithmSignature};
+        match &self.material {
+            PrivateMaterial::Rsa(k) => Rsa::rs256().sign(k.as_ref().as_ref(), input).as_bytes().into_owned(),
+            PrivateMaterial::Es256(k) => Es256.sign(k, input).as_bytes().into_owned(),
+            PrivateMaterial::Ed25519(k) => Ed25519.sign(k, input).as_bytes().into_owned(),
+        }
     }
 
     /// Signs `claims` as a compact JWT with this key's `alg` and `kid`, and `typ` when given.

@@ -5,6 +5,7 @@
 
 pub mod admin;
 pub mod app;
+pub mod backchannel;
 pub mod clients;
 pub mod config;
 pub mod cookies;

@@ -17,6 +17,7 @@ pub enum Route {
     AdminSessions,
     AdminSession(String),
     AdminSessionClient { sid: String, client_id: String },
+    AdminDeliveries,
 }
 
 impl Route {
@@ -28,9 +29,10 @@ impl Route {
             Route::EndSession => &[Get, Post],
             Route::AdminClients => &[Get],
             Route::AdminClient(_) => &[Get, Put, Delete],
-            Route::AdminSessions => &[Get, Post],
-            Route::AdminSession(_) => &[Get],
+            Route::AdminSessions => &[Get, Post, Delete],
+            Route::AdminSession(_) => &[Get, Delete],
             Route::AdminSessionClient { .. } => &[Put],
+            Route::AdminDeliveries => &[Get],
         }
     }
 
@@ -42,6 +44,7 @@ impl Route {
                 | Route::AdminSessions
                 | Route::AdminSession(_)
                 | Route::AdminSessionClient { .. }
+                | Route::AdminDeliveries
         )
     }
 }
@@ -62,6 +65,7 @@ pub fn resolve(base_path: &str, path: &str) -> Option<Route> {
         ["clients"] => Some(Route::AdminClients),
         ["clients", id] => Some(Route::AdminClient(param(id)?)),
         ["sessions"] => Some(Route::AdminSessions),
+        ["deliveries"] => Some(Route::AdminDeliveries),
         ["sessions", sid] => Some(Route::AdminSession(param(sid)?)),
         ["sessions", sid, "clients", id] => Some(Route::AdminSessionClient { sid: param(sid)?, client_id: param(id)? }),
         _ => None,

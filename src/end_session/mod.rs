@@ -9,6 +9,7 @@ pub mod params;
 
 use crate::admin::{load_client, storage_failed};
 use crate::app::Ctx;
+use crate::backchannel::LogoutEvent;
 use crate::cookies::{self, SameSite};
 use crate::http::{prefers_json, HttpRequest, HttpResponse};
 use crate::i18n;
@@ -172,7 +173,7 @@ async fn log_out<S: Store, N: Notifier>(
     redirect: Option<&str>,
     ui_locales: Option<&str>,
 ) -> Result<HttpResponse, StoreError> {
-    logout::end_sessions(ctx.store, ctx.notifier, ended).await?;
+    logout::end_sessions(ctx.store, ctx.notifier, &LogoutEvent::Sessions(ended.to_vec())).await?;
     let page = page_context(ctx, ui_locales);
     let response = match redirect {
         Some(url) => HttpResponse::see_other(url),

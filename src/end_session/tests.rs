@@ -101,7 +101,7 @@ fn valid_hint_for_the_browsers_session_logs_out_and_redirects_with_state() {
         assert!(admin_sessions_of(app, "alice").await.is_empty());
         let notified = app.notified.0.borrow();
         assert_eq!(notified.len(), 1);
-        assert_eq!(notified[0].clients, ["rp1", "rp2"]);
+        assert_eq!(notified[0].sessions()[0].clients, ["rp1", "rp2"]);
     });
 }
 

@@ -1,11 +1,15 @@
 //! The worker layer: reads the request, hands it to [`crate::app`], writes the response.
-//! It owns the only calls into the Workers runtime (KV, clock, configuration bindings).
+//! It owns the only calls into the Workers runtime (KV, fetch, queues, WebCrypto, clock,
+//! configuration bindings).
+
+mod notify;
+mod signer;
 
 use std::cell::OnceCell;
 use std::rc::Rc;
 
 use serde_json::Value;
-use worker::{event, kv, Context, Date, Env, Headers, Request, Response, Result};
+use worker::{event, kv, Context, Env, Headers, MessageBatch, Request, Response, Result};
 
 use crate::app::{self, Ctx};
 use crate::config::{Config, ConfigError};
@@ -32,7 +36,7 @@ fn config(env: &Env) -> std::result::Result<Rc<Config>, ConfigError> {
     })
 }
 
-struct KvStores {
+pub(crate) struct KvStores {
     clients: kv::KvStore,
     sessions: kv::KvStore,
 }
@@ -144,7 +148,38 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
         Err(resp) => return write_response(resp),
     };
     let stores = KvStores { clients: env.kv("CLIENTS")?, sessions: env.kv("SESSIONS")? };
-    let now = (Date::now().as_millis() / 1000) as i64;
-    let ctx = Ctx { config: &config, store: &stores, notifier: &crate::logout::Silent, now };
+    let notifier = notifier(&config, &stores, &env);
+    let ctx = Ctx { config: &config, store: &stores, notifier: &notifier, now: notify::now() };
     write_response(app::handle(&ctx, &request).await)
+}
+
+fn notifier<'a>(config: &'a Config, stores: &'a KvStores, env: &Env) -> notify::EdgeNotifier<'a> {
+    notify::EdgeNotifier {
+        config,
+        store: stores,
+        queue: env.queue("BACKCHANNEL_QUEUE").ok(),
+        dead_letters: env.queue("BACKCHANNEL_DLQ").ok(),
+    }
+}
+
+/// Retries of back-channel deliveries. Never returns an error: in worker 0.8 that panics in the
+/// glue; every message is acked or retried by [`notify::consume`] itself.
+#[event(queue)]
+async fn queue(batch: MessageBatch<crate::backchannel::Delivery>, env: Env, _ctx: Context) -> Result<()> {
+    let config = match config(&env) {
+        Ok(c) => c,
+        Err(e) => {
+            worker::console_error!("{e}");
+            batch.retry_all();
+            return Ok(());
+        }
+    };
+    let (Ok(clients), Ok(sessions)) = (env.kv("CLIENTS"), env.kv("SESSIONS")) else {
+        batch.retry_all();
+        return Ok(());
+    };
+    let stores = KvStores { clients, sessions };
+    let notifier = notifier(&config, &stores, &env);
+    notify::consume(batch, &config, &notifier).await;
+    Ok(())
 }

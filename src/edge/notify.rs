@@ -1,0 +1,201 @@
+//! Back-channel delivery on the platform: mint and sign a fresh token, POST it with a timeout,
+//! queue what failed for a retry, and consume the queue. The decisions (who, what, whether to
+//! retry, when) are [`crate::backchannel`]'s.
+
+use std::pin::pin;
+use std::time::Duration;
+
+use futures::future::{join_all, select, Either};
+use serde_json::json;
+use wasm_bindgen::JsValue;
+use worker::{
+    AbortController, Date, Delay, Fetch, Headers, MessageBatch, MessageBuilder, MessageExt, Method, Queue, Request,
+    RequestInit, RequestRedirect,
+};
+
+use super::signer;
+use super::KvStores;
+use crate::admin::load_client;
+use crate::backchannel::{self, Answer, Delivery, LogoutEvent, Next, Outcome};
+use crate::config::Config;
+use crate::logout::{Notifier, Summary};
+use crate::sessions::random_token;
+
+pub fn now() -> i64 {
+    (Date::now().as_millis() / 1000) as i64
+}
+
+/// One structured log line, readable with `wrangler tail`: never a token, key or cookie.
+fn log_attempt(d: &Delivery, outcome: &Outcome, ms: u64) {
+    let (result, error) = match outcome {
+        Outcome::Delivered => ("delivered", None),
+        Outcome::Retry { error, .. } => ("retry", Some(error.as_str())),
+        Outcome::Final { error } => ("final_failure", Some(error.as_str())),
+    };
+    worker::console_log!(
+        "{}",
+        json!({"event": "backchannel_attempt", "delivery": d.id, "client_id": d.client_id, "attempt": d.attempt,
+               "result": result, "error": error, "ms": ms})
+    );
+}
+
+/// One attempt: a fresh token (new `jti`, `iat`, `exp`), POSTed without following redirects,
+/// given up after the timeout.
+pub async fn attempt(config: &Config, d: &Delivery) -> Outcome {
+    let started = Date::now().as_millis();
+    let outcome = match send(config, d).await {
+        Ok(answer) => backchannel::judge(&answer, now()),
+        Err(e) => Outcome::Final { error: e },
+    };
+    log_attempt(d, &outcome, Date::now().as_millis().saturating_sub(started));
+    outcome
+}
+
+async fn send(config: &Config, d: &Delivery) -> Result<Answer, String> {
+    let key = config.keys.signer(d.alg).ok_or_else(|| format!("no signing key for {}", d.alg))?;
+    let claims = backchannel::claims(d, &config.issuer, now(), config.backchannel.token_ttl_s, &random_token(16));
+    let input = backchannel::signing_input(&key.kid, d.alg, &claims);
+    let signature = signer::sign(key, input.as_bytes(), config.sign_with_webcrypto).await;
+    let body = backchannel::request_body(&backchannel::assemble(&input, &signature));
+
+    let headers = Headers::new();
+    headers.set("content-type", "application/x-www-form-urlencoded").map_err(|e| e.to_string())?;
+    let mut init = RequestInit::new();
+    init.with_method(Method::Post)
+        .with_headers(headers)
+        .with_body(Some(JsValue::from_str(&body)))
+        .with_redirect(RequestRedirect::Manual);
+    let request = Request::new_with_init(&d.uri, &init).map_err(|e| format!("bad backchannel_logout_uri: {e}"))?;
+    // Every delivery of a logout starts at once, so this also bounds them all together.
+    let limit = config.backchannel.timeout_ms.min(config.backchannel.deadline_ms);
+    let controller = AbortController::default();
+    let signal = controller.signal();
+    let fetcher = Fetch::Request(request);
+    let fetch = pin!(fetcher.send_with_signal(&signal));
+    let timeout = pin!(Delay::from(Duration::from_millis(limit.into())));
+    Ok(match select(fetch, timeout).await {
+        Either::Left((Ok(response), _)) => {
+            let retry_after = response.headers().get("retry-after").ok().flatten();
+            Answer::Status {
+                status: response.status_code(),
+                retry_after: retry_after.map(|r| r.chars().take(64).collect()),
+            }
+        }
+        Either::Left((Err(e), _)) => Answer::NetworkError(e.to_string().chars().take(200).collect()),
+        Either::Right(_) => {
+            controller.abort();
+            Answer::TimedOut
+        }
+    })
+}
+
+/// Tells the relying parties: the first `inline_max` deliveries now, in parallel, the rest
+/// through the queue at once; failures are recorded and queued for a retry.
+pub struct EdgeNotifier<'a> {
+    pub config: &'a Config,
+    pub store: &'a KvStores,
+    pub queue: Option<Queue>,
+    pub dead_letters: Option<Queue>,
+}
+
+impl EdgeNotifier<'_> {
+    /// Records a failed delivery and queues its retry (or dead-letters it).
+    async fn after(&self, next: &Next) -> Result<(), String> {
+        backchannel::record(self.store, next, now()).await.map_err(|e| e.to_string())?;
+        match next {
+            Next::RetryIn { delivery, delay_s } => {
+                let queue = self.queue.as_ref().ok_or("no BACKCHANNEL_QUEUE binding")?;
+                let message = MessageBuilder::new(delivery.clone()).delay_seconds(*delay_s).build();
+                queue.send(message).await.map_err(|e| e.to_string())
+            }
+            Next::Dead(d) => match &self.dead_letters {
+                Some(q) => q.send(d.clone()).await.map_err(|e| e.to_string()),
+                None => Ok(()),
+            },
+        }
+    }
+
+    async fn queue_now(&self, deliveries: Vec<Delivery>) -> Result<(), String> {
+        let queue = self.queue.as_ref().ok_or("no BACKCHANNEL_QUEUE binding")?;
+        // One subrequest per 100 messages, the queue's batch limit.
+        for chunk in deliveries.chunks(100) {
+            queue.send_batch(chunk.to_vec()).await.map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    }
+}
+
+impl Notifier for EdgeNotifier<'_> {
+    async fn notify(&self, event: &LogoutEvent) -> Summary {
+        let ids = event.client_ids();
+        let clients: Vec<_> = join_all(ids.iter().map(|id| load_client(self.store, id)))
+            .await
+            .into_iter()
+            .filter_map(|c| c.ok().flatten())
+            .collect();
+        let mut deliveries = backchannel::plan(event, &clients, || random_token(12));
+        let overflow = deliveries.split_off(deliveries.len().min(self.config.backchannel.inline_max));
+        let mut summary = Summary { queued: overflow.len(), ..Summary::default() };
+        if !overflow.is_empty() {
+            if let Err(e) = self.queue_now(overflow).await {
+                worker::console_error!("{}", json!({"event": "backchannel_queue_failed", "error": e}));
+            }
+        }
+        let outcomes = join_all(deliveries.iter().map(|d| attempt(self.config, d))).await;
+        for (d, outcome) in deliveries.iter().zip(&outcomes) {
+            let Some(next) = backchannel::after_failure(&self.config.backchannel, d, outcome) else {
+                summary.delivered += 1;
+                continue;
+            };
+            match next {
+                Next::RetryIn { .. } => summary.queued += 1,
+                Next::Dead(_) => summary.dead += 1,
+            }
+            if let Err(e) = self.after(&next).await {
+                worker::console_error!(
+                    "{}",
+                    json!({"event": "backchannel_record_failed", "delivery": d.id, "error": e})
+                );
+            }
+        }
+        summary
+    }
+}
+
+/// The queue consumer: one attempt per message, then ack; a retry is a new message with the
+/// attempt counter advanced (worker 0.8 has no attempts accessor), so every message is acked
+/// here, except when recording its follow-up failed: then the runtime redelivers it.
+pub async fn consume(batch: MessageBatch<Delivery>, config: &Config, notifier: &EdgeNotifier<'_>) {
+    let messages: Vec<_> = batch.iter().collect();
+    let work = messages.into_iter().map(|message| async move {
+        let message = match message {
+            Ok(m) => m,
+            Err(e) => {
+                worker::console_error!("{}", json!({"event": "backchannel_bad_message", "error": e.to_string()}));
+                return;
+            }
+        };
+        let d = message.body().clone();
+        match backchannel::is_current(notifier.store, &d).await {
+            Ok(true) => {}
+            Ok(false) => return message.ack(),
+            Err(_) => return message.retry(),
+        }
+        let outcome = attempt(config, &d).await;
+        let settled = match backchannel::after_failure(&config.backchannel, &d, &outcome) {
+            None => backchannel::delivered(notifier.store, &d).await.map_err(|e| e.to_string()),
+            Some(next) => notifier.after(&next).await,
+        };
+        match settled {
+            Ok(()) => message.ack(),
+            Err(e) => {
+                worker::console_error!(
+                    "{}",
+                    json!({"event": "backchannel_settle_failed", "delivery": d.id, "error": e})
+                );
+                message.retry();
+            }
+        }
+    });
+    join_all(work).await;
+}
