@@ -288,8 +288,8 @@ async fn end_session<S: Store, N: Notifier>(ctx: &Ctx<'_, S, N>, sid: &str) -> A
     let Some(session) = sessions::load(ctx.store, sid, ctx.now).await? else {
         return Ok(not_found("session"));
     };
-    let summary = logout::end_sessions(ctx.store, ctx.notifier, &LogoutEvent::Sessions(vec![session])).await?;
-    Ok(HttpResponse::json(200, &json!({ "sessions_ended": [sid], "backchannel": summary })))
+    let ended = logout::end_sessions(ctx.store, ctx.notifier, &LogoutEvent::Sessions(vec![session])).await?;
+    Ok(HttpResponse::json(200, &json!({ "sessions_ended": [sid], "backchannel": ended.summary })))
 }
 
 /// Admin logout of every session of a user.
@@ -306,8 +306,8 @@ async fn end_subject<S: Store, N: Notifier>(ctx: &Ctx<'_, S, N>, req: &HttpReque
         }
     }
     let sids: Vec<String> = found.iter().map(|s| s.sid.clone()).collect();
-    let summary = logout::end_sessions(ctx.store, ctx.notifier, &LogoutEvent::Subject { sub, sessions: found }).await?;
-    Ok(HttpResponse::json(200, &json!({ "sessions_ended": sids, "backchannel": summary })))
+    let ended = logout::end_sessions(ctx.store, ctx.notifier, &LogoutEvent::Subject { sub, sessions: found }).await?;
+    Ok(HttpResponse::json(200, &json!({ "sessions_ended": sids, "backchannel": ended.summary })))
 }
 
 /// Deliveries that failed and will be retried (`status=failed`), or were given up (`dead`).

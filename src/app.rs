@@ -89,7 +89,11 @@ pub(crate) mod tests {
     pub struct Recorder(pub std::cell::RefCell<Vec<crate::backchannel::LogoutEvent>>);
 
     impl Notifier for Recorder {
-        async fn notify(&self, event: &crate::backchannel::LogoutEvent) -> crate::logout::Summary {
+        async fn notify(
+            &self,
+            event: &crate::backchannel::LogoutEvent,
+            _clients: &[crate::clients::Client],
+        ) -> crate::logout::Summary {
             self.0.borrow_mut().push(event.clone());
             crate::logout::Summary::default()
         }

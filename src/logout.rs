@@ -3,7 +3,9 @@
 
 use serde::Serialize;
 
+use crate::admin::load_client;
 use crate::backchannel::LogoutEvent;
+use crate::clients::Client;
 use crate::sessions;
 use crate::store::{Store, StoreError};
 
@@ -21,18 +23,27 @@ pub struct Summary {
 /// Tells the relying parties of ended sessions (back-channel logout lives behind it).
 #[allow(async_fn_in_trait)]
 pub trait Notifier {
-    /// Called with what ended, before the sessions are deleted and the user answered: every
-    /// notification is delivered, queued or recorded by the time this returns.
-    async fn notify(&self, event: &LogoutEvent) -> Summary;
+    /// Called with what ended and the registered clients of those sessions, before the
+    /// sessions are deleted and the user answered: every notification is delivered, queued or
+    /// recorded by the time this returns.
+    async fn notify(&self, event: &LogoutEvent, clients: &[Client]) -> Summary;
 }
 
 /// Tells nobody.
 pub struct Silent;
 
 impl Notifier for Silent {
-    async fn notify(&self, _event: &LogoutEvent) -> Summary {
+    async fn notify(&self, _event: &LogoutEvent, _clients: &[Client]) -> Summary {
         Summary::default()
     }
+}
+
+/// What a logout ended, and what the relying parties were told.
+#[derive(Debug, Clone, Default)]
+pub struct Ended {
+    /// The registered clients of the ended sessions (for front-channel logout).
+    pub clients: Vec<Client>,
+    pub summary: Summary,
 }
 
 /// Notifies, then deletes the sessions of `event`. Notifying first means a logout cut short
@@ -42,10 +53,20 @@ pub async fn end_sessions(
     store: &impl Store,
     notifier: &impl Notifier,
     event: &LogoutEvent,
-) -> Result<Summary, StoreError> {
-    let summary = if event.sessions().is_empty() { Summary::default() } else { notifier.notify(event).await };
+) -> Result<Ended, StoreError> {
+    if event.sessions().is_empty() {
+        return Ok(Ended::default());
+    }
+    let mut clients = Vec::new();
+    for id in event.client_ids() {
+        // A client deleted from the registry since is no longer told.
+        if let Some(c) = load_client(store, id).await? {
+            clients.push(c);
+        }
+    }
+    let summary = notifier.notify(event, &clients).await;
     for s in event.sessions() {
         sessions::delete(store, s).await?;
     }
-    Ok(summary)
+    Ok(Ended { clients, summary })
 }

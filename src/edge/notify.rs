@@ -15,8 +15,8 @@ use worker::{
 
 use super::signer;
 use super::KvStores;
-use crate::admin::load_client;
 use crate::backchannel::{self, Answer, Delivery, LogoutEvent, Next, Outcome};
+use crate::clients::Client;
 use crate::config::Config;
 use crate::logout::{Notifier, Summary};
 use crate::sessions::random_token;
@@ -126,14 +126,8 @@ impl EdgeNotifier<'_> {
 }
 
 impl Notifier for EdgeNotifier<'_> {
-    async fn notify(&self, event: &LogoutEvent) -> Summary {
-        let ids = event.client_ids();
-        let clients: Vec<_> = join_all(ids.iter().map(|id| load_client(self.store, id)))
-            .await
-            .into_iter()
-            .filter_map(|c| c.ok().flatten())
-            .collect();
-        let mut deliveries = backchannel::plan(event, &clients, || random_token(12));
+    async fn notify(&self, event: &LogoutEvent, clients: &[Client]) -> Summary {
+        let mut deliveries = backchannel::plan(event, clients, || random_token(12));
         let overflow = deliveries.split_off(deliveries.len().min(self.config.backchannel.inline_max));
         let mut summary = Summary { queued: overflow.len(), ..Summary::default() };
         if !overflow.is_empty() {
