@@ -65,8 +65,8 @@ pub fn discovery(config: &Config) -> Value {
         "end_session_endpoint": config.url(router::END_SESSION_PATH),
         "backchannel_logout_supported": true,
         "backchannel_logout_session_supported": true,
-        "frontchannel_logout_supported": false,
-        "frontchannel_logout_session_supported": false,
+        "frontchannel_logout_supported": true,
+        "frontchannel_logout_session_supported": true,
         "id_token_signing_alg_values_supported": algs,
     });
     if let Value::Object(ours) = ours {

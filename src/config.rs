@@ -7,6 +7,7 @@ use serde_json::{Map, Value};
 
 use crate::backchannel::BackchannelConfig;
 use crate::keys::{KeyError, KeySet};
+use crate::pages::Branding;
 use crate::uris::{self, UriPolicy};
 
 /// The admin token must be long enough that guessing it is hopeless.
@@ -55,8 +56,12 @@ pub struct Config {
     /// Sign with the runtime's WebCrypto (`SIGNER=webcrypto`, the default) or with the Rust
     /// code compiled to wasm (`SIGNER=wasm`, for comparison): the tokens are the same.
     pub sign_with_webcrypto: bool,
-    /// Shown on the pages (`PROVIDER_NAME`, default the issuer's host).
-    pub provider_name: String,
+    /// How the pages present the provider (`PROVIDER_NAME`, default the issuer's host;
+    /// `PROVIDER_LOGO_URL`; `PROVIDER_COLOR`).
+    pub brand: Branding,
+    /// How long the front-channel page waits for the relying parties' frames
+    /// (`FRONTCHANNEL_TIMEOUT_MS`).
+    pub frontchannel_timeout_ms: u32,
 }
 
 impl Config {
@@ -130,6 +135,22 @@ impl Config {
         if provider_name.chars().count() > 100 || provider_name.chars().any(char::is_control) {
             return Err(bad("PROVIDER_NAME", "must be at most 100 characters, without control characters"));
         }
+        let (logo_url, logo_origin) = match nonempty("PROVIDER_LOGO_URL") {
+            None => (None, None),
+            Some(url) => {
+                let parsed = uris::parse_absolute(&url, uri_policy).map_err(|e| bad("PROVIDER_LOGO_URL", e))?;
+                (Some(url), Some(parsed.origin().ascii_serialization()))
+            }
+        };
+        let color = nonempty("PROVIDER_COLOR").map(|c| c.trim().to_string());
+        if let Some(c) = &color {
+            let hex = c.strip_prefix('#').unwrap_or("");
+            if !matches!(hex.len(), 3 | 6) || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err(bad("PROVIDER_COLOR", "must be a colour as #rgb or #rrggbb"));
+            }
+        }
+        let brand = Branding { name: provider_name, logo_url, logo_origin, color };
+        let frontchannel_timeout_ms = number(&get, "FRONTCHANNEL_TIMEOUT_MS", 3000, 500..=30_000)?;
 
         let d = BackchannelConfig::default();
         let backchannel = BackchannelConfig {
@@ -157,7 +178,8 @@ impl Config {
             cookie,
             backchannel,
             sign_with_webcrypto,
-            provider_name,
+            brand,
+            frontchannel_timeout_ms,
         })
     }
 
@@ -223,7 +245,8 @@ pub(crate) mod tests {
         assert_eq!(c.uri_policy, UriPolicy::HttpsOnly);
         assert!(c.provider_metadata.is_empty());
         assert_eq!(c.url("/jwks"), "https://id.example.com/jwks");
-        assert_eq!(c.provider_name, "id.example.com");
+        assert_eq!(c.brand.name, "id.example.com");
+        assert_eq!(c.frontchannel_timeout_ms, 3000);
         assert_eq!(c.backchannel, BackchannelConfig::default());
     }
 
@@ -245,6 +268,9 @@ pub(crate) mod tests {
         assert_eq!(error_of(&[("ID_TOKEN_JWKS", "[1]")]).setting, "ID_TOKEN_JWKS");
         assert_eq!(error_of(&[("ADMIN_TOKEN", "short")]).setting, "ADMIN_TOKEN");
         assert_eq!(error_of(&[("BACKCHANNEL_TIMEOUT_MS", "fast")]).setting, "BACKCHANNEL_TIMEOUT_MS");
+        assert_eq!(error_of(&[("PROVIDER_COLOR", "red")]).setting, "PROVIDER_COLOR");
+        assert_eq!(error_of(&[("PROVIDER_LOGO_URL", "javascript:x")]).setting, "PROVIDER_LOGO_URL");
+        assert_eq!(error_of(&[("SIGNER", "gpu")]).setting, "SIGNER");
         assert_eq!(error_of(&[("BACKCHANNEL_INLINE_MAX", "1000")]).setting, "BACKCHANNEL_INLINE_MAX");
         assert_eq!(error_of(&[("LOGOUT_TOKEN_TTL_S", "-1")]).setting, "LOGOUT_TOKEN_TTL_S");
         assert_eq!(error_of(&[("PROVIDER_METADATA", "[]")]).setting, "PROVIDER_METADATA");

@@ -11,6 +11,7 @@ pub mod config;
 pub mod cookies;
 pub mod end_session;
 pub mod form;
+pub mod frontchannel;
 pub mod http;
 pub mod i18n;
 pub mod keys;

@@ -1,7 +1,7 @@
-//! The HTML pages a person sees. Every value goes through askama's escaping; the stylesheet is
-//! inline and allowed by its hash, so the pages load nothing from anywhere.
-
-use std::sync::OnceLock;
+//! The HTML pages a person sees: confirmation, signed out, still signed in, error, and the
+//! front-channel page. Every value goes through askama's escaping. The stylesheet and the one
+//! script are inline and allowed by their hashes, so the pages load nothing from elsewhere
+//! (but the optional logo and the front-channel frames, which the CSP names exactly).
 
 use askama::Template;
 use base64::{engine::general_purpose::STANDARD, Engine};
@@ -9,6 +9,17 @@ use sha2::{Digest, Sha256};
 
 use crate::http::HttpResponse;
 use crate::i18n::Texts;
+
+/// How the pages present the provider (`PROVIDER_NAME`, `PROVIDER_LOGO_URL`, `PROVIDER_COLOR`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Branding {
+    pub name: String,
+    pub logo_url: Option<String>,
+    /// The logo's origin, for the CSP's `img-src`.
+    pub logo_origin: Option<String>,
+    /// `#rgb` or `#rrggbb`.
+    pub color: Option<String>,
+}
 
 const CSS: &str = "\
 :root{color-scheme:light dark;--fg:#1b1f24;--bg:#f4f5f7;--card:#fff;--accent:#1f6feb;--muted:#57606a}\
@@ -18,33 +29,51 @@ body{margin:0;min-height:100vh;display:flex;align-items:center;justify-content:c
 font:16px/1.5 system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;color:var(--fg);background:var(--bg)}\
 main{width:100%;max-width:28rem;margin:1rem;padding:2rem;background:var(--card);border-radius:12px;\
 box-shadow:0 1px 3px rgba(0,0,0,.12)}\
-.provider{margin:0 0 1rem;color:var(--muted);font-size:.9rem;font-weight:600}\
-h1{margin:0 0 1rem;font-size:1.4rem}\
+.provider{display:flex;align-items:center;gap:.5rem;margin:0 0 1.25rem;color:var(--muted);font-size:.9rem;\
+font-weight:600}\
+.provider img{border-radius:6px}\
+h1{margin:0 0 1rem;font-size:1.4rem;line-height:1.25}\
+.detail{color:var(--muted);font-size:.875rem}\
+a{color:var(--accent)}\
 .buttons{display:flex;gap:.75rem;flex-wrap:wrap;margin-top:1.5rem}\
-button{flex:1 1 8rem;padding:.7rem 1rem;font:inherit;border-radius:8px;border:1px solid var(--muted);\
-background:transparent;color:var(--fg);cursor:pointer}\
+button{flex:1 1 8rem;min-height:44px;padding:.7rem 1rem;font:inherit;border-radius:8px;\
+border:1px solid var(--muted);background:transparent;color:var(--fg);cursor:pointer}\
 button.primary{background:var(--accent);border-color:var(--accent);color:#fff}\
-button:focus-visible{outline:3px solid var(--accent);outline-offset:2px}";
+button:focus-visible,a:focus-visible{outline:3px solid var(--accent);outline-offset:2px}\
+.frames{position:absolute;width:0;height:0;overflow:hidden}\
+.frames iframe{border:0}";
 
-fn style_hash() -> &'static str {
-    static HASH: OnceLock<String> = OnceLock::new();
-    HASH.get_or_init(|| format!("'sha256-{}'", STANDARD.encode(Sha256::digest(CSS.as_bytes()))))
+/// Continues to the next page once every frame has loaded (the window's load event waits for
+/// them) or the timeout passes, whichever comes first. Constant, so that its hash is too.
+const FRONTCHANNEL_SCRIPT: &str = "(function(){var a=document.getElementById('continue');if(!a)return;\
+var done=false;function go(){if(!done){done=true;location.replace(a.href);}}\
+setTimeout(go,+a.getAttribute('data-wait-ms')||3000);addEventListener('load',go);})();";
+
+fn sha256_source(text: &str) -> String {
+    format!("'sha256-{}'", STANDARD.encode(Sha256::digest(text.as_bytes())))
 }
 
 /// Who the pages speak for, and in which language.
 pub struct PageContext<'a> {
-    pub provider: &'a str,
-    pub lang: &'static str,
+    pub brand: &'a Branding,
     pub texts: &'static Texts,
+}
+
+impl PageContext<'_> {
+    fn css(&self) -> String {
+        match &self.brand.color {
+            Some(color) => format!("{CSS}:root{{--accent:{color}}}"),
+            None => CSS.to_string(),
+        }
+    }
 }
 
 #[derive(Template)]
 #[template(path = "confirm.html")]
 struct ConfirmPage<'a> {
-    lang: &'a str,
-    provider: &'a str,
-    css: &'a str,
     t: &'a Texts,
+    brand: &'a Branding,
+    css: &'a str,
     client_name: Option<&'a str>,
     action: &'a str,
     token: &'a str,
@@ -53,27 +82,54 @@ struct ConfirmPage<'a> {
 #[derive(Template)]
 #[template(path = "message.html")]
 struct MessagePage<'a> {
-    lang: &'a str,
-    provider: &'a str,
+    t: &'a Texts,
+    brand: &'a Branding,
     css: &'a str,
     title: &'a str,
     text: &'a str,
+    detail: Option<&'a str>,
 }
 
-/// A page response: HTML, its language, and a CSP that allows the inline style and, for forms,
-/// posting to this origin and being redirected on to `form_targets`.
-fn page(status: u16, ctx: &PageContext<'_>, html: String, form_targets: Option<&[&str]>) -> HttpResponse {
-    let form_action = match form_targets {
+#[derive(Template)]
+#[template(path = "frontchannel.html")]
+struct FrontchannelPage<'a> {
+    t: &'a Texts,
+    brand: &'a Branding,
+    css: &'a str,
+    frames: &'a [String],
+    next: Option<&'a str>,
+    wait_ms: u32,
+    wait_s: u32,
+    script: &'a str,
+}
+
+/// The security headers of a page: a CSP allowing exactly what the page uses.
+struct Policy<'a> {
+    css: &'a str,
+    script: Option<&'a str>,
+    frame_origins: &'a [String],
+    form_targets: Option<&'a [&'a str]>,
+}
+
+fn page(status: u16, ctx: &PageContext<'_>, html: String, p: Policy<'_>) -> HttpResponse {
+    let mut csp = format!("default-src 'none'; style-src {}", sha256_source(p.css));
+    if let Some(origin) = &ctx.brand.logo_origin {
+        csp.push_str(&format!("; img-src {origin}"));
+    }
+    if let Some(script) = p.script {
+        csp.push_str(&format!("; script-src {}", sha256_source(script)));
+    }
+    if !p.frame_origins.is_empty() {
+        csp.push_str(&format!("; frame-src {}", p.frame_origins.join(" ")));
+    }
+    let form_action = match p.form_targets {
         None => "'none'".to_string(),
         Some(origins) => std::iter::once("'self'").chain(origins.iter().copied()).collect::<Vec<_>>().join(" "),
     };
-    let csp = format!(
-        "default-src 'none'; style-src {}; form-action {form_action}; frame-ancestors 'none'; base-uri 'none'",
-        style_hash()
-    );
+    csp.push_str(&format!("; form-action {form_action}; frame-ancestors 'none'; base-uri 'none'"));
     HttpResponse::html(status, html)
         .with_header("content-security-policy", &csp)
-        .with_header("content-language", ctx.lang)
+        .with_header("content-language", ctx.texts.lang)
 }
 
 /// "Sign out of <provider>?" with a form that posts the confirmation token back.
@@ -86,36 +142,71 @@ pub fn confirm(
     token: &str,
     redirect_origin: Option<&str>,
 ) -> HttpResponse {
-    let html =
-        ConfirmPage { lang: ctx.lang, provider: ctx.provider, css: CSS, t: ctx.texts, client_name, action, token }
-            .render()
-            .expect("the confirmation template renders");
+    let css = ctx.css();
+    let html = ConfirmPage { t: ctx.texts, brand: ctx.brand, css: &css, client_name, action, token }
+        .render()
+        .expect("the confirmation template renders");
     let targets: Vec<&str> = redirect_origin.into_iter().collect();
-    page(200, ctx, html, Some(&targets))
+    page(200, ctx, html, Policy { css: &css, script: None, frame_origins: &[], form_targets: Some(&targets) })
 }
 
-pub fn message(status: u16, ctx: &PageContext<'_>, title: &str, text: &str) -> HttpResponse {
-    let html = MessagePage { lang: ctx.lang, provider: ctx.provider, css: CSS, title, text }
+pub fn message(status: u16, ctx: &PageContext<'_>, title: &str, text: &str, detail: Option<&str>) -> HttpResponse {
+    let css = ctx.css();
+    let html = MessagePage { t: ctx.texts, brand: ctx.brand, css: &css, title, text, detail }
         .render()
         .expect("the message template renders");
-    page(status, ctx, html, None)
+    page(status, ctx, html, Policy { css: &css, script: None, frame_origins: &[], form_targets: None })
+}
+
+/// The front-channel page: one hidden frame per relying party, then on to `next` (or, without
+/// one, the signed-out text stays). Works without JavaScript through a meta refresh.
+pub fn frontchannel(
+    ctx: &PageContext<'_>,
+    frames: &[String],
+    frame_origins: &[String],
+    next: Option<&str>,
+    wait_ms: u32,
+) -> HttpResponse {
+    let css = ctx.css();
+    let html = FrontchannelPage {
+        t: ctx.texts,
+        brand: ctx.brand,
+        css: &css,
+        frames,
+        next,
+        wait_ms,
+        wait_s: wait_ms.div_ceil(1000),
+        script: FRONTCHANNEL_SCRIPT,
+    }
+    .render()
+    .expect("the front-channel template renders");
+    page(200, ctx, html, Policy { css: &css, script: Some(FRONTCHANNEL_SCRIPT), frame_origins, form_targets: None })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn ctx() -> PageContext<'static> {
-        PageContext { provider: "Example <ID>", lang: "en", texts: crate::i18n::texts("en") }
+    fn brand() -> Branding {
+        Branding { name: "Example <ID>".into(), logo_url: None, logo_origin: None, color: None }
     }
 
     fn body(r: &HttpResponse) -> String {
         String::from_utf8(r.body.clone()).unwrap()
     }
 
+    fn inline(html: &str, tag: &str) -> String {
+        let open = format!("<{tag}>");
+        let start = html.find(&open).unwrap() + open.len();
+        let end = html[start..].find(&format!("</{tag}>")).unwrap() + start;
+        html[start..end].to_string()
+    }
+
     #[test]
     fn confirmation_form_has_the_token_and_both_buttons() {
-        let r = confirm(&ctx(), Some("<script>x</script>"), "/session/end", "tok\"en", Some("https://rp.example"));
+        let b = brand();
+        let ctx = PageContext { brand: &b, texts: crate::i18n::negotiate(None, None) };
+        let r = confirm(&ctx, Some("<script>x</script>"), "/session/end", "tok\"en", Some("https://rp.example"));
         let html = body(&r);
         assert!(html.contains(r#"<form method="post" action="/session/end">"#));
         assert!(html.contains(r#"<input type="hidden" name="confirm" value="tok&#34;en">"#));
@@ -123,7 +214,7 @@ mod tests {
         assert!(html.contains(r#"<button type="submit" name="logout" value="no""#));
         assert!(html.contains("&#60;script&#62;x&#60;/script&#62;"), "{html}");
         assert!(!html.contains("<script>"));
-        assert!(html.contains("Example &#60;ID&#62;"));
+        assert!(html.contains("Sign out of Example &#60;ID&#62;?"));
         let csp = r.header("content-security-policy").unwrap();
         assert!(csp.contains("form-action 'self' https://rp.example"), "{csp}");
         assert!(csp.contains("frame-ancestors 'none'"));
@@ -133,13 +224,41 @@ mod tests {
     }
 
     #[test]
-    fn the_style_hash_matches_the_inline_style() {
-        let r = message(200, &ctx(), "t", "x");
+    fn the_hashes_match_the_inline_style_and_script() {
+        let b = Branding { color: Some("#aa3300".into()), ..brand() };
+        let ctx = PageContext { brand: &b, texts: crate::i18n::negotiate(Some("de"), None) };
+        let r = frontchannel(
+            &ctx,
+            &["https://rp.example/fc?iss=x&sid=y".into()],
+            &["https://rp.example".into()],
+            Some("https://rp.example/bye"),
+            2500,
+        );
         let html = body(&r);
-        let start = html.find("<style>").unwrap() + "<style>".len();
-        let end = html.find("</style>").unwrap();
-        let digest = STANDARD.encode(Sha256::digest(&html.as_bytes()[start..end]));
-        assert!(r.header("content-security-policy").unwrap().contains(&digest));
-        assert!(r.header("content-security-policy").unwrap().contains("form-action 'none'"));
+        let csp = r.header("content-security-policy").unwrap();
+        assert!(csp.contains(&sha256_source(&inline(&html, "style"))), "{csp}");
+        assert!(csp.contains(&format!("script-src {}", sha256_source(&inline(&html, "script")))));
+        assert!(csp.contains("frame-src https://rp.example;"));
+        assert!(csp.contains("form-action 'none'"));
+        assert!(inline(&html, "style").contains("--accent:#aa3300"));
+        assert!(html.contains(r#"<html lang="de">"#));
+        assert_eq!(r.header("content-language"), Some("de"));
+        assert!(html.contains(r#"src="https://rp.example/fc?iss=x&#38;sid=y""#), "{html}");
+        assert!(html.contains(r#"<meta http-equiv="refresh" content="3;url=https://rp.example/bye">"#));
+        assert!(html.contains(r#"data-wait-ms="2500""#));
+    }
+
+    #[test]
+    fn logo_is_allowed_by_origin_only() {
+        let b = Branding {
+            logo_url: Some("https://cdn.example/logo.png".into()),
+            logo_origin: Some("https://cdn.example".into()),
+            ..brand()
+        };
+        let ctx = PageContext { brand: &b, texts: crate::i18n::negotiate(None, None) };
+        let r = message(400, &ctx, "t", "x", Some("d"));
+        assert!(r.header("content-security-policy").unwrap().contains("img-src https://cdn.example;"));
+        assert!(body(&r).contains(r#"<img src="https://cdn.example/logo.png""#));
+        assert_eq!(r.status, 400);
     }
 }

@@ -11,8 +11,9 @@ use crate::admin::{load_client, storage_failed};
 use crate::app::Ctx;
 use crate::backchannel::LogoutEvent;
 use crate::cookies::{self, SameSite};
+use crate::frontchannel;
 use crate::http::{prefers_json, HttpRequest, HttpResponse};
-use crate::i18n;
+use crate::i18n::{self, Texts};
 use crate::logout::{self, Notifier};
 use crate::pages::{self, PageContext};
 use crate::router::END_SESSION_PATH;
@@ -20,40 +21,73 @@ use crate::sessions::{self, hash_secret, Session};
 use crate::store::{Store, StoreError};
 
 use confirm::{Pending, Redeemed, CONFIRM_TTL_S};
-use decision::{Decision, Facts, NamedClient};
+use decision::{Decision, Facts, NamedClient, Rejection};
 use params::{ConfirmAnswer, EndSessionRequest, LogoutParams};
 
-/// A refused request: 400, as an HTML page or as JSON when the client prefers it.
-struct Refusal(String);
+/// What kind of problem a refused request had: chooses the words of the error page.
+#[derive(Debug, Clone, Copy)]
+enum Problem {
+    BadRequest,
+    BadHint,
+    UnknownClient,
+    BadRedirect,
+    Confirmation,
+}
 
-impl<E: std::fmt::Display> From<E> for Refusal {
-    fn from(e: E) -> Self {
-        Refusal(e.to_string())
+impl Problem {
+    fn text(self, t: &Texts) -> &'static str {
+        match self {
+            Problem::BadRequest => t.error_bad_request,
+            Problem::BadHint => t.error_bad_hint,
+            Problem::UnknownClient => t.error_unknown_client,
+            Problem::BadRedirect => t.error_bad_redirect,
+            Problem::Confirmation => t.error_confirmation,
+        }
+    }
+}
+
+/// A refused request: 400, as an HTML page or as JSON when the client prefers it. The detail
+/// says what was wrong in plain words (never which key or what was expected).
+struct Refusal {
+    problem: Problem,
+    detail: String,
+}
+
+fn refuse(problem: Problem, detail: impl std::fmt::Display) -> Refusal {
+    Refusal { problem, detail: detail.to_string() }
+}
+
+impl From<Rejection> for Refusal {
+    fn from(r: Rejection) -> Self {
+        let problem = match r {
+            Rejection::UnknownClient => Problem::UnknownClient,
+            Rejection::RedirectWithoutClient | Rejection::RedirectNotRegistered => Problem::BadRedirect,
+        };
+        refuse(problem, r)
     }
 }
 
 pub async fn handle<S: Store, N: Notifier>(ctx: &Ctx<'_, S, N>, req: &HttpRequest) -> HttpResponse {
-    let page = page_context(ctx, None);
-    let outcome = match params::parse(req) {
-        Err(e) => Ok(Err(Refusal::from(e))),
-        Ok(EndSessionRequest::Logout(p)) => start(ctx, req, &p).await,
-        Ok(EndSessionRequest::Confirm(answer)) => confirmed(ctx, req, &answer).await,
+    let (outcome, ui_locales) = match params::parse(req) {
+        Err(e) => (Ok(Err(refuse(Problem::BadRequest, e))), None),
+        Ok(EndSessionRequest::Logout(p)) => (start(ctx, req, &p).await, p.ui_locales.clone()),
+        Ok(EndSessionRequest::Confirm(answer)) => (confirmed(ctx, req, &answer).await, None),
     };
+    let json = prefers_json(req.header("accept"));
+    let page = page_context(ctx, req, ui_locales.as_deref());
     match outcome {
         Ok(Ok(response)) => response,
-        Ok(Err(Refusal(why))) => {
-            if prefers_json(req.header("accept")) {
-                HttpResponse::json_error(400, "invalid_request", &why)
-            } else {
-                pages::message(400, &page, page.texts.error_title, &why)
-            }
+        Ok(Err(Refusal { detail, .. })) if json => HttpResponse::json_error(400, "invalid_request", &detail),
+        Ok(Err(Refusal { problem, detail })) => {
+            pages::message(400, &page, page.texts.error_title, problem.text(page.texts), Some(&detail))
         }
-        Err(e) => storage_failed(&e),
+        Err(e) if json => storage_failed(&e),
+        Err(_) => pages::message(503, &page, page.texts.error_title, page.texts.error_unavailable, None),
     }
 }
 
-fn page_context<'a, S, N>(ctx: &'a Ctx<'_, S, N>, _ui_locales: Option<&str>) -> PageContext<'a> {
-    PageContext { provider: &ctx.config.provider_name, lang: "en", texts: i18n::texts("en") }
+fn page_context<'a, S, N>(ctx: &'a Ctx<'_, S, N>, req: &HttpRequest, ui_locales: Option<&str>) -> PageContext<'a> {
+    PageContext { brand: &ctx.config.brand, texts: i18n::negotiate(ui_locales, req.header("accept-language")) }
 }
 
 fn session_cookie<'a, S, N>(ctx: &'a Ctx<'_, S, N>) -> cookies::Attributes<'a> {
@@ -80,7 +114,7 @@ async fn start<S: Store, N: Notifier>(ctx: &Ctx<'_, S, N>, req: &HttpRequest, p:
         None => None,
         Some(jwt) => match hint::verify(&ctx.config.keys, &ctx.config.issuer, jwt, p.client_id.as_deref(), ctx.now) {
             Ok(h) => Some(h),
-            Err(e) => return Ok(Err(e.into())),
+            Err(e) => return Ok(Err(refuse(Problem::BadHint, e))),
         },
     };
     let client_id = hint.as_ref().map(|h| h.client_id.as_str()).or(p.client_id.as_deref());
@@ -112,7 +146,7 @@ async fn start<S: Store, N: Notifier>(ctx: &Ctx<'_, S, N>, req: &HttpRequest, p:
         Decision::Reject(r) => Ok(Err(r.into())),
         Decision::LogOut { target, redirect } => {
             let ended: Vec<Session> = target.into_iter().collect();
-            log_out(ctx, &ended, redirect.as_deref(), p.ui_locales.as_deref()).await.map(Ok)
+            log_out(ctx, req, &ended, redirect.as_deref(), p.ui_locales.as_deref()).await.map(Ok)
         }
         Decision::Confirm { target, redirect } => {
             let binding = confirm::binding_value(cookies::get(req.header("cookie"), &binding_cookie_name(ctx)));
@@ -131,7 +165,7 @@ async fn start<S: Store, N: Notifier>(ctx: &Ctx<'_, S, N>, req: &HttpRequest, p:
                 .map(|u| u.origin().ascii_serialization());
             let client_name = client.as_ref().map(|c| c.client_name.as_deref().unwrap_or(&c.client_id));
             let action = format!("{}{END_SESSION_PATH}", ctx.config.base_path);
-            let page = page_context(ctx, p.ui_locales.as_deref());
+            let page = page_context(ctx, req, p.ui_locales.as_deref());
             let attrs = cookies::Attributes {
                 path: &action,
                 domain: None,
@@ -149,12 +183,17 @@ async fn confirmed<S: Store, N: Notifier>(ctx: &Ctx<'_, S, N>, req: &HttpRequest
     let binding = cookies::get(req.header("cookie"), &binding_cookie_name(ctx));
     let pending = match confirm::redeem(ctx.store, &answer.token, binding, ctx.now).await? {
         Redeemed::Valid(p) => p,
-        Redeemed::Invalid => return Ok(Err(Refusal("the confirmation has expired or was already used".into()))),
-        Redeemed::OtherBrowser => return Ok(Err(Refusal("the confirmation was not issued to this browser".into()))),
+        Redeemed::Invalid => {
+            return Ok(Err(refuse(Problem::Confirmation, "the confirmation has expired or was already used")))
+        }
+        Redeemed::OtherBrowser => {
+            return Ok(Err(refuse(Problem::Confirmation, "the confirmation was not issued to this browser")))
+        }
     };
-    let page = page_context(ctx, pending.ui_locales.as_deref());
+    let page = page_context(ctx, req, pending.ui_locales.as_deref());
     if !answer.log_out {
-        return Ok(Ok(pages::message(200, &page, page.texts.still_signed_in_title, page.texts.still_signed_in_text)));
+        let t = page.texts;
+        return Ok(Ok(pages::message(200, &page, t.still_signed_in_title, t.still_signed_in_text, None)));
     }
     // The browser's current session is the one that ends; the recorded one only when the
     // browser presents none (its cookie was not sent with the original cross-site request).
@@ -163,21 +202,27 @@ async fn confirmed<S: Store, N: Notifier>(ctx: &Ctx<'_, S, N>, req: &HttpRequest
         None => sessions::load(ctx.store, &pending.target_sid, ctx.now).await?,
     };
     let ended: Vec<Session> = target.into_iter().collect();
-    log_out(ctx, &ended, pending.redirect.as_deref(), pending.ui_locales.as_deref()).await.map(Ok)
+    log_out(ctx, req, &ended, pending.redirect.as_deref(), pending.ui_locales.as_deref()).await.map(Ok)
 }
 
-/// Ends the sessions, clears the session cookie, and sends the user on.
+/// Ends the sessions, clears the session cookie, and sends the user on: through the
+/// front-channel page when relying parties of the ended sessions registered for it.
 async fn log_out<S: Store, N: Notifier>(
     ctx: &Ctx<'_, S, N>,
+    req: &HttpRequest,
     ended: &[Session],
     redirect: Option<&str>,
     ui_locales: Option<&str>,
 ) -> Result<HttpResponse, StoreError> {
-    logout::end_sessions(ctx.store, ctx.notifier, &LogoutEvent::Sessions(ended.to_vec())).await?;
-    let page = page_context(ctx, ui_locales);
-    let response = match redirect {
-        Some(url) => HttpResponse::see_other(url),
-        None => pages::message(200, &page, page.texts.signed_out_title, page.texts.signed_out_text),
+    let result = logout::end_sessions(ctx.store, ctx.notifier, &LogoutEvent::Sessions(ended.to_vec())).await?;
+    let page = page_context(ctx, req, ui_locales);
+    let frames = frontchannel::frames(&ctx.config.issuer, ended, &result.clients);
+    let response = if !frames.uris.is_empty() {
+        pages::frontchannel(&page, &frames.uris, &frames.origins, redirect, ctx.config.frontchannel_timeout_ms)
+    } else if let Some(url) = redirect {
+        HttpResponse::see_other(url)
+    } else {
+        pages::message(200, &page, page.texts.signed_out_title, page.texts.signed_out_text, None)
     };
     Ok(response.append_header("set-cookie", &cookies::clear(&ctx.config.cookie.name, &session_cookie(ctx))))
 }

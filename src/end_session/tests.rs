@@ -415,3 +415,49 @@ fn unknown_parameters_are_ignored() {
         assert_eq!(app.call(get(&q, Some(&cookie))).await.status, 303);
     });
 }
+
+#[test]
+fn front_channel_frames_then_the_redirect() {
+    with_app(|app| async move {
+        let (sid, cookie) = setup(app).await;
+        let body = json!({
+            "redirect_uris": ["https://rp1.example/cb"],
+            "post_logout_redirect_uris": ["https://rp1.example/bye"],
+            "frontchannel_logout_uri": "https://rp1.example/fc?k=v",
+            "frontchannel_logout_session_required": true,
+        });
+        admin(app, Method::Put, "/admin/clients/rp1", body).await;
+        let r = app.call(get(&logout_query(&hint_for(&sid), "https://rp1.example/bye", "s t"), Some(&cookie))).await;
+        assert_eq!(r.status, 200, "{}", html(&r));
+        let page = html(&r);
+        let frame = format!(r#"src="https://rp1.example/fc?k=v&#38;iss=https%3A%2F%2Fid.example.com&#38;sid={sid}""#);
+        assert!(page.contains(&frame), "{page}");
+        assert_eq!(page.matches("<iframe").count(), 1, "rp2 has no front-channel URI");
+        assert!(page.contains(r#"href="https://rp1.example/bye?state=s%20t""#));
+        assert!(page.contains(r#"<meta http-equiv="refresh" content="3;url=https://rp1.example/bye?state=s%20t">"#));
+        let csp = r.header("content-security-policy").unwrap();
+        assert!(csp.contains("frame-src https://rp1.example;"), "{csp}");
+        assert!(csp.contains("frame-ancestors 'none'"));
+        assert_cleared_cookie(&r);
+        assert!(!session_exists(app, &sid).await);
+    });
+}
+
+#[test]
+fn pages_speak_the_requested_language() {
+    with_app(|app| async move {
+        let (_, cookie) = setup(app).await;
+        let r = app.call(get("ui_locales=xx%20de-CH%20fr", Some(&cookie))).await;
+        assert_eq!(r.header("content-language"), Some("de"));
+        assert!(html(&r).contains(r#"<html lang="de">"#));
+        assert!(html(&r).contains("Abmelden"));
+        let mut req = get("", Some(&cookie));
+        req.headers.push(("accept-language".into(), "es-ES,es;q=0.9,en;q=0.5".into()));
+        assert_eq!(app.call(req).await.header("content-language"), Some("es"));
+        let r = app.call(get("ui_locales=tlh", Some(&cookie))).await;
+        assert_eq!((r.status, r.header("content-language")), (200, Some("en")));
+        let r = app.call(get("ui_locales=fr&id_token_hint=bad", None)).await;
+        assert_eq!((r.status, r.header("content-language")), (400, Some("fr")));
+        assert!(html(&r).contains("jeton"));
+    });
+}
