@@ -15,4 +15,8 @@ fi
 echo "[build] worker-build --release" >&2
 # worker-build runs wasm-bindgen, wasm-opt and esbuild found through these variables.
 "$WORKER_BUILD" --release >&2
+# worker-build keeps the wasm name section (~200 KB, ~50 KB gzip): strip it from the upload.
+"$WASM_OPT_BIN" --strip-debug --strip-producers --enable-mutable-globals --enable-sign-ext \
+  --enable-nontrapping-float-to-int --enable-bulk-memory --enable-multivalue --enable-reference-types \
+  --enable-exception-handling build/index_bg.wasm -o build/index_bg.wasm
 echo "$inputs" > "$stamp"

@@ -365,9 +365,18 @@ pub mod generate {
     pub fn private_jwk(alg: Alg, kid: &str) -> Value {
         match alg {
             Alg::RS256 => {
+                use base64::Engine;
+                use rsa::traits::PrivateKeyParts;
                 let (sk, _) =
                     Rsa::generate(&mut rand_core::OsRng, ModulusBits::TwoKibibytes).expect("RSA key generation");
-                with_meta(JsonWebKey::from(sk.as_ref()), kid, alg)
+                let key: &RsaPrivateKey = sk.as_ref();
+                let mut jwk = with_meta(JsonWebKey::from(key), kid, alg);
+                // jwt-compact leaves out the CRT members; WebCrypto's importKey needs them.
+                let b64 = |n: &rsa::BigUint| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(n.to_bytes_be());
+                jwk["dp"] = b64(key.dp().expect("precomputed")).into();
+                jwk["dq"] = b64(key.dq().expect("precomputed")).into();
+                jwk["qi"] = b64(&key.crt_coefficient().expect("two primes")).into();
+                jwk
             }
             Alg::ES256 => {
                 let sk = p256::ecdsa::SigningKey::random(&mut rand_core::OsRng);
@@ -418,6 +427,16 @@ pub(crate) mod tests {
             assert_eq!(token.header().key_id.as_deref(), Some(signer.kid.as_str()));
             assert_eq!(token.header().token_type.as_deref(), Some("logout+jwt"));
             assert_eq!(token.claims().custom["sub"], "alice");
+        }
+    }
+
+    #[test]
+    fn generated_rsa_keys_carry_the_crt_members() {
+        let jwks: Value = serde_json::from_str(test_jwks()).unwrap();
+        let rsa = &jwks["keys"][0];
+        assert_eq!(rsa["kty"], "RSA");
+        for member in ["n", "e", "d", "p", "q", "dp", "dq", "qi"] {
+            assert!(rsa[member].as_str().is_some_and(|v| !v.is_empty()), "{member}");
         }
     }
 
