@@ -4,7 +4,7 @@
 use serde_json::{Map, Value};
 
 use crate::config::Config;
-use crate::http::{HttpRequest, HttpResponse, Method};
+use crate::http::{HttpRequest, HttpResponse, Method, MAX_BODY_BYTES, MAX_URL_BYTES};
 use crate::logout::Notifier;
 use crate::router::{self, Route};
 use crate::store::Store;
@@ -24,6 +24,12 @@ pub async fn handle<S: Store, N: Notifier>(ctx: &Ctx<'_, S, N>, req: &HttpReques
     };
     if !route.methods().contains(&req.method) {
         return method_not_allowed(&route, req.method);
+    }
+    if req.body.len() > MAX_BODY_BYTES {
+        return HttpResponse::json_error(413, "invalid_request", "the request body is larger than 16 KB");
+    }
+    if req.path.len() + req.query.as_ref().map_or(0, |q| q.len() + 1) > MAX_URL_BYTES {
+        return HttpResponse::json_error(414, "invalid_request", "the URL is longer than 8 KB");
     }
     let response = match route {
         Route::Discovery | Route::Jwks if req.method == Method::Options => cors(HttpResponse::new(204))
@@ -198,6 +204,11 @@ pub(crate) mod tests {
             assert_eq!(r.header("allow"), Some("GET, PUT, DELETE"));
             let r = app.call(request(Method::Head, "/jwks")).await;
             assert_eq!((r.status, r.body.len()), (200, 0));
+            let mut big = request(Method::Post, "/session/end");
+            big.body = vec![b'a'; MAX_BODY_BYTES + 1];
+            assert_eq!(app.call(big).await.status, 413);
+            let long = request(Method::Get, &format!("/session/end?state={}", "a".repeat(MAX_URL_BYTES)));
+            assert_eq!(app.call(long).await.status, 414);
         });
     }
 }

@@ -2,6 +2,11 @@
 
 use serde::Serialize;
 
+/// Largest request body accepted (answered 413 beyond).
+pub const MAX_BODY_BYTES: usize = 16 * 1024;
+/// Longest request URL accepted (answered 414 beyond).
+pub const MAX_URL_BYTES: usize = 8 * 1024;
+
 /// The parts of a request the protocol logic reads. Header names are lower-case.
 #[derive(Debug, Clone, Default)]
 pub struct HttpRequest {

@@ -13,11 +13,8 @@ use worker::{event, kv, Context, Env, Headers, MessageBatch, Request, Response, 
 
 use crate::app::{self, Ctx};
 use crate::config::{Config, ConfigError};
-use crate::http::{HttpRequest, HttpResponse, Method};
+use crate::http::{HttpRequest, HttpResponse, Method, MAX_BODY_BYTES};
 use crate::store::{ListPage, Listed, Ns, Store, StoreError};
-
-/// Bodies larger than this are refused before they are read.
-const MAX_REQUEST_BODY: usize = 64 * 1024;
 
 thread_local! {
     /// Parsed once per isolate: keys in particular are expensive to import.
@@ -102,22 +99,17 @@ impl Store for KvStores {
 
 async fn read_request(mut req: Request) -> std::result::Result<HttpRequest, HttpResponse> {
     let url = req.url().map_err(|_| HttpResponse::json_error(400, "invalid_request", "bad URL"))?;
-    if url.as_str().len() > 8 * 1024 {
-        return Err(HttpResponse::json_error(414, "invalid_request", "the URL is longer than 8 KB"));
-    }
     let method = Method::parse(req.method().as_ref());
     let headers: Vec<(String, String)> = req.headers().entries().collect();
     let declared = req.headers().get("content-length").ok().flatten().and_then(|l| l.parse::<usize>().ok());
-    if declared.is_some_and(|l| l > MAX_REQUEST_BODY) {
-        return Err(HttpResponse::json_error(413, "invalid_request", "the request body is too large"));
+    // Refused before reading; app::handle checks what was read.
+    if declared.is_some_and(|l| l > MAX_BODY_BYTES) {
+        return Err(HttpResponse::json_error(413, "invalid_request", "the request body is larger than 16 KB"));
     }
     let body = match method {
         Method::Post | Method::Put | Method::Patch | Method::Delete => req.bytes().await.unwrap_or_default(),
         _ => Vec::new(),
     };
-    if body.len() > MAX_REQUEST_BODY {
-        return Err(HttpResponse::json_error(413, "invalid_request", "the request body is too large"));
-    }
     Ok(HttpRequest { method, path: url.path().to_string(), query: url.query().map(str::to_string), headers, body })
 }
 
