@@ -31,9 +31,9 @@ fn not_found(what: &str) -> HttpResponse {
 }
 
 pub fn storage_failed(e: &StoreError) -> HttpResponse {
-    // The detail goes to the log line of the worker layer, not to the caller.
-    let _ = e;
+    // The detail goes to the log, not to the caller.
     error(503, "temporarily_unavailable", "the storage did not answer; try again")
+        .with_log(json!({ "event": "storage_error", "error": e.0 }))
 }
 
 fn client_key(client_id: &str) -> String {
@@ -284,7 +284,8 @@ async fn end_session<S: Store, N: Notifier>(ctx: &Ctx<'_, S, N>, sid: &str) -> A
         return Ok(not_found("session"));
     };
     let ended = logout::end_sessions(ctx.store, ctx.notifier, &LogoutEvent::Sessions(vec![session])).await?;
-    Ok(HttpResponse::json(200, &json!({ "sessions_ended": [sid], "backchannel": ended.summary })))
+    Ok(HttpResponse::json(200, &json!({ "sessions_ended": [sid], "backchannel": ended.summary }))
+        .with_log(json!({"event": "admin_logout", "sessions_ended": 1, "backchannel": ended.summary})))
 }
 
 /// Admin logout of every session of a user.
@@ -302,7 +303,8 @@ async fn end_subject<S: Store, N: Notifier>(ctx: &Ctx<'_, S, N>, req: &HttpReque
     }
     let sids: Vec<String> = found.iter().map(|s| s.sid.clone()).collect();
     let ended = logout::end_sessions(ctx.store, ctx.notifier, &LogoutEvent::Subject { sub, sessions: found }).await?;
-    Ok(HttpResponse::json(200, &json!({ "sessions_ended": sids, "backchannel": ended.summary })))
+    Ok(HttpResponse::json(200, &json!({ "sessions_ended": sids, "backchannel": ended.summary }))
+        .with_log(json!({"event": "admin_logout", "sessions_ended": sids.len(), "backchannel": ended.summary})))
 }
 
 /// Deliveries that failed and will be retried (`status=failed`), or were given up (`dead`).

@@ -76,6 +76,9 @@ pub struct HttpResponse {
     pub status: u16,
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
+    /// One structured log line about what this request did (the worker layer prints it, with
+    /// timing). Never a token, key, cookie or secret.
+    pub log: Option<serde_json::Value>,
 }
 
 /// Content-Security-Policy for responses that are not pages (JSON, redirects): nothing may load.
@@ -94,6 +97,7 @@ impl HttpResponse {
                 ("content-security-policy".into(), CSP_NONE.into()),
             ],
             body: Vec::new(),
+            log: None,
         }
     }
 
@@ -126,6 +130,11 @@ impl HttpResponse {
     /// Adds a header, keeping others of the same name (`set-cookie`).
     pub fn append_header(mut self, name: &str, value: &str) -> Self {
         self.headers.push((name.to_ascii_lowercase(), value.to_string()));
+        self
+    }
+
+    pub fn with_log(mut self, log: serde_json::Value) -> Self {
+        self.log = Some(log);
         self
     }
 

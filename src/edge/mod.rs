@@ -142,7 +142,14 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
     let stores = KvStores { clients: env.kv("CLIENTS")?, sessions: env.kv("SESSIONS")? };
     let notifier = notifier(&config, &stores, &env);
     let ctx = Ctx { config: &config, store: &stores, notifier: &notifier, now: notify::now() };
-    write_response(app::handle(&ctx, &request).await)
+    let started = worker::Date::now().as_millis();
+    let mut response = app::handle(&ctx, &request).await;
+    if let Some(mut log) = response.log.take() {
+        log["status"] = response.status.into();
+        log["ms"] = worker::Date::now().as_millis().saturating_sub(started).into();
+        worker::console_log!("{log}");
+    }
+    write_response(response)
 }
 
 fn notifier<'a>(config: &'a Config, stores: &'a KvStores, env: &Env) -> notify::EdgeNotifier<'a> {

@@ -19,6 +19,9 @@ pub struct Pending {
     pub target_sid: String,
     /// Where to go after logging out (registered URI with `state`), if anywhere.
     pub redirect: Option<String>,
+    /// The client that asked, for the log.
+    #[serde(default)]
+    pub client_id: Option<String>,
     pub ui_locales: Option<String>,
     pub expires_at: i64,
 }
@@ -93,6 +96,7 @@ mod tests {
             binding: hash_secret(binding),
             target_sid: "s1".into(),
             redirect: None,
+            client_id: None,
             ui_locales: None,
             expires_at: now + CONFIRM_TTL_S,
         }

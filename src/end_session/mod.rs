@@ -7,6 +7,8 @@ pub mod decision;
 pub mod hint;
 pub mod params;
 
+use serde_json::json;
+
 use crate::admin::{load_client, storage_failed};
 use crate::app::Ctx;
 use crate::backchannel::LogoutEvent;
@@ -25,7 +27,8 @@ use decision::{Decision, Facts, NamedClient, Rejection};
 use params::{ConfirmAnswer, EndSessionRequest, LogoutParams};
 
 /// What kind of problem a refused request had: chooses the words of the error page.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 enum Problem {
     BadRequest,
     BadHint,
@@ -77,12 +80,18 @@ pub async fn handle<S: Store, N: Notifier>(ctx: &Ctx<'_, S, N>, req: &HttpReques
     let page = page_context(ctx, req, ui_locales.as_deref());
     match outcome {
         Ok(Ok(response)) => response,
-        Ok(Err(Refusal { detail, .. })) if json => HttpResponse::json_error(400, "invalid_request", &detail),
         Ok(Err(Refusal { problem, detail })) => {
-            pages::message(400, &page, page.texts.error_title, problem.text(page.texts), Some(&detail))
+            let log = json!({"event": "logout", "result": "refused", "problem": problem, "detail": detail});
+            let response = if json {
+                HttpResponse::json_error(400, "invalid_request", &detail)
+            } else {
+                pages::message(400, &page, page.texts.error_title, problem.text(page.texts), Some(&detail))
+            };
+            response.with_log(log)
         }
         Err(e) if json => storage_failed(&e),
-        Err(_) => pages::message(503, &page, page.texts.error_title, page.texts.error_unavailable, None),
+        Err(e) => pages::message(503, &page, page.texts.error_title, page.texts.error_unavailable, None)
+            .with_log(json!({"event": "storage_error", "error": e.0})),
     }
 }
 
@@ -146,7 +155,7 @@ async fn start<S: Store, N: Notifier>(ctx: &Ctx<'_, S, N>, req: &HttpRequest, p:
         Decision::Reject(r) => Ok(Err(r.into())),
         Decision::LogOut { target, redirect } => {
             let ended: Vec<Session> = target.into_iter().collect();
-            log_out(ctx, req, &ended, redirect.as_deref(), p.ui_locales.as_deref()).await.map(Ok)
+            log_out(ctx, req, &ended, client_id, redirect.as_deref(), p.ui_locales.as_deref()).await.map(Ok)
         }
         Decision::Confirm { target, redirect } => {
             let binding = confirm::binding_value(cookies::get(req.header("cookie"), &binding_cookie_name(ctx)));
@@ -154,6 +163,7 @@ async fn start<S: Store, N: Notifier>(ctx: &Ctx<'_, S, N>, req: &HttpRequest, p:
                 binding: hash_secret(&binding),
                 target_sid: target.sid,
                 redirect,
+                client_id: client_id.map(str::to_string),
                 ui_locales: p.ui_locales.clone(),
                 expires_at: ctx.now + CONFIRM_TTL_S,
             };
@@ -174,7 +184,8 @@ async fn start<S: Store, N: Notifier>(ctx: &Ctx<'_, S, N>, req: &HttpRequest, p:
             };
             let set_binding = cookies::set(&binding_cookie_name(ctx), &binding, CONFIRM_TTL_S, &attrs);
             Ok(Ok(pages::confirm(&page, client_name, &action, &token, redirect_origin.as_deref())
-                .append_header("set-cookie", &set_binding)))
+                .append_header("set-cookie", &set_binding)
+                .with_log(json!({"event": "logout", "result": "confirmation_shown", "client_id": client_id}))))
         }
     }
 }
@@ -193,7 +204,8 @@ async fn confirmed<S: Store, N: Notifier>(ctx: &Ctx<'_, S, N>, req: &HttpRequest
     let page = page_context(ctx, req, pending.ui_locales.as_deref());
     if !answer.log_out {
         let t = page.texts;
-        return Ok(Ok(pages::message(200, &page, t.still_signed_in_title, t.still_signed_in_text, None)));
+        return Ok(Ok(pages::message(200, &page, t.still_signed_in_title, t.still_signed_in_text, None)
+            .with_log(json!({"event": "logout", "result": "cancelled", "client_id": pending.client_id}))));
     }
     // The browser's current session is the one that ends; the recorded one only when the
     // browser presents none (its cookie was not sent with the original cross-site request).
@@ -202,7 +214,9 @@ async fn confirmed<S: Store, N: Notifier>(ctx: &Ctx<'_, S, N>, req: &HttpRequest
         None => sessions::load(ctx.store, &pending.target_sid, ctx.now).await?,
     };
     let ended: Vec<Session> = target.into_iter().collect();
-    log_out(ctx, req, &ended, pending.redirect.as_deref(), pending.ui_locales.as_deref()).await.map(Ok)
+    log_out(ctx, req, &ended, pending.client_id.as_deref(), pending.redirect.as_deref(), pending.ui_locales.as_deref())
+        .await
+        .map(Ok)
 }
 
 /// Ends the sessions, clears the session cookie, and sends the user on: through the
@@ -211,6 +225,7 @@ async fn log_out<S: Store, N: Notifier>(
     ctx: &Ctx<'_, S, N>,
     req: &HttpRequest,
     ended: &[Session],
+    client_id: Option<&str>,
     redirect: Option<&str>,
     ui_locales: Option<&str>,
 ) -> Result<HttpResponse, StoreError> {
@@ -224,7 +239,18 @@ async fn log_out<S: Store, N: Notifier>(
     } else {
         pages::message(200, &page, page.texts.signed_out_title, page.texts.signed_out_text, None)
     };
-    Ok(response.append_header("set-cookie", &cookies::clear(&ctx.config.cookie.name, &session_cookie(ctx))))
+    let log = json!({
+        "event": "logout",
+        "result": "logged_out",
+        "client_id": client_id,
+        "sessions_ended": ended.len(),
+        "backchannel": result.summary,
+        "frontchannel_frames": frames.uris.len(),
+        "redirect": redirect.is_some(),
+    });
+    Ok(response
+        .append_header("set-cookie", &cookies::clear(&ctx.config.cookie.name, &session_cookie(ctx)))
+        .with_log(log))
 }
 
 #[cfg(test)]

@@ -97,6 +97,9 @@ fn valid_hint_for_the_browsers_session_logs_out_and_redirects_with_state() {
         assert_eq!(r.header("location"), Some("https://rp1.example/bye?state=st-1"));
         assert_eq!(r.header("cache-control"), Some("no-store"));
         assert_cleared_cookie(&r);
+        let log = r.log.as_ref().expect("a log line").to_string();
+        assert!(log.contains(r#""result":"logged_out""#) && log.contains(r#""client_id":"rp1""#), "{log}");
+        assert!(!log.contains(&cookie) && !log.contains(&hint_for(&sid)[..40]), "no secrets in logs: {log}");
         assert!(!session_exists(app, &sid).await);
         assert!(admin_sessions_of(app, "alice").await.is_empty());
         let notified = app.notified.0.borrow();
