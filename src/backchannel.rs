@@ -368,6 +368,32 @@ pub async fn is_current(store: &impl Store, d: &Delivery) -> Result<bool, StoreE
         .is_some_and(|r| r.delivery.nonce.as_ref() == Some(nonce) && r.delivery.attempt == d.attempt))
 }
 
+/// How late a retry may be before the sweeper re-sends it: the queue normally delivers long
+/// before; past this, its message was lost (a failed send, an expired message).
+pub const OVERDUE_GRACE_S: i64 = 300;
+
+/// Retries whose message is overdue: their record says they should have run by now. Each one
+/// gets a new nonce (so that the lost message, should it turn up, is stale) and is recorded
+/// again; the caller re-queues the returned deliveries.
+pub async fn reissue_overdue(store: &impl Store, now: i64, limit: u32) -> Result<Vec<Delivery>, StoreError> {
+    let page = store.list(Ns::Sessions, DeliveryStatus::Failed.prefix(), None, limit).await?;
+    let mut out = Vec::new();
+    for listed in page.keys {
+        let Some(raw) = store.get(Ns::Sessions, &listed.key).await? else { continue };
+        let Ok(mut rec) = serde_json::from_str::<DeliveryRecord>(&raw) else { continue };
+        if rec.next_attempt_at.is_none_or(|at| at + OVERDUE_GRACE_S > now) {
+            continue;
+        }
+        rec.delivery.nonce = Some(crate::sessions::random_token(12));
+        rec.next_attempt_at = Some(now);
+        rec.updated_at = now;
+        let value = serde_json::to_string(&rec).expect("a delivery record serialises");
+        store.put(Ns::Sessions, &rec.key(), &value, Some(rec.expires_at()), None).await?;
+        out.push(rec.delivery);
+    }
+    Ok(out)
+}
+
 /// Forgets the failure record of a delivery that finally succeeded.
 pub async fn delivered(store: &impl Store, d: &Delivery) -> Result<(), StoreError> {
     if d.attempt > 1 {
@@ -553,6 +579,25 @@ mod tests {
             delivered(&store, &live).await.unwrap();
             assert!(!is_current(&store, &live).await.unwrap());
             assert!(store.snapshot().is_empty());
+        });
+    }
+
+    #[test]
+    fn overdue_retries_are_reissued_and_the_lost_message_goes_stale() {
+        futures::executor::block_on(async {
+            let store = crate::store::memory::MemoryStore::new(100);
+            let cfg = BackchannelConfig::default();
+            let d = plan(&LogoutEvent::Sessions(vec![session("s1", &["rp1"])]), &clients(), ids()).remove(0);
+            let next = after_failure(&cfg, &d, &Outcome::Retry { error: "x".into(), after_s: None }).unwrap();
+            record(&store, &next, 100).await.unwrap();
+            let Next::RetryIn { delivery: lost, .. } = next else { panic!() };
+            assert!(reissue_overdue(&store, 100 + 10 + OVERDUE_GRACE_S - 1, 10).await.unwrap().is_empty());
+            store.now.set(200 + OVERDUE_GRACE_S);
+            let again = reissue_overdue(&store, 200 + OVERDUE_GRACE_S, 10).await.unwrap();
+            assert_eq!(again.len(), 1);
+            assert_eq!(again[0].attempt, lost.attempt);
+            assert!(is_current(&store, &again[0]).await.unwrap());
+            assert!(!is_current(&store, &lost).await.unwrap());
         });
     }
 }

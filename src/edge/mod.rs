@@ -9,7 +9,9 @@ use std::cell::OnceCell;
 use std::rc::Rc;
 
 use serde_json::Value;
-use worker::{event, kv, Context, Env, Headers, MessageBatch, Request, Response, Result};
+use worker::{
+    event, kv, Context, Env, Headers, MessageBatch, Request, Response, Result, ScheduleContext, ScheduledEvent,
+};
 
 use crate::app::{self, Ctx};
 use crate::config::{Config, ConfigError};
@@ -181,4 +183,15 @@ async fn queue(batch: MessageBatch<crate::backchannel::Delivery>, env: Env, _ctx
     let notifier = notifier(&config, &stores, &env);
     notify::consume(batch, &config, &notifier).await;
     Ok(())
+}
+
+/// Every minute: re-queues retries whose queue message was lost (see
+/// [`crate::backchannel::reissue_overdue`]), so that a failed queue send loses nothing.
+#[event(scheduled)]
+async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
+    let Ok(config) = config(&env) else { return };
+    let (Ok(clients), Ok(sessions)) = (env.kv("CLIENTS"), env.kv("SESSIONS")) else { return };
+    let stores = KvStores { clients, sessions };
+    let notifier = notifier(&config, &stores, &env);
+    notify::sweep(&notifier).await;
 }

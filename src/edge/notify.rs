@@ -193,3 +193,16 @@ pub async fn consume(batch: MessageBatch<Delivery>, config: &Config, notifier: &
     });
     join_all(work).await;
 }
+
+/// Re-queues overdue retries (the cron trigger).
+pub async fn sweep(notifier: &EdgeNotifier<'_>) {
+    match backchannel::reissue_overdue(notifier.store, now(), 100).await {
+        Ok(deliveries) if !deliveries.is_empty() => {
+            let n = deliveries.len();
+            let result = notifier.queue_now(deliveries).await;
+            worker::console_log!("{}", json!({"event": "backchannel_sweep", "requeued": n, "error": result.err()}));
+        }
+        Ok(_) => {}
+        Err(e) => worker::console_error!("{}", json!({"event": "backchannel_sweep", "error": e.0})),
+    }
+}
