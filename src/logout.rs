@@ -57,12 +57,11 @@ pub async fn end_sessions(
     if event.sessions().is_empty() {
         return Ok(Ended::default());
     }
+    // Read in parallel; a client deleted from the registry since is no longer told.
+    let loaded = futures::future::join_all(event.client_ids().into_iter().map(|id| load_client(store, id))).await;
     let mut clients = Vec::new();
-    for id in event.client_ids() {
-        // A client deleted from the registry since is no longer told.
-        if let Some(c) = load_client(store, id).await? {
-            clients.push(c);
-        }
+    for c in loaded {
+        clients.extend(c?);
     }
     let summary = notifier.notify(event, &clients).await;
     for s in event.sessions() {

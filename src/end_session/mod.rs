@@ -12,6 +12,7 @@ use serde_json::json;
 use crate::admin::{load_client, storage_failed};
 use crate::app::Ctx;
 use crate::backchannel::LogoutEvent;
+use crate::clients::Client;
 use crate::cookies::{self, SameSite};
 use crate::frontchannel;
 use crate::http::{prefers_json, HttpRequest, HttpResponse};
@@ -157,37 +158,46 @@ async fn start<S: Store, N: Notifier>(ctx: &Ctx<'_, S, N>, req: &HttpRequest, p:
             let ended: Vec<Session> = target.into_iter().collect();
             log_out(ctx, req, &ended, client_id, redirect.as_deref(), p.ui_locales.as_deref()).await.map(Ok)
         }
-        Decision::Confirm { target, redirect } => {
-            let binding = confirm::binding_value(cookies::get(req.header("cookie"), &binding_cookie_name(ctx)));
-            let pending = Pending {
-                binding: hash_secret(&binding),
-                target_sid: target.sid,
-                redirect,
-                client_id: client_id.map(str::to_string),
-                ui_locales: p.ui_locales.clone(),
-                expires_at: ctx.now + CONFIRM_TTL_S,
-            };
-            let token = confirm::issue(ctx.store, &pending, ctx.now).await?;
-            let redirect_origin = pending
-                .redirect
-                .as_deref()
-                .and_then(|r| url::Url::parse(r).ok())
-                .map(|u| u.origin().ascii_serialization());
-            let client_name = client.as_ref().map(|c| c.client_name.as_deref().unwrap_or(&c.client_id));
-            let action = format!("{}{END_SESSION_PATH}", ctx.config.base_path);
-            let page = page_context(ctx, req, p.ui_locales.as_deref());
-            let attrs = cookies::Attributes {
-                path: &action,
-                domain: None,
-                secure: ctx.config.cookie.secure,
-                same_site: SameSite::Strict,
-            };
-            let set_binding = cookies::set(&binding_cookie_name(ctx), &binding, CONFIRM_TTL_S, &attrs);
-            Ok(Ok(pages::confirm(&page, client_name, &action, &token, redirect_origin.as_deref())
-                .append_header("set-cookie", &set_binding)
-                .with_log(json!({"event": "logout", "result": "confirmation_shown", "client_id": client_id}))))
-        }
+        Decision::Confirm { target, redirect } => ask(ctx, req, p, client.as_ref(), &target, redirect).await,
     }
+}
+
+/// Shows the confirmation page, after storing what it confirms under a fresh single-use token
+/// bound to this browser.
+async fn ask<S: Store, N>(
+    ctx: &Ctx<'_, S, N>,
+    req: &HttpRequest,
+    p: &LogoutParams,
+    client: Option<&Client>,
+    target: &Session,
+    redirect: Option<String>,
+) -> Outcome {
+    let binding = confirm::binding_value(cookies::get(req.header("cookie"), &binding_cookie_name(ctx)));
+    let client_id = client.map(|c| c.client_id.clone());
+    let redirect_origin =
+        redirect.as_deref().and_then(|r| url::Url::parse(r).ok()).map(|u| u.origin().ascii_serialization());
+    let pending = Pending {
+        binding: hash_secret(&binding),
+        target_sid: target.sid.clone(),
+        redirect,
+        client_id: client_id.clone(),
+        ui_locales: p.ui_locales.clone(),
+        expires_at: ctx.now + CONFIRM_TTL_S,
+    };
+    let token = confirm::issue(ctx.store, &pending, ctx.now).await?;
+    let action = format!("{}{END_SESSION_PATH}", ctx.config.base_path);
+    let attrs = cookies::Attributes {
+        path: &action,
+        domain: None,
+        secure: ctx.config.cookie.secure,
+        same_site: SameSite::Strict,
+    };
+    let set_binding = cookies::set(&binding_cookie_name(ctx), &binding, CONFIRM_TTL_S, &attrs);
+    let client_name = client.map(|c| c.client_name.as_deref().unwrap_or(&c.client_id));
+    let page = page_context(ctx, req, p.ui_locales.as_deref());
+    Ok(Ok(pages::confirm(&page, client_name, &action, &token, redirect_origin.as_deref())
+        .append_header("set-cookie", &set_binding)
+        .with_log(json!({"event": "logout", "result": "confirmation_shown", "client_id": client_id}))))
 }
 
 async fn confirmed<S: Store, N: Notifier>(ctx: &Ctx<'_, S, N>, req: &HttpRequest, answer: &ConfirmAnswer) -> Outcome {
