@@ -29,6 +29,9 @@ pub struct BackchannelConfig {
     /// Relying parties one request notifies itself; the rest go through the queue at once
     /// (`BACKCHANNEL_INLINE_MAX`).
     pub inline_max: usize,
+    /// How overdue a retry must be before the cron sweeper re-queues it
+    /// (`BACKCHANNEL_SWEEP_GRACE_S`).
+    pub sweep_grace_s: i64,
 }
 
 impl Default for BackchannelConfig {
@@ -40,6 +43,7 @@ impl Default for BackchannelConfig {
             retry_delay_s: 10,
             max_attempts: 8,
             inline_max: DEFAULT_INLINE_MAX,
+            sweep_grace_s: 300,
         }
     }
 }
@@ -368,20 +372,22 @@ pub async fn is_current(store: &impl Store, d: &Delivery) -> Result<bool, StoreE
         .is_some_and(|r| r.delivery.nonce.as_ref() == Some(nonce) && r.delivery.attempt == d.attempt))
 }
 
-/// How late a retry may be before the sweeper re-sends it: the queue normally delivers long
-/// before; past this, its message was lost (a failed send, an expired message).
-pub const OVERDUE_GRACE_S: i64 = 300;
-
-/// Retries whose message is overdue: their record says they should have run by now. Each one
-/// gets a new nonce (so that the lost message, should it turn up, is stale) and is recorded
-/// again; the caller re-queues the returned deliveries.
-pub async fn reissue_overdue(store: &impl Store, now: i64, limit: u32) -> Result<Vec<Delivery>, StoreError> {
+/// Retries whose message is overdue by more than `grace_s` (`BACKCHANNEL_SWEEP_GRACE_S`): the
+/// queue normally delivers long before, so past it the message was lost (a failed send, a
+/// queue that lost it). Each gets a new nonce (so that the lost message, should it turn up, is
+/// stale) and is recorded again; the caller re-queues the returned deliveries.
+pub async fn reissue_overdue(
+    store: &impl Store,
+    now: i64,
+    grace_s: i64,
+    limit: u32,
+) -> Result<Vec<Delivery>, StoreError> {
     let page = store.list(Ns::Sessions, DeliveryStatus::Failed.prefix(), None, limit).await?;
     let mut out = Vec::new();
     for listed in page.keys {
         let Some(raw) = store.get(Ns::Sessions, &listed.key).await? else { continue };
         let Ok(mut rec) = serde_json::from_str::<DeliveryRecord>(&raw) else { continue };
-        if rec.next_attempt_at.is_none_or(|at| at + OVERDUE_GRACE_S > now) {
+        if rec.next_attempt_at.is_none_or(|at| at + grace_s > now) {
             continue;
         }
         rec.delivery.nonce = Some(crate::sessions::random_token(12));
@@ -591,9 +597,10 @@ mod tests {
             let next = after_failure(&cfg, &d, &Outcome::Retry { error: "x".into(), after_s: None }).unwrap();
             record(&store, &next, 100).await.unwrap();
             let Next::RetryIn { delivery: lost, .. } = next else { panic!() };
-            assert!(reissue_overdue(&store, 100 + 10 + OVERDUE_GRACE_S - 1, 10).await.unwrap().is_empty());
-            store.now.set(200 + OVERDUE_GRACE_S);
-            let again = reissue_overdue(&store, 200 + OVERDUE_GRACE_S, 10).await.unwrap();
+            let grace = cfg.sweep_grace_s;
+            assert!(reissue_overdue(&store, 100 + 10 + grace - 1, grace, 10).await.unwrap().is_empty());
+            store.now.set(200 + grace);
+            let again = reissue_overdue(&store, 200 + grace, grace, 10).await.unwrap();
             assert_eq!(again.len(), 1);
             assert_eq!(again[0].attempt, lost.attempt);
             assert!(is_current(&store, &again[0]).await.unwrap());

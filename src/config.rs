@@ -160,6 +160,7 @@ impl Config {
             retry_delay_s: number(&get, "BACKCHANNEL_RETRY_DELAY_S", d.retry_delay_s, 0..=3600)?,
             max_attempts: number(&get, "BACKCHANNEL_MAX_ATTEMPTS", d.max_attempts, 1..=50)?,
             inline_max: number(&get, "BACKCHANNEL_INLINE_MAX", d.inline_max, 0..=40)?,
+            sweep_grace_s: number(&get, "BACKCHANNEL_SWEEP_GRACE_S", d.sweep_grace_s, 0..=86_400)?,
         };
 
         let sign_with_webcrypto = match nonempty("SIGNER").as_deref().map(str::trim) {

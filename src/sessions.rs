@@ -123,12 +123,14 @@ pub async fn save(store: &impl Store, session: &Session, write_indexes: bool) ->
     Ok(())
 }
 
-/// Deletes a session and its indexes. The record goes last, so that a failure half-way leaves
-/// a session that can still be found and deleted again.
+/// Deletes a session and its indexes. The record goes first: it is what makes the session
+/// exist (the indexes are only trusted when the record is there), so a logout cut short after
+/// it is complete, and one cut short before it leaves the session whole, to be ended again.
+/// Index entries left behind expire with the session.
 pub async fn delete(store: &impl Store, session: &Session) -> Result<(), StoreError> {
+    store.delete(Ns::Sessions, &session_key(&session.sid)).await?;
     store.delete(Ns::Sessions, &browser_key(&session.cookie_hash)).await?;
-    store.delete(Ns::Sessions, &subject_key(&session.sub, &session.sid)).await?;
-    store.delete(Ns::Sessions, &session_key(&session.sid)).await
+    store.delete(Ns::Sessions, &subject_key(&session.sub, &session.sid)).await
 }
 
 /// The `sid`s of a subject's sessions, from the subject index (at most `limit`).

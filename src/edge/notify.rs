@@ -196,7 +196,8 @@ pub async fn consume(batch: MessageBatch<Delivery>, config: &Config, notifier: &
 
 /// Re-queues overdue retries (the cron trigger).
 pub async fn sweep(notifier: &EdgeNotifier<'_>) {
-    match backchannel::reissue_overdue(notifier.store, now(), 100).await {
+    let grace = notifier.config.backchannel.sweep_grace_s;
+    match backchannel::reissue_overdue(notifier.store, now(), grace, 100).await {
         Ok(deliveries) if !deliveries.is_empty() => {
             let n = deliveries.len();
             let result = notifier.queue_now(deliveries).await;

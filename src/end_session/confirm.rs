@@ -2,6 +2,9 @@
 //! by a cookie, that the confirmation form posts back. Not a `confirmed=true` flag: a forged,
 //! replayed, expired or other-browser token ends nothing.
 
+use std::collections::VecDeque;
+use std::sync::Mutex;
+
 use serde::{Deserialize, Serialize};
 
 use crate::sessions::{hash_secret, random_token};
@@ -60,12 +63,51 @@ pub enum Redeemed {
     OtherBrowser,
 }
 
+/// Tokens being redeemed or recently redeemed in this isolate. KV has no compare-and-delete:
+/// two answers to one confirmation arriving together would both read the token before either
+/// deletes it. This closes that race within an isolate (where concurrent requests of one
+/// browser land); across isolates KV's consistency is the limit (see the README).
+static SPENT: Mutex<VecDeque<(String, i64)>> = Mutex::new(VecDeque::new());
+const SPENT_CAPACITY: usize = 4096;
+
+/// Reserves `key` for this request; false when another request has it or has spent it.
+fn reserve(key: &str, now: i64) -> bool {
+    let mut spent = SPENT.lock().unwrap_or_else(|e| e.into_inner());
+    spent.retain(|(_, until)| *until > now);
+    if spent.iter().any(|(k, _)| k == key) {
+        return false;
+    }
+    if spent.len() >= SPENT_CAPACITY {
+        spent.pop_front();
+    }
+    spent.push_back((key.to_string(), now + CONFIRM_TTL_S));
+    true
+}
+
+fn release(key: &str) {
+    SPENT.lock().unwrap_or_else(|e| e.into_inner()).retain(|(k, _)| k != key);
+}
+
 /// Looks the token up and, when it is valid for this browser, consumes it (single use).
 pub async fn redeem(store: &impl Store, token: &str, binding: Option<&str>, now: i64) -> Result<Redeemed, StoreError> {
     if token.len() > 100 {
         return Ok(Redeemed::Invalid);
     }
-    let Some(raw) = store.get(Ns::Sessions, &key(token)).await? else {
+    let key = key(token);
+    if !reserve(&key, now) {
+        return Ok(Redeemed::Invalid);
+    }
+    let result = lookup(store, &key, binding, now).await;
+    match &result {
+        // Consumed: stays reserved until it would have expired anyway.
+        Ok(Redeemed::Valid(_)) => {}
+        _ => release(&key),
+    }
+    result
+}
+
+async fn lookup(store: &impl Store, key: &str, binding: Option<&str>, now: i64) -> Result<Redeemed, StoreError> {
+    let Some(raw) = store.get(Ns::Sessions, key).await? else {
         return Ok(Redeemed::Invalid);
     };
     let Ok(pending) = serde_json::from_str::<Pending>(&raw) else {
@@ -81,7 +123,7 @@ pub async fn redeem(store: &impl Store, token: &str, binding: Option<&str>, now:
     if !same_browser {
         return Ok(Redeemed::OtherBrowser);
     }
-    store.delete(Ns::Sessions, &key(token)).await?;
+    store.delete(Ns::Sessions, key).await?;
     Ok(Redeemed::Valid(pending))
 }
 
@@ -130,5 +172,76 @@ mod tests {
         let v = binding_value(None);
         assert_eq!(binding_value(Some(&v)), v);
         assert_ne!(binding_value(Some("short")), "short");
+    }
+
+    /// A store whose reads wait a turn, as KV's do, so that concurrent requests interleave.
+    struct Yielding(MemoryStore);
+
+    async fn yield_once() {
+        let mut yielded = false;
+        std::future::poll_fn(|cx| {
+            if yielded {
+                std::task::Poll::Ready(())
+            } else {
+                yielded = true;
+                cx.waker().wake_by_ref();
+                std::task::Poll::Pending
+            }
+        })
+        .await
+    }
+
+    impl Store for Yielding {
+        async fn get(&self, ns: Ns, key: &str) -> Result<Option<String>, StoreError> {
+            yield_once().await;
+            self.0.get(ns, key).await
+        }
+        async fn put(
+            &self,
+            ns: Ns,
+            key: &str,
+            value: &str,
+            exp: Option<i64>,
+            meta: Option<serde_json::Value>,
+        ) -> Result<(), StoreError> {
+            self.0.put(ns, key, value, exp, meta).await
+        }
+        async fn delete(&self, ns: Ns, key: &str) -> Result<(), StoreError> {
+            yield_once().await;
+            self.0.delete(ns, key).await
+        }
+        async fn list(
+            &self,
+            ns: Ns,
+            prefix: &str,
+            cursor: Option<String>,
+            limit: u32,
+        ) -> Result<crate::store::ListPage, StoreError> {
+            self.0.list(ns, prefix, cursor, limit).await
+        }
+    }
+
+    #[test]
+    fn answered_twice_at_once_it_is_used_once() {
+        block_on(async {
+            let store = Yielding(MemoryStore::new(1000));
+            let b = binding_value(None);
+            let token = issue(&store, &pending(&b, 1000), 1000).await.unwrap();
+            let (first, second) =
+                futures::join!(redeem(&store, &token, Some(&b), 1000), redeem(&store, &token, Some(&b), 1000));
+            let valid = [first.unwrap(), second.unwrap()].iter().filter(|r| matches!(r, Redeemed::Valid(_))).count();
+            assert_eq!(valid, 1);
+        });
+    }
+
+    #[test]
+    fn another_browser_does_not_block_the_right_one() {
+        block_on(async {
+            let store = MemoryStore::new(1000);
+            let b = binding_value(None);
+            let token = issue(&store, &pending(&b, 1000), 1000).await.unwrap();
+            assert_eq!(redeem(&store, &token, Some("intruder"), 1000).await.unwrap(), Redeemed::OtherBrowser);
+            assert!(matches!(redeem(&store, &token, Some(&b), 1000).await.unwrap(), Redeemed::Valid(_)));
+        });
     }
 }

@@ -82,7 +82,7 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
  *   configured wrongly on purpose answers 500).
  * - `timeoutMs`: how long to wait for the first answer (default 60 s).
  */
-export async function startWorker({ vars, providerMetadata, port, expectStatus = 200, timeoutMs = 60_000 } = {}) {
+export async function startWorker({ vars, providerMetadata, port, persistTo: keepStateIn, expectStatus = 200, timeoutMs = 60_000 } = {}) {
   const indexJs = path.join(ROOT, 'build/index.js');
   if (!fs.existsSync(indexJs)) {
     throw new Error(`${indexJs} is missing: run \`bash scripts/build.sh\` first (scripts/test.sh does)`);
@@ -96,7 +96,8 @@ export async function startWorker({ vars, providerMetadata, port, expectStatus =
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'edge-logout-worker-'));
   const envFile = path.join(dir, 'worker.env');
   fs.writeFileSync(envFile, toEnvFile(settings), { mode: 0o600 });
-  const persistTo = path.join(dir, 'state');
+  // `persistTo`: KV and queue state that outlives this process (to restart on the same state).
+  const persistTo = keepStateIn ?? path.join(dir, 'state');
 
   const env = {
     ...process.env,

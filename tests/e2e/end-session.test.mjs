@@ -1,0 +1,721 @@
+// End-to-end tests of RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0) against the
+// built worker under `wrangler dev`: the end-session endpoint found through discovery, ID token
+// hints (valid, expired, forged), exact redirect matching, the confirmation step, and what a
+// refused request must leave untouched (the session, the cookie, no redirect).
+// Run by scripts/test.sh with Node 22: node --test --test-concurrency=1 tests/e2e/*.test.mjs
+import assert from 'node:assert/strict';
+import { createPublicKey, randomBytes } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+
+import {
+  Browser,
+  confirmationForm,
+  discover,
+  endSession,
+  foreignKey,
+  hmacToken,
+  mintIdToken,
+  nowS,
+  parseSetCookie,
+  payloadOf,
+  publicKeyBytes,
+  signingKeys,
+  unsignedToken,
+  withPayload,
+} from '../support/oidc.mjs';
+import { publicJwk } from '../support/keys.mjs';
+import { start as startRp } from '../support/rp.mjs';
+import { startWorker } from '../support/worker.mjs';
+
+const COOKIE = 'op_session';
+const BINDING = 'op_session_confirm';
+
+describe('the end-session endpoint', { timeout: 150_000 }, () => {
+  let w;
+  let rp;
+  let endpoint; // from discovery
+  let bye; // rp1's registered post-logout URIs
+  let byeQuery;
+  let bye2; // rp2's
+
+  before(async () => {
+    [w, rp] = await Promise.all([startWorker(), startRp()]);
+    bye = `${rp.url}/bye`;
+    byeQuery = `${rp.url}/bye?from=op`;
+    bye2 = `${rp.url}/bye2`;
+    // No back- or front-channel URIs: the logout answers directly.
+    let r = await w.admin('PUT', '/admin/clients/rp1', {
+      redirect_uris: [`${rp.url}/cb`],
+      post_logout_redirect_uris: [bye, byeQuery],
+      client_name: 'RP One',
+    });
+    assert.equal(r.status, 201, r.text);
+    r = await w.admin('PUT', '/admin/clients/rp2', {
+      redirect_uris: [`${rp.url}/cb2`],
+      post_logout_redirect_uris: [bye2],
+    });
+    assert.equal(r.status, 201, r.text);
+    endpoint = (await discover(w)).end_session_endpoint;
+  }, { timeout: 90_000 });
+
+  after(async () => {
+    await Promise.all([w?.stop(), rp?.close()]);
+  });
+
+  // ---- helpers ---------------------------------------------------------------------------
+
+  /** A new session of `sub` (with rp1 and rp2), and a browser holding its cookie. */
+  async function newSession(sub = 'alice', clients = ['rp1', 'rp2']) {
+    const r = await w.admin('POST', '/admin/sessions', { sub, clients });
+    assert.equal(r.status, 201, r.text);
+    assert.equal(r.json.cookie_name, COOKIE);
+    return { sid: r.json.sid, sub, cookie: r.json.cookie, browser: new Browser({ [COOKIE]: r.json.cookie }) };
+  }
+
+  async function exists(sid) {
+    const r = await w.admin('GET', `/admin/sessions/${encodeURIComponent(sid)}`);
+    assert.ok(r.status === 200 || r.status === 404, `GET session: ${r.status} ${r.text}`);
+    return r.status === 200;
+  }
+
+  async function assertAlive(sid, what) {
+    assert.ok(await exists(sid), `${what}: the session ${sid} was ended`);
+  }
+
+  async function assertEnded(sid, what) {
+    assert.ok(!(await exists(sid)), `${what}: the session ${sid} still exists`);
+  }
+
+  /** A request to the endpoint from discovery; every answer must be uncacheable. */
+  async function es(opts = {}) {
+    const r = await endSession(endpoint, opts);
+    assert.equal(r.headers.get('cache-control'), 'no-store', `cache-control of a ${r.status}`);
+    return r;
+  }
+
+  /** Posts the user's answer to the confirmation form of `form`. */
+  async function answer(form, browser, logout, params) {
+    const r = await endSession(new URL(form.action, endpoint).href, {
+      method: 'POST',
+      params: params ?? { confirm: form.token, logout },
+      browser,
+    });
+    assert.equal(r.headers.get('cache-control'), 'no-store', `cache-control of a ${r.status}`);
+    return r;
+  }
+
+  const sessionCookies = (r) => r.setCookies.map(parseSetCookie).filter((c) => c.name === COOKIE);
+
+  /** A refusal: 400, an error page (or JSON), no redirect, no cookie change; the sessions live. */
+  async function assertRefused(r, { what, sids = [], json = false, mention }) {
+    assert.equal(r.status, 400, `${what}: status (body ${r.text.slice(0, 300)})`);
+    assert.equal(r.location, null, `${what}: a refusal must not redirect`);
+    assert.deepEqual(sessionCookies(r), [], `${what}: a refusal must not touch the session cookie`);
+    if (json) {
+      assert.match(r.contentType, /^application\/json/, `${what}: content-type`);
+      const body = JSON.parse(r.text);
+      assert.equal(body.error, 'invalid_request', `${what}: error`);
+      assert.equal(typeof body.error_description, 'string', `${what}: error_description`);
+      if (mention) assert.match(body.error_description, mention, `${what}: ${body.error_description}`);
+    } else {
+      assert.match(r.contentType, /^text\/html/, `${what}: content-type`);
+      assert.match(r.text, /Sign-out could not proceed/, `${what}: not the error page`);
+      assert.equal(confirmationForm(r.text), null, `${what}: an error page has no confirmation form`);
+      if (mention) assert.match(r.text, mention, `${what}: the page does not say why`);
+    }
+    for (const sid of sids) await assertAlive(sid, what);
+  }
+
+  /** The session cookie was cleared, with the attributes it was set with. */
+  function assertCookieCleared(r, what) {
+    const cleared = sessionCookies(r);
+    assert.equal(cleared.length, 1, `${what}: one Set-Cookie for ${COOKIE}: ${JSON.stringify(r.setCookies)}`);
+    assert.equal(cleared[0].value, '', what);
+    assert.equal(cleared[0].attrs['max-age'], '0', what);
+    assert.equal(cleared[0].attrs.path, '/', what);
+    assert.equal(cleared[0].attrs.httponly, true, what);
+  }
+
+  /** A logout that redirects to exactly `location`. */
+  async function assertRedirected(r, location, { what, ended = [] }) {
+    assert.equal(r.status, 303, `${what}: status (body ${r.text.slice(0, 300)})`);
+    assert.equal(r.location, location, `${what}: Location`);
+    assertCookieCleared(r, what);
+    for (const sid of ended) await assertEnded(sid, what);
+  }
+
+  /** A logout that shows the signed-out page. */
+  async function assertSignedOutPage(r, { what, ended = [] }) {
+    assert.equal(r.status, 200, `${what}: status (body ${r.text.slice(0, 300)})`);
+    assert.equal(r.location, null, `${what}: no redirect`);
+    assert.match(r.contentType, /^text\/html/, what);
+    assert.match(r.text, /You are signed out/, `${what}: not the signed-out page`);
+    assert.equal(confirmationForm(r.text), null, what);
+    assertCookieCleared(r, what);
+    for (const sid of ended) await assertEnded(sid, what);
+  }
+
+  /** A confirmation page: its form (token, buttons) and the browser-binding cookie. */
+  async function assertConfirmation(r, { what, alive = [] }) {
+    assert.equal(r.status, 200, `${what}: status (body ${r.text.slice(0, 300)})`);
+    assert.equal(r.location, null, `${what}: no redirect before the user answered`);
+    assert.deepEqual(sessionCookies(r), [], `${what}: the session cookie stays until the user answered`);
+    const form = confirmationForm(r.text);
+    assert.ok(form, `${what}: no confirmation form in ${r.text.slice(0, 500)}`);
+    assert.equal(form.action, new URL(endpoint).pathname, `${what}: the form posts back to the endpoint`);
+    assert.match(form.token ?? '', /^[A-Za-z0-9_-]{32,}$/, `${what}: confirmation token`);
+    assert.deepEqual(form.buttons, ['yes', 'no'], what);
+    const binding = r.setCookies.map(parseSetCookie).filter((c) => c.name === BINDING);
+    assert.equal(binding.length, 1, `${what}: binding cookie: ${JSON.stringify(r.setCookies)}`);
+    assert.match(binding[0].value, /^[A-Za-z0-9_-]{43}$/, what);
+    assert.equal(binding[0].attrs.path, new URL(endpoint).pathname, `${what}: binding cookie path`);
+    assert.equal(binding[0].attrs.httponly, true, `${what}: binding cookie HttpOnly`);
+    assert.equal(binding[0].attrs.samesite, 'Strict', `${what}: binding cookie SameSite`);
+    assert.ok(Number(binding[0].attrs['max-age']) > 0, `${what}: binding cookie Max-Age`);
+    for (const sid of alive) await assertAlive(sid, `${what}: nothing may end before the user answers`);
+    return { ...form, binding: binding[0].value };
+  }
+
+  const hintFor = (s, opts = {}) => mintIdToken(w, { sub: s.sub, sid: s.sid, aud: 'rp1', ...opts });
+
+  // ---- discovery -------------------------------------------------------------------------
+
+  it('discovery names an absolute end-session endpoint on the issuer', async () => {
+    const d = await discover(w);
+    assert.equal(typeof d.end_session_endpoint, 'string');
+    const u = new URL(d.end_session_endpoint);
+    assert.equal(u.origin, new URL(w.vars.ISSUER).origin);
+    assert.ok(d.end_session_endpoint.startsWith(w.vars.ISSUER + '/'), d.end_session_endpoint);
+    assert.equal(u.search, '');
+    assert.equal(u.hash, '');
+    // It answers both methods (a no-session request ends in the signed-out page) ...
+    for (const method of ['GET', 'POST']) {
+      const r = await es({ method });
+      assert.equal(r.status, 200, `${method}: ${r.text.slice(0, 200)}`);
+      assert.match(r.text, /You are signed out/);
+    }
+    // ... and no others.
+    const put = await fetch(endpoint, { method: 'PUT', redirect: 'manual', signal: AbortSignal.timeout(10_000) });
+    assert.equal(put.status, 405);
+    assert.match(put.headers.get('allow') ?? '', /GET/);
+    assert.match(put.headers.get('allow') ?? '', /POST/);
+  });
+
+  // ---- valid hints -------------------------------------------------------------------------
+
+  it('a valid RS256 hint for the browser session logs out at once (GET, redirect with state)', async () => {
+    const s = await newSession();
+    const hint = await hintFor(s, { alg: 'RS256' });
+    const r = await es({ params: { id_token_hint: hint, post_logout_redirect_uri: bye, state: 'abc' }, browser: s.browser });
+    await assertRedirected(r, `${bye}?state=abc`, { what: 'RS256 GET', ended: [s.sid] });
+    assert.equal(s.browser.get(COOKIE), undefined, 'the browser lost its session cookie');
+  });
+
+  it('a valid ES256 hint logs out at once (POST form, client_id matching, unknown parameters ignored)', async () => {
+    const s = await newSession();
+    const hint = await hintFor(s, { alg: 'ES256' });
+    const r = await es({
+      method: 'POST',
+      params: {
+        id_token_hint: hint,
+        client_id: 'rp1',
+        post_logout_redirect_uri: bye,
+        state: 'xyz',
+        logout_hint: 'alice@example.com',
+        ui_locales: 'tlh xx-YY',
+        foo: 'bar',
+        prompt: 'none',
+      },
+      browser: s.browser,
+    });
+    await assertRedirected(r, `${bye}?state=xyz`, { what: 'ES256 POST', ended: [s.sid] });
+  });
+
+  it('a POST reads its form body only (its query is ignored), with or without a charset', async () => {
+    const s = await newSession();
+    const hint = await hintFor(s);
+    const r = await endSession(`${endpoint}?post_logout_redirect_uri=${encodeURIComponent(bye2)}&state=from-query`, {
+      method: 'POST',
+      params: { id_token_hint: hint, post_logout_redirect_uri: bye, state: 'from-body' },
+      headers: { 'content-type': 'application/x-www-form-urlencoded; charset=UTF-8' },
+      browser: s.browser,
+    });
+    assert.equal(r.headers.get('cache-control'), 'no-store');
+    await assertRedirected(r, `${bye}?state=from-body`, { what: 'POST with a query', ended: [s.sid] });
+  });
+
+  it('a valid EdDSA hint without a redirect URI shows the signed-out page', async () => {
+    const s = await newSession();
+    const other = await newSession(); // same user, other device: untouched
+    const hint = await hintFor(s, { alg: 'EdDSA' });
+    const r = await es({ params: { id_token_hint: hint, state: 'ignored-without-uri' }, browser: s.browser });
+    await assertSignedOutPage(r, { what: 'EdDSA, no URI', ended: [s.sid] });
+    assert.ok(!r.text.includes('ignored-without-uri'));
+    await assertAlive(other.sid, 'the same user\'s other session');
+  });
+
+  it('an expired hint is accepted', async () => {
+    const s = await newSession();
+    const iat = nowS() - 2 * 86400;
+    const hint = await hintFor(s, { iat, exp: iat + 3600 });
+    assert.ok(payloadOf(hint).exp < nowS() - 86400);
+    const r = await es({ params: { id_token_hint: hint, post_logout_redirect_uri: bye, state: 'old' }, browser: s.browser });
+    await assertRedirected(r, `${bye}?state=old`, { what: 'expired hint', ended: [s.sid] });
+  });
+
+  it('a hint with several audiences names its client by azp, or by client_id', async () => {
+    const s = await newSession();
+    let hint = await hintFor(s, { aud: ['rp1', 'rp2'], azp: 'rp2' });
+    let r = await es({ params: { id_token_hint: hint, post_logout_redirect_uri: bye2 }, browser: s.browser });
+    await assertRedirected(r, bye2, { what: 'azp rp2', ended: [s.sid] });
+
+    const s2 = await newSession();
+    hint = await hintFor(s2, { aud: ['rp1', 'rp2'] });
+    // Without azp or client_id, the client is ambiguous.
+    r = await es({ params: { id_token_hint: hint, post_logout_redirect_uri: bye }, browser: s2.browser });
+    await assertRefused(r, { what: 'ambiguous audience', sids: [s2.sid] });
+    r = await es({ params: { id_token_hint: hint, client_id: 'rp1', post_logout_redirect_uri: bye }, browser: s2.browser });
+    await assertRedirected(r, bye, { what: 'client_id among the audiences', ended: [s2.sid] });
+  });
+
+  // ---- hints that must be refused ------------------------------------------------------------
+
+  it('refuses hints the provider did not issue, or for another client, and ends nothing', async () => {
+    const s = await newSession();
+    const keys = signingKeys(w);
+    const base = { sub: s.sub, sid: s.sid, aud: 'rp1', iss: w.vars.ISSUER, iat: nowS() - 60, exp: nowS() + 3600 };
+    const other = await newSession('alice');
+    const otherHint = await hintFor(other);
+    const pem = createPublicKey({ key: publicJwk(keys.RS256), format: 'jwk' }).export({ type: 'spki', format: 'pem' });
+
+    const cases = [
+      ['a foreign RS256 key under the provider\'s kid', await mintIdToken(w, { ...base, alg: 'RS256', key: foreignKey('RS256', keys.RS256.kid) }), /signature/],
+      ['a foreign ES256 key under an unknown kid', await mintIdToken(w, { ...base, alg: 'ES256', key: foreignKey('ES256') }), /key of this provider/],
+      ['a foreign EdDSA key under the provider\'s kid', await mintIdToken(w, { ...base, alg: 'EdDSA', key: foreignKey('EdDSA', keys.EdDSA.kid) }), /signature/],
+      ['alg none with the provider\'s kid', unsignedToken(base, { kid: keys.RS256.kid }), /algorithm/],
+      ['alg none without a kid', unsignedToken(base), /algorithm/],
+      ['HS256 keyed with the public JWK\'s JSON', hmacToken(base, publicKeyBytes(w, 'RS256'), { kid: keys.RS256.kid }), /algorithm/],
+      ['HS256 keyed with the public key\'s PEM', hmacToken(base, pem, { kid: keys.RS256.kid }), /algorithm/],
+      ['a modified payload (another session\'s token made to name this one)', withPayload(otherHint, base), /signature/],
+      ['a wrong iss', await mintIdToken(w, { ...base, iss: 'https://evil.example' }), /not issued by this provider/],
+      ['iss with a trailing slash', await mintIdToken(w, { ...base, iss: `${w.vars.ISSUER}/` }), /not issued by this provider/],
+      ['no iss', await mintIdToken(w, { ...base, omit: ['iss'] }), /not issued by this provider/],
+      ['no sub', await mintIdToken(w, { ...base, omit: ['sub'] }), /sub/],
+      ['an unknown aud', await mintIdToken(w, { ...base, aud: 'no-such-client' }), /not registered/],
+      ['iat ten minutes in the future', await mintIdToken(w, { ...base, iat: nowS() + 600, exp: nowS() + 4200 }), /future/],
+      ['not a JWT', 'not.a.jwt', /well-formed/],
+      ['a truncated signature', (await hintFor(s)).slice(0, -4), /signature|well-formed/],
+    ];
+    for (const [what, hint, mention] of cases) {
+      for (const method of ['GET', 'POST']) {
+        const r = await es({
+          method,
+          params: { id_token_hint: hint, post_logout_redirect_uri: bye, state: 's' },
+          browser: s.browser,
+        });
+        await assertRefused(r, { what: `${what} (${method})`, sids: [s.sid, other.sid], mention });
+      }
+    }
+
+    // client_id naming another (registered) client than the hint's.
+    const hint = await hintFor(s);
+    let r = await es({ params: { id_token_hint: hint, client_id: 'rp2', post_logout_redirect_uri: bye2, state: 's' }, browser: s.browser });
+    await assertRefused(r, { what: 'client_id mismatch', sids: [s.sid], mention: /client_id does not match/ });
+    r = await es({ params: { id_token_hint: hint, client_id: 'rp2' }, browser: s.browser });
+    await assertRefused(r, { what: 'client_id mismatch without a URI', sids: [s.sid] });
+    r = await es({ params: { id_token_hint: hint, client_id: 'no-such-client' }, browser: s.browser });
+    await assertRefused(r, { what: 'client_id unknown', sids: [s.sid] });
+
+    // The genuine hint still works afterwards: the refusals changed nothing.
+    r = await es({ params: { id_token_hint: hint, client_id: 'rp1', post_logout_redirect_uri: bye }, browser: s.browser });
+    await assertRedirected(r, bye, { what: 'genuine hint after the refusals', ended: [s.sid] });
+  });
+
+  it('post_logout_redirect_uri must match a registered URI of the hint\'s client exactly', async () => {
+    const s = await newSession();
+    const hint = await hintFor(s);
+    const port = new URL(rp.url).port;
+    const near = [
+      `${bye}?foo=bar`,
+      `${bye}/`,
+      `${bye}#`,
+      `${bye}?`,
+      `${byeQuery}&x=1`,
+      `${rp.url}/BYE`,
+      `${rp.url}/Bye`,
+      `HTTP://127.0.0.1:${port}/bye`,
+      `http://localhost:${port}/bye`,
+      `${rp.url}/by%65`,
+      `${rp.url}//bye`,
+      ` ${bye}`,
+      bye2, // rp2's URI, with rp1's hint
+      `${rp.url}/cb`, // a redirect_uri, not a post-logout one
+      'https://evil.example/bye',
+    ];
+    for (const uri of near) {
+      const r = await es({ params: { id_token_hint: hint, post_logout_redirect_uri: uri, state: 's' }, browser: s.browser });
+      await assertRefused(r, { what: `hint + ${JSON.stringify(uri)}`, sids: [s.sid], mention: /not registered/ });
+      // Without a hint, the client_id names the client the URI is checked against.
+      const r2 = await es({ params: { client_id: 'rp1', post_logout_redirect_uri: uri }, browser: s.browser });
+      await assertRefused(r2, { what: `client_id + ${JSON.stringify(uri)}`, sids: [s.sid], mention: /not registered/ });
+    }
+  });
+
+  it('a post_logout_redirect_uri without hint and without client_id is refused', async () => {
+    const s = await newSession();
+    for (const method of ['GET', 'POST']) {
+      const r = await es({ method, params: { post_logout_redirect_uri: bye, state: 's' }, browser: s.browser });
+      await assertRefused(r, { what: `URI alone (${method})`, sids: [s.sid], mention: /needs an id_token_hint or a client_id/ });
+    }
+    // Not even for a browser without a session.
+    const r = await es({ params: { post_logout_redirect_uri: bye } });
+    await assertRefused(r, { what: 'URI alone, no session' });
+  });
+
+  // ---- the confirmation step -----------------------------------------------------------------
+
+  it('no hint, client_id and a registered URI: asks, then "yes" redirects with the state', async () => {
+    const s = await newSession();
+    const r = await es({ params: { client_id: 'rp1', post_logout_redirect_uri: bye, state: 'st-1' }, browser: s.browser });
+    const form = await assertConfirmation(r, { what: 'client_id + URI', alive: [s.sid] });
+    assert.match(r.text, /RP One/, 'the page names the client');
+    assert.match(r.headers.get('content-security-policy') ?? '', new RegExp(`form-action 'self' ${rp.url.replace(/[.]/g, '\\.')}`));
+    const yes = await answer(form, s.browser, 'yes');
+    await assertRedirected(yes, `${bye}?state=st-1`, { what: 'yes', ended: [s.sid] });
+  });
+
+  it('no parameters: asks, then "yes" shows the signed-out page', async () => {
+    const s = await newSession();
+    const r = await es({ params: { state: 'only-state' }, browser: s.browser });
+    const form = await assertConfirmation(r, { what: 'no parameters', alive: [s.sid] });
+    const yes = await answer(form, s.browser, 'yes');
+    await assertSignedOutPage(yes, { what: 'yes without URI', ended: [s.sid] });
+    assert.ok(!yes.text.includes('only-state'));
+  });
+
+  it('the confirmation is single-use, bound to its browser, and cannot be forged', async () => {
+    const s = await newSession();
+    const page = await es({ params: { client_id: 'rp1', post_logout_redirect_uri: bye, state: 'bound' }, browser: s.browser });
+    const form = await assertConfirmation(page, { what: 'first page', alive: [s.sid] });
+    assert.equal(s.browser.get(BINDING), form.binding);
+
+    // Another browser, with a session and a confirmation page of its own.
+    const m = await newSession('mallory');
+    const mPage = await es({ browser: m.browser });
+    const mForm = await assertConfirmation(mPage, { what: 'other browser\'s page', alive: [m.sid] });
+    assert.notEqual(mForm.binding, form.binding);
+    assert.notEqual(mForm.token, form.token);
+
+    const sids = [s.sid, m.sid];
+    // The token posted by the other browser (its own binding cookie, and its own session).
+    let r = await answer(form, m.browser, 'yes');
+    await assertRefused(r, { what: 'token from another browser', sids, mention: /not issued to this browser/ });
+    // The token with the session cookie but another binding cookie.
+    r = await answer(form, new Browser({ [COOKIE]: s.cookie, [BINDING]: mForm.binding }), 'yes');
+    await assertRefused(r, { what: 'other binding cookie', sids });
+    // The token with the session cookie and no binding cookie.
+    r = await answer(form, new Browser({ [COOKIE]: s.cookie }), 'yes');
+    await assertRefused(r, { what: 'no binding cookie', sids });
+    // The token with a made-up binding cookie of the right shape.
+    r = await answer(form, new Browser({ [COOKIE]: s.cookie, [BINDING]: randomBytes(32).toString('base64url') }), 'yes');
+    await assertRefused(r, { what: 'made-up binding cookie', sids });
+    // Forged tokens, with the right browser.
+    for (const forged of [randomBytes(32).toString('base64url'), `${form.token}x`, form.token.slice(0, -1), 'true', 'x'.repeat(200)]) {
+      r = await answer(form, s.browser, 'yes', { confirm: forged, logout: 'yes' });
+      await assertRefused(r, { what: `forged token ${forged.slice(0, 12)}`, sids });
+    }
+    // Incomplete forms.
+    for (const params of [{ logout: 'yes' }, { confirm: form.token }, { confirm: form.token, logout: 'maybe' }, { confirm: '', logout: 'yes' }, { confirmed: 'true', logout: 'yes' }]) {
+      r = await answer(form, s.browser, 'yes', params);
+      await assertRefused(r, { what: `incomplete form ${JSON.stringify(params)}`, sids });
+    }
+    // Duplicated answers.
+    r = await answer(form, s.browser, 'yes', [['confirm', form.token], ['logout', 'yes'], ['logout', 'yes']]);
+    await assertRefused(r, { what: 'logout twice', sids, mention: /more than once/ });
+    // A GET cannot confirm: it is one more logout request, which asks again.
+    r = await es({ params: { confirm: form.token, logout: 'yes' }, browser: s.browser });
+    const again = await assertConfirmation(r, { what: 'GET with the token', alive: sids });
+    assert.notEqual(again.token, form.token);
+    // None of this used the token up: its own browser can still answer.
+    r = await answer(form, s.browser, 'yes');
+    await assertRedirected(r, `${bye}?state=bound`, { what: 'the genuine answer', ended: [s.sid] });
+    await assertAlive(m.sid, 'the other browser\'s session');
+
+    // Replayed: the browser signed in again, and the used token comes back.
+    const s2 = await newSession();
+    s.browser.set(COOKIE, s2.cookie);
+    r = await answer(form, s.browser, 'yes');
+    await assertRefused(r, { what: 'replayed token', sids: [s2.sid, m.sid], mention: /already used/ });
+    // The second page's token is still good (two open pages both stay valid).
+    r = await answer(again, s.browser, 'yes');
+    // (It was asked for without client_id or URI: it ends in the signed-out page.)
+    await assertSignedOutPage(r, { what: 'second page token', ended: [s2.sid] });
+  });
+
+  it('a confirmation answered several times at the same moment is used once', async () => {
+    // README: "A confirmation token is single-use where it was issued". Double submissions
+    // (a double click, a retrying proxy) reach the same place at the same moment.
+    const rounds = [];
+    for (let round = 0; round < 10; round++) {
+      const s = await newSession();
+      const page = await es({ browser: s.browser });
+      const form = await assertConfirmation(page, { what: `round ${round}`, alive: [s.sid] });
+      const answers = await Promise.all(
+        [0, 1, 2, 3].map(() => answer(form, new Browser(Object.fromEntries(s.browser.jar)), 'yes')),
+      );
+      rounds.push(answers.map((r) => r.status));
+      await assertEnded(s.sid, `round ${round}`);
+    }
+    const reused = rounds.filter((statuses) => statuses.filter((st) => st !== 400).length !== 1);
+    assert.deepEqual(reused, [], `rounds where the token was not used exactly once (statuses of 4 concurrent answers, per round): ${JSON.stringify(rounds)}`);
+  });
+
+  it('"no" keeps the session and uses the confirmation up', async () => {
+    const s = await newSession();
+    const page = await es({ params: { client_id: 'rp1', post_logout_redirect_uri: bye }, browser: s.browser });
+    const form = await assertConfirmation(page, { what: 'page', alive: [s.sid] });
+    const no = await answer(form, s.browser, 'no');
+    assert.equal(no.status, 200, no.text.slice(0, 300));
+    assert.equal(no.location, null);
+    assert.match(no.text, /You are still signed in/);
+    assert.deepEqual(sessionCookies(no), []);
+    assert.equal(s.browser.get(COOKIE), s.cookie);
+    await assertAlive(s.sid, '"no"');
+    const yes = await answer(form, s.browser, 'yes');
+    await assertRefused(yes, { what: '"yes" after "no"', sids: [s.sid] });
+  });
+
+  it('a hint of another session of the same user asks, and ends only the browser\'s session', async () => {
+    const mine = await newSession('alice');
+    const elsewhere = await newSession('alice');
+    const hint = await hintFor(elsewhere);
+    const r = await es({ params: { id_token_hint: hint, post_logout_redirect_uri: bye, state: 'o' }, browser: mine.browser });
+    const form = await assertConfirmation(r, { what: 'hint of another session', alive: [mine.sid, elsewhere.sid] });
+    // A hint of the browser's user without any sid does not prove it is this session either.
+    const noSid = await mintIdToken(w, { sub: 'alice', aud: 'rp1' });
+    const r2 = await es({ params: { id_token_hint: noSid, post_logout_redirect_uri: bye }, browser: mine.browser });
+    await assertConfirmation(r2, { what: 'hint without sid', alive: [mine.sid, elsewhere.sid] });
+    const yes = await answer(form, mine.browser, 'yes');
+    await assertRedirected(yes, `${bye}?state=o`, { what: 'yes', ended: [mine.sid] });
+    await assertAlive(elsewhere.sid, 'the hint\'s session');
+  });
+
+  it('a hint of another user asks, and never ends that user\'s session from this browser', async () => {
+    const alice = await newSession('alice');
+    const bob = await newSession('bob');
+    const hint = await hintFor(bob);
+    // Even a hint whose sid names the browser's session, but for another sub, is not the browser's.
+    const mixed = await mintIdToken(w, { sub: 'bob', sid: alice.sid, aud: 'rp1' });
+    for (const h of [hint, mixed]) {
+      const r = await es({ params: { id_token_hint: h, post_logout_redirect_uri: bye }, browser: alice.browser });
+      await assertConfirmation(r, { what: 'hint of another user', alive: [alice.sid, bob.sid] });
+    }
+    const r = await es({ params: { id_token_hint: hint, post_logout_redirect_uri: bye, state: 'b' }, browser: alice.browser });
+    const form = await assertConfirmation(r, { what: 'hint of another user', alive: [alice.sid, bob.sid] });
+    const yes = await answer(form, alice.browser, 'yes');
+    await assertRedirected(yes, `${bye}?state=b`, { what: 'yes', ended: [alice.sid] });
+    await assertAlive(bob.sid, 'the other user\'s session');
+  });
+
+  it('a cross-site POST without cookies asks, then ends the hint\'s session', async () => {
+    const s = await newSession();
+    const bystander = await newSession('alice');
+    const hint = await hintFor(s);
+    const browser = new Browser(); // SameSite=Lax: no cookie on a cross-site POST
+    const r = await es({ method: 'POST', params: { id_token_hint: hint, post_logout_redirect_uri: bye, state: 'x-site' }, browser });
+    const form = await assertConfirmation(r, { what: 'cross-site POST', alive: [s.sid, bystander.sid] });
+    assert.equal(browser.get(COOKIE), undefined);
+    const yes = await answer(form, browser, 'yes');
+    await assertRedirected(yes, `${bye}?state=x-site`, { what: 'yes', ended: [s.sid] });
+    await assertAlive(bystander.sid, 'another session of the user');
+
+    // A hint naming a session of another subject: without a cookie, nothing is at stake.
+    const bob = await newSession('bob');
+    const forged = await mintIdToken(w, { sub: 'alice', sid: bob.sid, aud: 'rp1' });
+    const r2 = await es({ method: 'POST', params: { id_token_hint: forged, post_logout_redirect_uri: bye }, browser: new Browser() });
+    // Nothing of alice's is at stake: "already logged out", straight to the URI.
+    assert.equal(r2.status, 303, r2.text.slice(0, 300));
+    assert.equal(r2.location, bye);
+    await assertAlive(bob.sid, 'bob\'s session named by alice\'s hint');
+  });
+
+  it('already logged out: still redirects to a valid URI, or shows the signed-out page', async () => {
+    const s = await newSession();
+    const hint = await hintFor(s);
+    const stale = new Browser({ [COOKIE]: s.cookie });
+    let r = await es({ params: { id_token_hint: hint, post_logout_redirect_uri: bye, state: '1' }, browser: s.browser });
+    await assertRedirected(r, `${bye}?state=1`, { what: 'first logout', ended: [s.sid] });
+    // The same request again: no cookie now.
+    r = await es({ params: { id_token_hint: hint, post_logout_redirect_uri: bye, state: '2' }, browser: s.browser });
+    assert.equal(r.status, 303, r.text.slice(0, 200));
+    assert.equal(r.location, `${bye}?state=2`);
+    // With the stale cookie.
+    r = await es({ params: { id_token_hint: hint, post_logout_redirect_uri: bye, state: '3' }, browser: stale });
+    assert.equal(r.status, 303, r.text.slice(0, 200));
+    assert.equal(r.location, `${bye}?state=3`);
+    // Without a URI.
+    r = await es({ params: { id_token_hint: hint }, browser: new Browser() });
+    assert.equal(r.status, 200);
+    assert.match(r.text, /You are signed out/);
+    // Still checked: a wrong URI is refused even with nothing to end.
+    r = await es({ params: { id_token_hint: hint, post_logout_redirect_uri: `${bye}?foo=bar` }, browser: new Browser() });
+    await assertRefused(r, { what: 'wrong URI, nothing to end' });
+    // A hint of a session that never existed.
+    const ghost = await mintIdToken(w, { sub: 'alice', sid: 'never-existed', aud: 'rp1' });
+    r = await es({ params: { id_token_hint: ghost, post_logout_redirect_uri: bye }, browser: new Browser() });
+    assert.equal(r.status, 303);
+    assert.equal(r.location, bye);
+  });
+
+  // ---- malformed requests --------------------------------------------------------------------
+
+  it('refuses duplicate parameters', async () => {
+    const s = await newSession();
+    const hint = await hintFor(s);
+    // Valid as a whole: without the duplicate this would log out at once.
+    const valid = [['id_token_hint', hint], ['client_id', 'rp1'], ['post_logout_redirect_uri', bye], ['state', 'a'], ['logout_hint', 'alice'], ['ui_locales', 'en']];
+    for (const [name, value] of valid) {
+      for (const second of [value, `${value}-2`, '']) {
+        for (const method of ['GET', 'POST']) {
+          const params = [...valid, [name, second]];
+          const r = await es({ method, params, browser: s.browser });
+          await assertRefused(r, { what: `${name} twice (${method}, ${JSON.stringify(second.slice(0, 10))})`, sids: [s.sid], mention: new RegExp(`${name} was given more than once`) });
+        }
+      }
+    }
+    // The same name, once percent-encoded.
+    for (const extra of ['st%61te=b', 'client%5Fid=rp1', 'id_token_hint=' + encodeURIComponent(hint)]) {
+      const r = await es({ params: `${new URLSearchParams(valid)}&${extra}`, browser: s.browser });
+      await assertRefused(r, { what: `encoded duplicate ${extra.slice(0, 20)}`, sids: [s.sid], mention: /more than once/ });
+    }
+    // Too long a state (it would be echoed into the Location header).
+    let r = await es({ params: [...valid.filter(([n]) => n !== 'state'), ['state', 's'.repeat(2049)]], browser: s.browser });
+    await assertRefused(r, { what: 'state of 2049 bytes', sids: [s.sid], mention: /too long/ });
+    // An unknown client_id is refused even without hint or URI.
+    r = await es({ params: { client_id: 'no-such-client' }, browser: s.browser });
+    await assertRefused(r, { what: 'unknown client_id alone', sids: [s.sid], mention: /not known/ });
+    // Unknown parameters may repeat.
+    r = await es({ params: [...valid, ['foo', '1'], ['foo', '2']], browser: s.browser });
+    await assertRedirected(r, `${bye}?state=a`, { what: 'repeated unknown parameter', ended: [s.sid] });
+  });
+
+  it('refuses invalid percent-encoding and invalid UTF-8', async () => {
+    const s = await newSession();
+    const hint = await hintFor(s);
+    const valid = new URLSearchParams({ id_token_hint: hint, post_logout_redirect_uri: bye }).toString();
+    const bad = [
+      ['state=%ZZ', /percent-encoding/],
+      ['state=%', /percent-encoding/],
+      ['state=100%', /percent-encoding/],
+      ['state=%4', /percent-encoding/],
+      ['state=%4g', /percent-encoding/],
+      ['%zz=1', /percent-encoding/],
+      ['state=%FF', /UTF-8/],
+      ['state=%C3', /UTF-8/],
+      ['state=%C3%28', /UTF-8/],
+      ['state=%ED%A0%80', /UTF-8/],
+      ['foo=%C0%AF', /UTF-8/],
+    ];
+    for (const [piece, mention] of bad) {
+      for (const method of ['GET', 'POST']) {
+        const r = await es({ method, params: `${valid}&${piece}`, browser: s.browser });
+        await assertRefused(r, { what: `${piece} (${method})`, sids: [s.sid], mention });
+      }
+    }
+    // Raw bytes that are not UTF-8 in a form body.
+    const raw = Buffer.concat([Buffer.from(`${valid}&state=`), Buffer.from([0xff, 0xfe, 0x41])]);
+    const r = await es({ method: 'POST', rawBody: raw, browser: s.browser });
+    await assertRefused(r, { what: 'raw 0xFF in the body', sids: [s.sid], mention: /UTF-8/ });
+    // A POST that is not a form.
+    const json = await es({ method: 'POST', rawBody: JSON.stringify({ id_token_hint: hint }), headers: { 'content-type': 'application/json' }, browser: s.browser });
+    await assertRefused(json, { what: 'JSON body', sids: [s.sid], mention: /x-www-form-urlencoded/ });
+  });
+
+  it('errors are JSON when the client prefers it', async () => {
+    const s = await newSession();
+    const hint = await hintFor(s);
+    const cases = [
+      ['bad hint', { id_token_hint: unsignedToken(payloadOf(hint)), post_logout_redirect_uri: bye }, /algorithm/],
+      ['unregistered URI', { id_token_hint: hint, post_logout_redirect_uri: `${bye}?foo=bar` }, /not registered/],
+      ['URI without client', { post_logout_redirect_uri: bye }, /id_token_hint or a client_id/],
+      ['duplicate', 'state=a&state=b', /more than once/],
+      ['bad encoding', 'state=%ZZ', /percent-encoding/],
+    ];
+    for (const [what, params, mention] of cases) {
+      for (const accept of ['application/json', 'text/html;q=0.5, application/json']) {
+        const r = await es({ params, accept, browser: s.browser });
+        await assertRefused(r, { what: `${what} (${accept})`, sids: [s.sid], json: true, mention });
+      }
+      for (const accept of ['text/html, application/json;q=0.9', 'text/html,application/xhtml+xml,*/*;q=0.8']) {
+        const r = await es({ params, accept, browser: s.browser });
+        await assertRefused(r, { what: `${what} (${accept})`, sids: [s.sid], mention });
+      }
+    }
+    // Confirmation errors too.
+    const r = await es({ method: 'POST', params: { confirm: 'forged', logout: 'yes' }, accept: 'application/json', browser: s.browser });
+    await assertRefused(r, { what: 'forged confirmation (JSON)', sids: [s.sid], json: true });
+  });
+
+  // ---- state and the redirect ------------------------------------------------------------------
+
+  it('a 128-character state of URL-unsafe characters round-trips exactly', async () => {
+    const seed = 'a b&c=d+e%f/g?h#i é 日本 😀 \'"<>;,:@!$()*[]{}|\\^`~%20%zz+&&==??##//';
+    let state = '';
+    for (const ch of [...seed]) if ([...state].length < 128) state += ch;
+    let i = 0;
+    while ([...state].length < 128) state += 'xyz&= +%/?#é'[i++ % 12];
+    assert.equal([...state].length, 128);
+    for (const ch of [' ', '&', '=', '+', '%', '/', '?', '#', 'é', '😀']) assert.ok(state.includes(ch), ch);
+
+    const check = async (r, what) => {
+      assert.equal(r.status, 303, `${what}: ${r.text.slice(0, 200)}`);
+      assert.ok(r.location.startsWith(`${bye}?state=`), `${what}: ${r.location}`);
+      const u = new URL(r.location);
+      assert.deepEqual(u.searchParams.getAll('state'), [state], what);
+      assert.deepEqual([...u.searchParams.keys()], ['state'], what);
+      assert.equal(u.hash, '', `${what}: a # in the state must not become a fragment`);
+      // The relying party gets it exactly.
+      rp.reset();
+      const landing = await fetch(r.location, { redirect: 'manual', signal: AbortSignal.timeout(5000) });
+      assert.equal(landing.status, 200);
+      const [rec] = rp.gets('/bye');
+      assert.ok(rec, `${what}: the RP saw no landing request`);
+      assert.equal(rec.query.state, state, what);
+    };
+
+    // At once (valid hint), by GET and by POST.
+    for (const method of ['GET', 'POST']) {
+      const s = await newSession();
+      const r = await es({ method, params: { id_token_hint: await hintFor(s), post_logout_redirect_uri: bye, state }, browser: s.browser });
+      await check(r, `hint, ${method}`);
+      await assertEnded(s.sid, method);
+    }
+    // Through the confirmation step (kept server-side meanwhile).
+    const s = await newSession();
+    const page = await es({ params: { client_id: 'rp1', post_logout_redirect_uri: bye, state }, browser: s.browser });
+    const form = await assertConfirmation(page, { what: 'long state', alive: [s.sid] });
+    assert.ok(!page.text.includes(state), 'the state is not echoed into the page');
+    await check(await answer(form, s.browser, 'yes'), 'after confirmation');
+  });
+
+  it('no state: no state parameter; an empty state counts as none', async () => {
+    for (const params of [{ post_logout_redirect_uri: bye }, { post_logout_redirect_uri: bye, state: '' }]) {
+      const s = await newSession();
+      const r = await es({ params: { id_token_hint: await hintFor(s), ...params }, browser: s.browser });
+      await assertRedirected(r, bye, { what: JSON.stringify(params), ended: [s.sid] });
+      assert.ok(!r.location.includes('state'));
+    }
+  });
+
+  it('a registered URI with a query keeps it, and the state is added', async () => {
+    let s = await newSession();
+    let r = await es({ params: { id_token_hint: await hintFor(s), post_logout_redirect_uri: byeQuery, state: 's 1&x=2' }, browser: s.browser });
+    await assertRedirected(r, `${byeQuery}&state=s%201%26x%3D2`, { what: 'query + state', ended: [s.sid] });
+    const u = new URL(r.location);
+    assert.deepEqual([...u.searchParams], [['from', 'op'], ['state', 's 1&x=2']]);
+
+    s = await newSession();
+    r = await es({ params: { id_token_hint: await hintFor(s), post_logout_redirect_uri: byeQuery }, browser: s.browser });
+    await assertRedirected(r, byeQuery, { what: 'query, no state', ended: [s.sid] });
+  });
+});
