@@ -23,6 +23,10 @@ step "fuzz every target briefly (scripts/fuzz.sh 3600 for long runs)"
 bash scripts/fuzz.sh 5
 step "build the worker"
 bash scripts/build.sh
+step "browser for the end-to-end tests (scripts/setup-browser.sh)"
+CHROMIUM="$(bash scripts/setup-browser.sh | sed -n 's/^CHROMIUM=//p')"
+[ -n "$CHROMIUM" ] || { echo "scripts/setup-browser.sh named no browser" >&2; exit 1; }
+export CHROMIUM
 step "end-to-end tests (Node $("$NODE22" --version), wrangler dev)"
 mkdir -p tests/artifacts
 # One file at a time; every test and hook is bounded in time (--test-timeout, and the suites' own).

@@ -22,7 +22,8 @@ pub struct Branding {
 }
 
 const CSS: &str = "\
-:root{color-scheme:light dark;--fg:#1b1f24;--bg:#f4f5f7;--card:#fff;--accent:#1f6feb;--muted:#57606a}\
+:root{color-scheme:light dark;--fg:#1b1f24;--bg:#f4f5f7;--card:#fff;--accent:#1f6feb;--muted:#57606a;\
+--button:#1f6feb;--on-button:#fff}\
 @media (prefers-color-scheme:dark){:root{--fg:#e6edf3;--bg:#0d1117;--card:#161b22;--accent:#4493f8;--muted:#9198a1}}\
 *{box-sizing:border-box}\
 body{margin:0;min-height:100vh;display:flex;align-items:center;justify-content:center;\
@@ -38,7 +39,7 @@ a{color:var(--accent)}\
 .buttons{display:flex;gap:.75rem;flex-wrap:wrap;margin-top:1.5rem}\
 button{flex:1 1 8rem;min-height:44px;padding:.7rem 1rem;font:inherit;border-radius:8px;\
 border:1px solid var(--muted);background:transparent;color:var(--fg);cursor:pointer}\
-button.primary{background:var(--accent);border-color:var(--accent);color:#fff}\
+button.primary{background:var(--button);border-color:var(--button);color:var(--on-button)}\
 button:focus-visible,a:focus-visible{outline:3px solid var(--accent);outline-offset:2px}\
 .frames{position:absolute;width:0;height:0;overflow:hidden}\
 .frames iframe{border:0}";
@@ -48,6 +49,27 @@ button:focus-visible,a:focus-visible{outline:3px solid var(--accent);outline-off
 const FRONTCHANNEL_SCRIPT: &str = "(function(){var a=document.getElementById('continue');if(!a)return;\
 var done=false;function go(){if(!done){done=true;location.replace(a.href);}}\
 setTimeout(go,+a.getAttribute('data-wait-ms')||3000);addEventListener('load',go);})();";
+
+/// `#000` or `#fff`, whichever contrasts more with the `#rgb`/`#rrggbb` colour `bg`.
+fn text_on(bg: &str) -> &'static str {
+    let hex = bg.trim_start_matches('#');
+    let expanded: String = if hex.len() == 3 { hex.chars().flat_map(|c| [c, c]).collect() } else { hex.to_string() };
+    let channel = |i: usize| {
+        let v = f64::from(u8::from_str_radix(expanded.get(i..i + 2).unwrap_or("00"), 16).unwrap_or(0)) / 255.0;
+        if v <= 0.04045 {
+            v / 12.92
+        } else {
+            ((v + 0.055) / 1.055).powf(2.4)
+        }
+    };
+    let luminance = 0.2126 * channel(0) + 0.7152 * channel(2) + 0.0722 * channel(4);
+    // Contrast with white: 1.05 / (L + 0.05); with black: (L + 0.05) / 0.05.
+    if 1.05 / (luminance + 0.05) >= (luminance + 0.05) / 0.05 {
+        "#fff"
+    } else {
+        "#000"
+    }
+}
 
 fn sha256_source(text: &str) -> String {
     format!("'sha256-{}'", STANDARD.encode(Sha256::digest(text.as_bytes())))
@@ -62,7 +84,9 @@ pub struct PageContext<'a> {
 impl PageContext<'_> {
     fn css(&self) -> String {
         match &self.brand.color {
-            Some(color) => format!("{CSS}:root{{--accent:{color}}}"),
+            // The brand colour fills the primary button; its text is black or white, whichever
+            // reads better on it (WCAG contrast).
+            Some(color) => format!("{CSS}:root{{--button:{color};--on-button:{}}}", text_on(color)),
             None => CSS.to_string(),
         }
     }
@@ -240,7 +264,7 @@ mod tests {
         assert!(csp.contains(&format!("script-src {}", sha256_source(&inline(&html, "script")))));
         assert!(csp.contains("frame-src https://rp.example;"));
         assert!(csp.contains("form-action 'none'"));
-        assert!(inline(&html, "style").contains("--accent:#aa3300"));
+        assert!(inline(&html, "style").contains("--button:#aa3300;--on-button:#fff"));
         assert!(html.contains(r#"<html lang="de">"#));
         assert_eq!(r.header("content-language"), Some("de"));
         assert!(html.contains(r#"src="https://rp.example/fc?iss=x&#38;sid=y""#), "{html}");
@@ -260,5 +284,14 @@ mod tests {
         assert!(r.header("content-security-policy").unwrap().contains("img-src https://cdn.example;"));
         assert!(body(&r).contains(r#"<img src="https://cdn.example/logo.png""#));
         assert_eq!(r.status, 400);
+    }
+
+    #[test]
+    fn button_text_contrasts_with_the_brand_colour() {
+        assert_eq!(text_on("#1f6feb"), "#fff");
+        assert_eq!(text_on("#000"), "#fff");
+        assert_eq!(text_on("#ffd33d"), "#000");
+        assert_eq!(text_on("#fff"), "#000");
+        assert_eq!(text_on("#0b6e4f"), "#fff");
     }
 }

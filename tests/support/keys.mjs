@@ -71,8 +71,8 @@ export function generateVars({ port = 8787, issuer, providerMetadata } = {}) {
 
 /**
  * Renders settings as an env file (`.dev.vars` / `--env-file`), one `NAME=value` line each.
- * wrangler parses these with dotenv (and expands `$NAME` in --env-file files): values are written
- * unquoted, so a value must be one line without `#` or `$` and must not start with a quote.
+ * wrangler parses these with dotenv (and expands `$NAME` in --env-file files): a value must be one
+ * line without `$` and must not start with a quote; one with `#` is single-quoted.
  */
 export function toEnvFile(vars, header = []) {
   const lines = header.map((h) => `# ${h}`);
@@ -80,10 +80,11 @@ export function toEnvFile(vars, header = []) {
     if (value === undefined || value === null) continue;
     const v = String(value);
     if (!/^[A-Z_][A-Z0-9_]*$/.test(name)) throw new Error(`bad variable name ${name}`);
-    if (/[\r\n#$]/.test(v) || /^\s|\s$/.test(v) || /^['"`]/.test(v)) {
-      throw new Error(`${name}: value cannot be written to an env file unquoted: ${v.slice(0, 40)}`);
+    if (/[\r\n$]/.test(v) || /^\s|\s$/.test(v) || /^['"`]/.test(v) || (v.includes('#') && v.includes("'"))) {
+      throw new Error(`${name}: value cannot be written to an env file: ${v.slice(0, 40)}`);
     }
-    lines.push(`${name}=${v}`);
+    // dotenv reads `#` as a comment unless the value is quoted (single quotes: taken literally).
+    lines.push(v.includes('#') ? `${name}='${v}'` : `${name}=${v}`);
   }
   return lines.join('\n') + '\n';
 }
