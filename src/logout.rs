@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use crate::admin::load_client;
+use crate::admin::load_clients;
 use crate::backchannel::LogoutEvent;
 use crate::clients::Client;
 use crate::sessions;
@@ -57,12 +57,8 @@ pub async fn end_sessions(
     if event.sessions().is_empty() {
         return Ok(Ended::default());
     }
-    // Read in parallel; a client deleted from the registry since is no longer told.
-    let loaded = futures::future::join_all(event.client_ids().into_iter().map(|id| load_client(store, id))).await;
-    let mut clients = Vec::new();
-    for c in loaded {
-        clients.extend(c?);
-    }
+    // One bulk read; a client deleted from the registry since is no longer told.
+    let clients = load_clients(store, &event.client_ids()).await?;
     let summary = notifier.notify(event, &clients).await;
     for s in event.sessions() {
         sessions::delete(store, s).await?;

@@ -35,12 +35,23 @@ pub struct ListPage {
     pub cursor: Option<String>,
 }
 
+/// The most keys one bulk read takes.
+pub const BULK_READ_MAX: usize = 100;
+
 /// KV's smallest allowed expiration TTL, in seconds.
 pub const MIN_TTL_S: i64 = 60;
 
 #[allow(async_fn_in_trait)] // single-threaded wasm: no Send bound wanted
 pub trait Store {
     async fn get(&self, ns: Ns, key: &str) -> Result<Option<String>, StoreError>;
+    /// Several keys at once (KV's bulk read: one subrequest per [`BULK_READ_MAX`] keys), in order.
+    async fn get_many(&self, ns: Ns, keys: &[String]) -> Result<Vec<Option<String>>, StoreError> {
+        let mut out = Vec::with_capacity(keys.len());
+        for k in keys {
+            out.push(self.get(ns, k).await?);
+        }
+        Ok(out)
+    }
     /// Writes `value`, expiring at the unix time `expires_at` when given (at least
     /// [`MIN_TTL_S`] ahead, as KV requires), with optional listing metadata.
     async fn put(

@@ -58,6 +58,15 @@ impl Store for KvStores {
         self.ns(ns).get(key).text().await.map_err(store_err)
     }
 
+    async fn get_many(&self, ns: Ns, keys: &[String]) -> std::result::Result<Vec<Option<String>>, StoreError> {
+        let mut out = Vec::with_capacity(keys.len());
+        for chunk in keys.chunks(crate::store::BULK_READ_MAX) {
+            let mut found = self.ns(ns).get_bulk(chunk).text().await.map_err(store_err)?;
+            out.extend(chunk.iter().map(|k| found.remove(k).flatten()));
+        }
+        Ok(out)
+    }
+
     async fn put(
         &self,
         ns: Ns,
