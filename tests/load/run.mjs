@@ -23,6 +23,13 @@ import * as jose from 'jose';
 import { startWorker } from '../support/worker.mjs';
 
 const mode = process.argv[2];
+process.on('uncaughtException', (e) => {
+  console.error(e);
+  try {
+    if (worker) console.error(`wrangler's log (tail):\n${worker.log().split('\n').slice(-80).join('\n')}`);
+  } catch {}
+  process.exit(1);
+});
 if (mode !== 'load' && mode !== 'faults') {
   console.error('usage: run.mjs load|faults [--n N] [--concurrency C]');
   process.exit(2);
