@@ -99,9 +99,23 @@ fn main() {
     }));
     for alg in Alg::ALL {
         let jwt = id_token(&keys, alg, now);
-        assert!(hint::verify(&keys, ISSUER, &jwt, None, now).is_ok(), "{alg} hint verifies");
+        assert!(
+            futures::executor::block_on(hint::verify(&keys, &edge_logout::logout::Silent, ISSUER, &jwt, None, now))
+                .is_ok(),
+            "{alg} hint verifies"
+        );
         figures.push(bench(&format!("verify id_token_hint {alg}"), round, || {
-            black_box(hint::verify(&keys, ISSUER, black_box(&jwt), None, now).expect("valid"));
+            black_box(
+                futures::executor::block_on(hint::verify(
+                    &keys,
+                    &edge_logout::logout::Silent,
+                    ISSUER,
+                    black_box(&jwt),
+                    None,
+                    now,
+                ))
+                .expect("valid"),
+            );
         }));
     }
     for alg in Alg::ALL {

@@ -11,7 +11,7 @@ use crate::backchannel::{DeliveryRecord, DeliveryStatus, LogoutEvent};
 use crate::clients::{self, Client};
 use crate::form;
 use crate::http::{HttpRequest, HttpResponse, Method};
-use crate::logout::{self, Notifier};
+use crate::logout::{self, Platform};
 use crate::router::Route;
 use crate::sessions::{self, Session};
 use crate::store::{Ns, Store, StoreError, MIN_TTL_S};
@@ -76,7 +76,7 @@ fn query_param(req: &HttpRequest, name: &str) -> Result<Option<String>, HttpResp
 }
 
 /// Handles an admin route, after the method was checked against the route.
-pub async fn handle<S: Store, N: Notifier>(ctx: &Ctx<'_, S, N>, route: Route, req: &HttpRequest) -> HttpResponse {
+pub async fn handle<S: Store, N: Platform>(ctx: &Ctx<'_, S, N>, route: Route, req: &HttpRequest) -> HttpResponse {
     let Some(token) = ctx.config.admin_token.as_deref() else {
         return error(404, "not_found", "the admin API is off: ADMIN_TOKEN is not set");
     };
@@ -101,7 +101,9 @@ pub async fn handle<S: Store, N: Notifier>(ctx: &Ctx<'_, S, N>, route: Route, re
     result.unwrap_or_else(|e| storage_failed(&e))
 }
 
-/// A JSON body, or the 400 that says why it is not one.
+/// A JSON body, or the 400 that says why it is not one. Parsed twice: as a value (syntax,
+/// nesting depth, an object), then into the typed input, where a member given twice is an
+/// error rather than "last one wins".
 fn json_body<T: for<'de> Deserialize<'de>>(req: &HttpRequest, code: &str) -> Result<T, HttpResponse> {
     if req.content_type().as_deref() != Some("application/json") {
         return Err(error(415, "invalid_request", "the body must be application/json"));
@@ -111,7 +113,7 @@ fn json_body<T: for<'de> Deserialize<'de>>(req: &HttpRequest, code: &str) -> Res
     if !value.is_object() {
         return Err(error(400, code, "the body must be a JSON object"));
     }
-    serde_json::from_value(value).map_err(|e| error(400, code, &e.to_string()))
+    serde_json::from_slice(&req.body).map_err(|e| error(400, code, &e.to_string()))
 }
 
 type Answer = Result<HttpResponse, StoreError>;
@@ -286,17 +288,17 @@ async fn add_client<S: Store, N>(ctx: &Ctx<'_, S, N>, sid: &str, client_id: &str
 }
 
 /// Admin logout of one session: its relying parties are told, as for a user's own logout.
-async fn end_session<S: Store, N: Notifier>(ctx: &Ctx<'_, S, N>, sid: &str) -> Answer {
+async fn end_session<S: Store, N: Platform>(ctx: &Ctx<'_, S, N>, sid: &str) -> Answer {
     let Some(session) = sessions::load(ctx.store, sid, ctx.now).await? else {
         return Ok(not_found("session"));
     };
-    let ended = logout::end_sessions(ctx.store, ctx.notifier, &LogoutEvent::Sessions(vec![session])).await?;
+    let ended = logout::end_sessions(ctx.store, ctx.platform, &LogoutEvent::Sessions(vec![session])).await?;
     Ok(HttpResponse::json(200, &json!({ "sessions_ended": [sid], "backchannel": ended.summary }))
         .with_log(json!({"event": "admin_logout", "sessions_ended": 1, "backchannel": ended.summary})))
 }
 
 /// Admin logout of every session of a user.
-async fn end_subject<S: Store, N: Notifier>(ctx: &Ctx<'_, S, N>, req: &HttpRequest) -> Answer {
+async fn end_subject<S: Store, N: Platform>(ctx: &Ctx<'_, S, N>, req: &HttpRequest) -> Answer {
     let sub = match query_param(req, "sub") {
         Ok(Some(sub)) if sessions::valid_sub(&sub) => sub,
         Ok(_) => return Ok(error(400, "invalid_request", "the query parameter sub is required")),
@@ -309,7 +311,7 @@ async fn end_subject<S: Store, N: Notifier>(ctx: &Ctx<'_, S, N>, req: &HttpReque
         }
     }
     let sids: Vec<String> = found.iter().map(|s| s.sid.clone()).collect();
-    let ended = logout::end_sessions(ctx.store, ctx.notifier, &LogoutEvent::Subject { sub, sessions: found }).await?;
+    let ended = logout::end_sessions(ctx.store, ctx.platform, &LogoutEvent::Subject { sub, sessions: found }).await?;
     Ok(HttpResponse::json(200, &json!({ "sessions_ended": sids, "backchannel": ended.summary }))
         .with_log(json!({"event": "admin_logout", "sessions_ended": sids.len(), "backchannel": ended.summary})))
 }
@@ -417,6 +419,12 @@ mod tests {
             assert_eq!((r.status, body(&r)["error"].as_str()), (400, Some("invalid_request")));
             let r = app.call(admin(Method::Post, "/admin/sessions", Some(json!({"clients": ["rp1"]})))).await;
             assert_eq!(r.status, 400);
+            let mut dup = admin(Method::Post, "/admin/sessions", None);
+            dup.headers.push(("content-type".into(), "application/json".into()));
+            dup.body = br#"{"sub": "alice", "sub": "mallory"}"#.to_vec();
+            let r = app.call(dup).await;
+            assert_eq!(r.status, 400);
+            assert!(body(&r)["error_description"].as_str().unwrap().contains("duplicate"));
             let r = app.call(admin(Method::Post, "/admin/sessions", Some(json!({"sub": "a", "expires_in": 5})))).await;
             assert_eq!(r.status, 400);
             let r = app.call(admin(Method::Put, "/admin/sessions/nope/clients/rp1", None)).await;

@@ -5,7 +5,7 @@ use serde_json::{Map, Value};
 
 use crate::config::Config;
 use crate::http::{HttpRequest, HttpResponse, Method, MAX_BODY_BYTES, MAX_URL_BYTES};
-use crate::logout::Notifier;
+use crate::logout::Platform;
 use crate::router::{self, Route};
 use crate::store::Store;
 
@@ -13,12 +13,12 @@ use crate::store::Store;
 pub struct Ctx<'a, S, N> {
     pub config: &'a Config,
     pub store: &'a S,
-    pub notifier: &'a N,
+    pub platform: &'a N,
     /// Unix time in seconds.
     pub now: i64,
 }
 
-pub async fn handle<S: Store, N: Notifier>(ctx: &Ctx<'_, S, N>, req: &HttpRequest) -> HttpResponse {
+pub async fn handle<S: Store, N: Platform>(ctx: &Ctx<'_, S, N>, req: &HttpRequest) -> HttpResponse {
     let Some(route) = router::resolve(&ctx.config.base_path, &req.path) else {
         return HttpResponse::json_error(404, "not_found", "no such resource");
     };
@@ -94,7 +94,7 @@ pub(crate) mod tests {
     #[derive(Default)]
     pub struct Recorder(pub std::cell::RefCell<Vec<crate::backchannel::LogoutEvent>>);
 
-    impl Notifier for Recorder {
+    impl Platform for Recorder {
         async fn notify(
             &self,
             event: &crate::backchannel::LogoutEvent,
@@ -115,7 +115,7 @@ pub(crate) mod tests {
     impl TestApp {
         pub async fn call(&self, req: HttpRequest) -> HttpResponse {
             self.store.now.set(self.now);
-            let ctx = Ctx { config: &self.config, store: &self.store, notifier: &self.notified, now: self.now };
+            let ctx = Ctx { config: &self.config, store: &self.store, platform: &self.notified, now: self.now };
             handle(&ctx, &req).await
         }
     }

@@ -80,12 +80,14 @@ impl Client {
         if !valid_client_id(client_id) {
             return Err(refuse("client_id must be 1 to 255 visible ASCII characters without '/'"));
         }
+        // Parsed twice: as a value (syntax, nesting depth, an object), then into the typed input,
+        // where a member given twice is an error rather than "last one wins".
         let value: serde_json::Value =
             serde_json::from_slice(body).map_err(|e| refuse(format!("the body is not JSON: {e}")))?;
         if !value.is_object() {
             return Err(refuse("the body must be a JSON object"));
         }
-        let input: ClientInput = serde_json::from_value(value).map_err(|e| refuse(e.to_string()))?;
+        let input: ClientInput = serde_json::from_slice(body).map_err(|e| refuse(e.to_string()))?;
         if input.client_id.as_deref().is_some_and(|id| id != client_id) {
             return Err(refuse("client_id in the body differs from the one in the path"));
         }
@@ -226,6 +228,10 @@ mod tests {
             (r#"{"id_token_signed_response_alg": "HS256"}"#, "not one of"),
             (r#"{"client_id": "other"}"#, "differs"),
             (r#"{"backchannel_logout_session_required": "yes"}"#, "boolean"),
+            (
+                r#"{"post_logout_redirect_uris": ["https://a/x"], "post_logout_redirect_uris": ["https://b/x"]}"#,
+                "duplicate",
+            ),
         ] {
             let e = register(json).expect_err(json).0;
             assert!(e.contains(why), "{json}: {e}");

@@ -155,21 +155,26 @@ pub fn negotiate(ui_locales: Option<&str>, accept_language: Option<&str>) -> &'s
     if let Some(t) = ui_locales.into_iter().flat_map(str::split_whitespace).find_map(supported) {
         return t;
     }
-    let mut ranged: Vec<(f32, usize, &str)> = accept_language
-        .unwrap_or("")
-        .split(',')
-        .take(32)
-        .enumerate()
-        .filter_map(|(i, item)| {
-            let mut parts = item.split(';');
-            let tag = parts.next()?.trim();
-            let q =
-                parts.find_map(|p| p.trim().strip_prefix("q=")).map_or(Some(1.0), |q| q.trim().parse::<f32>().ok())?;
-            (q > 0.0 && !tag.is_empty() && tag != "*").then_some((q, i, tag))
-        })
-        .collect();
-    ranged.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
-    ranged.into_iter().find_map(|(_, _, tag)| supported(tag)).unwrap_or(&EN)
+    // The supported tag with the highest q-value; the first listed wins a tie.
+    let mut best: Option<(f32, &'static Texts)> = None;
+    for item in accept_language.unwrap_or("").split(',').take(32) {
+        let mut parts = item.split(';');
+        let tag = parts.next().unwrap_or("").trim();
+        let q = match parts.find_map(|p| p.trim().strip_prefix("q=")) {
+            None => 1.0,
+            Some(q) => match q.trim().parse::<f32>() {
+                Ok(q) => q,
+                Err(_) => continue,
+            },
+        };
+        if q <= 0.0 || tag.is_empty() || tag == "*" || best.is_some_and(|(b, _)| b >= q) {
+            continue;
+        }
+        if let Some(t) = supported(tag) {
+            best = Some((q, t));
+        }
+    }
+    best.map_or(&EN, |(_, t)| t)
 }
 
 #[cfg(test)]

@@ -253,7 +253,8 @@ impl SigningKey {
 }
 
 impl VerifyingKey {
-    fn jwk(&self) -> Value {
+    /// The public JWK (with `kid`, `alg`, `use`), for `jwks_uri` and WebCrypto's importKey.
+    pub fn public_jwk(&self) -> Value {
         let jwk = match &self.material {
             PublicMaterial::Rsa(k) => serde_json::to_value(JsonWebKey::from(k.as_ref().as_ref())),
             PublicMaterial::Es256(k) => serde_json::to_value(JsonWebKey::from(k)),
@@ -276,6 +277,36 @@ impl VerifyingKey {
             PublicMaterial::Ed25519(k) => Ed25519.validator(k).validate(token).ok(),
         }
     }
+
+    /// Whether `signature` is this key's JWS signature over `input`, computed in Rust (the
+    /// worker checks with WebCrypto instead; the answers are the same).
+    pub fn signature_valid(&self, input: &[u8], signature: &[u8]) -> bool {
+        match &self.material {
+            PublicMaterial::Rsa(k) => check(&Rsa::rs256(), k.as_ref().as_ref(), input, signature),
+            PublicMaterial::Es256(k) => check(&Es256, k, input, signature),
+            PublicMaterial::Ed25519(k) => check(&Ed25519, k, input, signature),
+        }
+    }
+}
+
+/// One signature check, refusing a signature of the wrong length before parsing it (some
+/// signature types panic on one).
+fn check<A: jwt_compact::Algorithm>(alg: &A, key: &A::VerifyingKey, input: &[u8], signature: &[u8]) -> bool {
+    use jwt_compact::AlgorithmSignature;
+    if A::Signature::LENGTH.is_some_and(|len| len.get() != signature.len()) {
+        return false;
+    }
+    A::Signature::try_from_slice(signature).is_ok_and(|sig| alg.verify_signature(&sig, key, input))
+}
+
+/// A compact JWT taken apart for verification: which keys may have signed it (by `alg` and
+/// `kid`, each key accepting only its own algorithm), and what they signed.
+pub struct Candidates<'a, 'k> {
+    pub token: UntrustedToken<'a>,
+    pub keys: Vec<&'k VerifyingKey>,
+    /// `base64url(header).base64url(payload)`.
+    pub signing_input: &'a str,
+    pub signature: Vec<u8>,
 }
 
 impl KeySet {
@@ -299,7 +330,8 @@ impl KeySet {
             return Err(err("needs an RS256 key: RS256 is the default ID token algorithm"));
         }
         let mut verifying: Vec<VerifyingKey> = signing.iter().map(SigningKey::public).collect();
-        let public_jwks = serde_json::json!({ "keys": verifying.iter().map(VerifyingKey::jwk).collect::<Vec<_>>() });
+        let public_jwks =
+            serde_json::json!({ "keys": verifying.iter().map(VerifyingKey::public_jwk).collect::<Vec<_>>() });
         if let Some(extra) = extra_jwks {
             let extra = parse_jwks(extra)?
                 .iter()
@@ -334,16 +366,25 @@ impl KeySet {
     /// Verifies a compact JWT's signature with the key its `kid` names (or, without a `kid`, any
     /// key of its `alg`), and returns its claims. Time claims are not checked here.
     pub fn verify<T: DeserializeOwned>(&self, jwt: &str) -> Result<Token<T>, VerifyError> {
-        let untrusted = UntrustedToken::new(jwt).map_err(|_| VerifyError::Malformed)?;
-        let alg = Alg::parse(untrusted.algorithm())
-            .ok_or_else(|| VerifyError::AlgNotAllowed(untrusted.algorithm().chars().take(16).collect()))?;
-        let kid = untrusted.header().key_id.as_deref();
-        let mut candidates =
-            self.verifying.iter().filter(|k| k.alg == alg && (kid.is_none() || k.kid.as_deref() == kid)).peekable();
-        if candidates.peek().is_none() {
+        let c = self.candidates(jwt)?;
+        c.keys.iter().find_map(|k| k.verify(&c.token)).ok_or(VerifyError::BadSignature)
+    }
+
+    /// The keys that may have signed `jwt` (none: an error saying why), for a signature check
+    /// made elsewhere (WebCrypto).
+    pub fn candidates<'a>(&self, jwt: &'a str) -> Result<Candidates<'a, '_>, VerifyError> {
+        let token = UntrustedToken::new(jwt).map_err(|_| VerifyError::Malformed)?;
+        let alg = Alg::parse(token.algorithm())
+            .ok_or_else(|| VerifyError::AlgNotAllowed(token.algorithm().chars().take(16).collect()))?;
+        let kid = token.header().key_id.as_deref();
+        let keys: Vec<&VerifyingKey> =
+            self.verifying.iter().filter(|k| k.alg == alg && (kid.is_none() || k.kid.as_deref() == kid)).collect();
+        if keys.is_empty() {
             return Err(VerifyError::UnknownKey);
         }
-        candidates.find_map(|k| k.verify(&untrusted)).ok_or(VerifyError::BadSignature)
+        let (signing_input, _) = jwt.rsplit_once('.').ok_or(VerifyError::Malformed)?;
+        let signature = token.signature_bytes().to_vec();
+        Ok(Candidates { token, keys, signing_input, signature })
     }
 }
 
@@ -437,6 +478,22 @@ pub(crate) mod tests {
         assert_eq!(rsa["kty"], "RSA");
         for member in ["n", "e", "d", "p", "q", "dp", "dq", "qi"] {
             assert!(rsa[member].as_str().is_some_and(|v| !v.is_empty()), "{member}");
+        }
+    }
+
+    #[test]
+    fn signature_checks_agree_with_verification() {
+        let keys = test_keys();
+        for alg in Alg::ALL {
+            let jwt = keys.signer(alg).unwrap().sign(None, &claims());
+            let c = keys.candidates(&jwt).unwrap();
+            assert_eq!(c.keys.len(), 1);
+            assert!(c.keys[0].signature_valid(c.signing_input.as_bytes(), &c.signature), "{alg}");
+            let mut bad = c.signature.clone();
+            bad[3] ^= 1;
+            assert!(!c.keys[0].signature_valid(c.signing_input.as_bytes(), &bad), "{alg}");
+            assert!(!c.keys[0].signature_valid(b"other input", &c.signature), "{alg}");
+            assert!(!c.keys[0].signature_valid(c.signing_input.as_bytes(), &c.signature[..10]), "{alg}");
         }
     }
 

@@ -1,11 +1,12 @@
 //! Ending sessions: the one place where sessions are deleted and the relying parties that must
-//! hear of it are handed to the notifier.
+//! hear of it are handed to the platform.
 
 use serde::Serialize;
 
 use crate::admin::load_clients;
 use crate::backchannel::LogoutEvent;
 use crate::clients::Client;
+use crate::keys::VerifyingKey;
 use crate::sessions;
 use crate::store::{Store, StoreError};
 
@@ -20,19 +21,26 @@ pub struct Summary {
     pub dead: usize,
 }
 
-/// Tells the relying parties of ended sessions (back-channel logout lives behind it).
+/// What the protocol logic asks of the runtime beyond storage: telling the relying parties of
+/// ended sessions (back-channel logout lives behind it), and checking signatures.
 #[allow(async_fn_in_trait)]
-pub trait Notifier {
+pub trait Platform {
     /// Called with what ended and the registered clients of those sessions, before the
     /// sessions are deleted and the user answered: every notification is delivered, queued or
     /// recorded by the time this returns.
     async fn notify(&self, event: &LogoutEvent, clients: &[Client]) -> Summary;
+
+    /// Whether `signature` is `key`'s JWS signature over `input`. The default computes it in
+    /// Rust; the worker asks the runtime's WebCrypto, which is far cheaper than wasm.
+    async fn signature_valid(&self, key: &VerifyingKey, input: &[u8], signature: &[u8]) -> bool {
+        key.signature_valid(input, signature)
+    }
 }
 
 /// Tells nobody.
 pub struct Silent;
 
-impl Notifier for Silent {
+impl Platform for Silent {
     async fn notify(&self, _event: &LogoutEvent, _clients: &[Client]) -> Summary {
         Summary::default()
     }
@@ -51,7 +59,7 @@ pub struct Ended {
 /// untold: the user can simply log out again.
 pub async fn end_sessions(
     store: &impl Store,
-    notifier: &impl Notifier,
+    platform: &impl Platform,
     event: &LogoutEvent,
 ) -> Result<Ended, StoreError> {
     if event.sessions().is_empty() {
@@ -59,7 +67,7 @@ pub async fn end_sessions(
     }
     // One bulk read; a client deleted from the registry since is no longer told.
     let clients = load_clients(store, &event.client_ids()).await?;
-    let summary = notifier.notify(event, &clients).await;
+    let summary = platform.notify(event, &clients).await;
     for s in event.sessions() {
         sessions::delete(store, s).await?;
     }

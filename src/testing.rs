@@ -11,7 +11,7 @@ use crate::clients::Client;
 use crate::config::Config;
 use crate::http::{HttpRequest, HttpResponse};
 use crate::keys::{generate, Alg};
-use crate::logout::{Notifier, Summary};
+use crate::logout::{Platform, Summary};
 use crate::sessions::{self, Session};
 use crate::store::memory::MemoryStore;
 
@@ -46,7 +46,7 @@ pub fn config() -> &'static Config {
 /// Tells nobody, counts nothing.
 pub struct Quiet;
 
-impl Notifier for Quiet {
+impl Platform for Quiet {
     async fn notify(&self, _event: &LogoutEvent, _clients: &[Client]) -> Summary {
         Summary::default()
     }
@@ -93,6 +93,6 @@ pub fn id_token(alg: Alg, claims: Value) -> String {
 /// Handles one request with the test configuration.
 pub fn call(store: &MemoryStore, req: &HttpRequest) -> HttpResponse {
     store.now.set(NOW);
-    let ctx = Ctx { config: config(), store, notifier: &Quiet, now: NOW };
+    let ctx = Ctx { config: config(), store, platform: &Quiet, now: NOW };
     futures::executor::block_on(app::handle(&ctx, req))
 }

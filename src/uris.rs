@@ -41,6 +41,18 @@ pub fn parse_absolute(raw: &str, policy: UriPolicy) -> Result<Url, String> {
     if !raw[url.scheme().len()..].starts_with("://") {
         return Err("must be of the form scheme://host/...".into());
     }
+    // What follows "scheme://" up to the path: a plain host[:port]. Userinfo (even empty),
+    // percent-encoding, or an empty authority would be rewritten by URL parsers.
+    let after_scheme = raw.split_once("://").map(|(_, rest)| rest).unwrap_or("");
+    let authority = after_scheme.split(['/', '?']).next().unwrap_or("");
+    if authority.is_empty() || authority.contains(['@', '%']) {
+        return Err("must have a plain host (no user information, no percent-encoding)".into());
+    }
+    // Dot segments, plain or percent-encoded, are resolved away by browsers.
+    let path = after_scheme[authority.len()..].split(['?']).next().unwrap_or("");
+    if path.to_ascii_lowercase().contains("%2e") || path.split('/').any(|seg| seg == "." || seg == "..") {
+        return Err("must not contain dot segments".into());
+    }
     if url.host_str().is_none_or(str::is_empty) {
         return Err("must have a host".into());
     }
@@ -64,6 +76,7 @@ mod tests {
     fn accepts_plain_https_with_query() {
         assert!(parse_absolute("https://rp.example.com/logged-out?x=1", UriPolicy::HttpsOnly).is_ok());
         assert!(parse_absolute("https://rp.example.com:8443", UriPolicy::HttpsOnly).is_ok());
+        assert!(parse_absolute("https://rp.example.com/a.b/c..d/?x=../y", UriPolicy::HttpsOnly).is_ok());
     }
 
     #[test]
@@ -83,6 +96,16 @@ mod tests {
             "https://rp.example.com/ x",
             "https://rp.exаmple.com/",
             "https://rp.example.com\\@evil.example/",
+            "https://rp.example.com/%2e%2e/x",
+            "https://rp.example.com/bye/%2E%2E/evil",
+            "https://rp.example.com/bye/../evil",
+            "https://rp.example.com/./x",
+            "https://rp%2eexample.com/x",
+            "https://%72p.example.com/x",
+            "https://:@rp.example.com/",
+            "https://@rp.example.com/",
+            "https:///bye",
+            "https:////rp.example.com/",
             "ftp://rp.example.com/",
             "http://rp.example.com/",
         ] {

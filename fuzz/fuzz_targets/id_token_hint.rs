@@ -15,5 +15,6 @@ fuzz_target!(
     let Ok(text) = std::str::from_utf8(data) else { return };
     let keys = &testing::config().keys;
     let client_id = text.split('.').nth(3);
-    assert!(hint::verify(keys, ISSUER, text, client_id, NOW).is_err(), "a forged hint verified: {text}");
+    let verified = futures::executor::block_on(hint::verify(keys, &testing::Quiet, ISSUER, text, client_id, NOW));
+    assert!(verified.is_err(), "a forged hint verified: {text}");
 });

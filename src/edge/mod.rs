@@ -110,7 +110,8 @@ impl Store for KvStores {
 
 async fn read_request(mut req: Request) -> std::result::Result<HttpRequest, HttpResponse> {
     let url = req.url().map_err(|_| HttpResponse::json_error(400, "invalid_request", "bad URL"))?;
-    let method = Method::parse(req.method().as_ref());
+    // The raw method: worker's own Method type reads methods it does not know as GET.
+    let method = Method::parse(&req.inner().method());
     let headers: Vec<(String, String)> = req.headers().entries().collect();
     let declared = req.headers().get("content-length").ok().flatten().and_then(|l| l.parse::<usize>().ok());
     // Refused before reading; app::handle checks what was read.
@@ -151,24 +152,26 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
         Err(resp) => return write_response(resp),
     };
     let stores = KvStores { clients: env.kv("CLIENTS")?, sessions: env.kv("SESSIONS")? };
-    let notifier = notifier(&config, &stores, &env);
-    let ctx = Ctx { config: &config, store: &stores, notifier: &notifier, now: notify::now() };
+    let platform = platform(&config, &stores, &env);
+    let ctx = Ctx { config: &config, store: &stores, platform: &platform, now: notify::now() };
     let started = worker::Date::now().as_millis();
     let mut response = app::handle(&ctx, &request).await;
-    if let Some(mut log) = response.log.take() {
+    let line = response.log.take().map(|mut log| {
         log["status"] = response.status.into();
         log["ms"] = worker::Date::now().as_millis().saturating_sub(started).into();
-        worker::console_log!("{log}");
-    }
+        log.to_string()
+    });
+    platform.flush_log(line);
     write_response(response)
 }
 
-fn notifier<'a>(config: &'a Config, stores: &'a KvStores, env: &Env) -> notify::EdgeNotifier<'a> {
-    notify::EdgeNotifier {
+fn platform<'a>(config: &'a Config, stores: &'a KvStores, env: &Env) -> notify::EdgePlatform<'a> {
+    notify::EdgePlatform {
         config,
         store: stores,
         queue: env.queue("BACKCHANNEL_QUEUE").ok(),
         dead_letters: env.queue("BACKCHANNEL_DLQ").ok(),
+        log: Default::default(),
     }
 }
 
@@ -189,8 +192,9 @@ async fn queue(batch: MessageBatch<crate::backchannel::Delivery>, env: Env, _ctx
         return Ok(());
     };
     let stores = KvStores { clients, sessions };
-    let notifier = notifier(&config, &stores, &env);
-    notify::consume(batch, &config, &notifier).await;
+    let platform = platform(&config, &stores, &env);
+    notify::consume(batch, &config, &platform).await;
+    platform.flush_log(None);
     Ok(())
 }
 
@@ -201,6 +205,7 @@ async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
     let Ok(config) = config(&env) else { return };
     let (Ok(clients), Ok(sessions)) = (env.kv("CLIENTS"), env.kv("SESSIONS")) else { return };
     let stores = KvStores { clients, sessions };
-    let notifier = notifier(&config, &stores, &env);
-    notify::sweep(&notifier).await;
+    let platform = platform(&config, &stores, &env);
+    notify::sweep(&platform).await;
+    platform.flush_log(None);
 }

@@ -2,6 +2,7 @@
 //! queue what failed for a retry, and consume the queue. The decisions (who, what, whether to
 //! retry, when) are [`crate::backchannel`]'s.
 
+use std::cell::RefCell;
 use std::pin::pin;
 use std::time::Duration;
 
@@ -18,36 +19,39 @@ use super::KvStores;
 use crate::backchannel::{self, Answer, Delivery, LogoutEvent, Next, Outcome};
 use crate::clients::Client;
 use crate::config::Config;
-use crate::logout::{Notifier, Summary};
+use crate::keys::VerifyingKey;
+use crate::logout::{Platform, Summary};
 use crate::sessions::random_token;
 
 pub fn now() -> i64 {
     (Date::now().as_millis() / 1000) as i64
 }
 
-/// One structured log line, readable with `wrangler tail`: never a token, key or cookie.
-fn log_attempt(d: &Delivery, outcome: &Outcome, ms: u64) {
+/// One structured log line per attempt, readable with `wrangler tail`: never a token, key or
+/// cookie. Lines are gathered and written once per request (a console call costs more than the
+/// line).
+fn log_attempt(log: &RefCell<Vec<String>>, d: &Delivery, outcome: &Outcome, ms: u64) {
     let (result, error) = match outcome {
         Outcome::Delivered => ("delivered", None),
         Outcome::Retry { error, .. } => ("retry", Some(error.as_str())),
         Outcome::Final { error } => ("final_failure", Some(error.as_str())),
     };
-    worker::console_log!(
-        "{}",
+    log.borrow_mut().push(
         json!({"event": "backchannel_attempt", "delivery": d.id, "client_id": d.client_id, "attempt": d.attempt,
                "result": result, "error": error, "ms": ms})
+        .to_string(),
     );
 }
 
 /// One attempt: a fresh token (new `jti`, `iat`, `exp`), POSTed without following redirects,
 /// given up after the timeout.
-pub async fn attempt(config: &Config, d: &Delivery) -> Outcome {
+pub async fn attempt(config: &Config, log: &RefCell<Vec<String>>, d: &Delivery) -> Outcome {
     let started = Date::now().as_millis();
     let outcome = match send(config, d).await {
         Ok(answer) => backchannel::judge(&answer, now()),
         Err(e) => Outcome::Final { error: e },
     };
-    log_attempt(d, &outcome, Date::now().as_millis().saturating_sub(started));
+    log_attempt(log, d, &outcome, Date::now().as_millis().saturating_sub(started));
     outcome
 }
 
@@ -91,14 +95,25 @@ async fn send(config: &Config, d: &Delivery) -> Result<Answer, String> {
 
 /// Tells the relying parties: the first `inline_max` deliveries now, in parallel, the rest
 /// through the queue at once; failures are recorded and queued for a retry.
-pub struct EdgeNotifier<'a> {
+pub struct EdgePlatform<'a> {
     pub config: &'a Config,
     pub store: &'a KvStores,
     pub queue: Option<Queue>,
     pub dead_letters: Option<Queue>,
+    /// Log lines of this request, written together by [`EdgePlatform::flush_log`].
+    pub log: RefCell<Vec<String>>,
 }
 
-impl EdgeNotifier<'_> {
+impl EdgePlatform<'_> {
+    /// Writes the gathered log lines, and `last` if given, in one console call.
+    pub fn flush_log(&self, last: Option<String>) {
+        let mut lines = self.log.take();
+        lines.extend(last);
+        if !lines.is_empty() {
+            worker::console_log!("{}", lines.join("\n"));
+        }
+    }
+
     /// Records a failed delivery and queues its retry (or dead-letters it).
     async fn after(&self, next: &Next) -> Result<(), String> {
         backchannel::record(self.store, next, now()).await.map_err(|e| e.to_string())?;
@@ -125,7 +140,11 @@ impl EdgeNotifier<'_> {
     }
 }
 
-impl Notifier for EdgeNotifier<'_> {
+impl Platform for EdgePlatform<'_> {
+    async fn signature_valid(&self, key: &VerifyingKey, input: &[u8], signature: &[u8]) -> bool {
+        signer::signature_valid(key, input, signature, self.config.sign_with_webcrypto).await
+    }
+
     async fn notify(&self, event: &LogoutEvent, clients: &[Client]) -> Summary {
         let mut deliveries = backchannel::plan(event, clients, || random_token(12));
         let overflow = deliveries.split_off(deliveries.len().min(self.config.backchannel.inline_max));
@@ -135,7 +154,7 @@ impl Notifier for EdgeNotifier<'_> {
                 worker::console_error!("{}", json!({"event": "backchannel_queue_failed", "error": e}));
             }
         }
-        let outcomes = join_all(deliveries.iter().map(|d| attempt(self.config, d))).await;
+        let outcomes = join_all(deliveries.iter().map(|d| attempt(self.config, &self.log, d))).await;
         for (d, outcome) in deliveries.iter().zip(&outcomes) {
             let Some(next) = backchannel::after_failure(&self.config.backchannel, d, outcome) else {
                 summary.delivered += 1;
@@ -159,7 +178,7 @@ impl Notifier for EdgeNotifier<'_> {
 /// The queue consumer: one attempt per message, then ack; a retry is a new message with the
 /// attempt counter advanced (worker 0.8 has no attempts accessor), so every message is acked
 /// here, except when recording its follow-up failed: then the runtime redelivers it.
-pub async fn consume(batch: MessageBatch<Delivery>, config: &Config, notifier: &EdgeNotifier<'_>) {
+pub async fn consume(batch: MessageBatch<Delivery>, config: &Config, platform: &EdgePlatform<'_>) {
     let messages: Vec<_> = batch.iter().collect();
     let work = messages.into_iter().map(|message| async move {
         let message = match message {
@@ -170,15 +189,15 @@ pub async fn consume(batch: MessageBatch<Delivery>, config: &Config, notifier: &
             }
         };
         let d = message.body().clone();
-        match backchannel::is_current(notifier.store, &d).await {
+        match backchannel::is_current(platform.store, &d).await {
             Ok(true) => {}
             Ok(false) => return message.ack(),
             Err(_) => return message.retry(),
         }
-        let outcome = attempt(config, &d).await;
+        let outcome = attempt(config, &platform.log, &d).await;
         let settled = match backchannel::after_failure(&config.backchannel, &d, &outcome) {
-            None => backchannel::delivered(notifier.store, &d).await.map_err(|e| e.to_string()),
-            Some(next) => notifier.after(&next).await,
+            None => backchannel::delivered(platform.store, &d).await.map_err(|e| e.to_string()),
+            Some(next) => platform.after(&next).await,
         };
         match settled {
             Ok(()) => message.ack(),
@@ -195,13 +214,16 @@ pub async fn consume(batch: MessageBatch<Delivery>, config: &Config, notifier: &
 }
 
 /// Re-queues overdue retries (the cron trigger).
-pub async fn sweep(notifier: &EdgeNotifier<'_>) {
-    let grace = notifier.config.backchannel.sweep_grace_s;
-    match backchannel::reissue_overdue(notifier.store, now(), grace, 100).await {
+pub async fn sweep(platform: &EdgePlatform<'_>) {
+    let grace = platform.config.backchannel.sweep_grace_s;
+    match backchannel::reissue_overdue(platform.store, now(), grace, 100).await {
         Ok(deliveries) if !deliveries.is_empty() => {
             let n = deliveries.len();
-            let result = notifier.queue_now(deliveries).await;
-            worker::console_log!("{}", json!({"event": "backchannel_sweep", "requeued": n, "error": result.err()}));
+            let result = platform.queue_now(deliveries).await;
+            platform
+                .log
+                .borrow_mut()
+                .push(json!({"event": "backchannel_sweep", "requeued": n, "error": result.err()}).to_string());
         }
         Ok(_) => {}
         Err(e) => worker::console_error!("{}", json!({"event": "backchannel_sweep", "error": e.0})),

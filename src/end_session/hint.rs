@@ -7,6 +7,7 @@ use std::fmt;
 use serde::Deserialize;
 
 use crate::keys::{KeySet, VerifyError};
+use crate::logout::Platform;
 
 /// Clock skew tolerated on `iat`.
 pub const IAT_LEEWAY_S: i64 = 300;
@@ -61,17 +62,33 @@ struct HintClaims {
     sid: Option<String>,
 }
 
-/// Verifies `jwt` against the provider's keys and `issuer`. `client_id` is the request's own
-/// `client_id` parameter, which must then name the token's client.
-pub fn verify(
+/// Verifies `jwt` against the provider's keys (the signature checked by `platform`) and
+/// `issuer`. `client_id` is the request's own `client_id` parameter, which must then name the
+/// token's client.
+pub async fn verify(
     keys: &KeySet,
+    platform: &impl Platform,
     issuer: &str,
     jwt: &str,
     client_id: Option<&str>,
     now: i64,
 ) -> Result<VerifiedHint, HintError> {
-    let token = keys.verify::<HintClaims>(jwt).map_err(HintError::Signature)?;
-    let claims = token.claims();
+    let candidates = keys.candidates(jwt).map_err(HintError::Signature)?;
+    let mut signed = false;
+    for key in &candidates.keys {
+        if platform.signature_valid(key, candidates.signing_input.as_bytes(), &candidates.signature).await {
+            signed = true;
+            break;
+        }
+    }
+    if !signed {
+        return Err(HintError::Signature(VerifyError::BadSignature));
+    }
+    let claims = candidates
+        .token
+        .deserialize_claims_unchecked::<HintClaims>()
+        .map_err(|_| HintError::Signature(VerifyError::Malformed))?;
+    let claims = &claims;
     if let Some(iat) = claims.issued_at {
         if iat.timestamp() > now + IAT_LEEWAY_S {
             return Err(HintError::IssuedInTheFuture);
@@ -136,7 +153,7 @@ pub(crate) mod tests {
     }
 
     fn check(jwt: &str, client_id: Option<&str>) -> Result<VerifiedHint, HintError> {
-        verify(test_keys(), ISSUER, jwt, client_id, NOW)
+        futures::executor::block_on(verify(test_keys(), &crate::logout::Silent, ISSUER, jwt, client_id, NOW))
     }
 
     #[test]

@@ -17,7 +17,7 @@ use crate::cookies::{self, SameSite};
 use crate::frontchannel;
 use crate::http::{prefers_json, HttpRequest, HttpResponse};
 use crate::i18n::{self, Texts};
-use crate::logout::{self, Notifier};
+use crate::logout::{self, Platform};
 use crate::pages::{self, PageContext};
 use crate::router::END_SESSION_PATH;
 use crate::sessions::{self, hash_secret, Session};
@@ -71,7 +71,7 @@ impl From<Rejection> for Refusal {
     }
 }
 
-pub async fn handle<S: Store, N: Notifier>(ctx: &Ctx<'_, S, N>, req: &HttpRequest) -> HttpResponse {
+pub async fn handle<S: Store, N: Platform>(ctx: &Ctx<'_, S, N>, req: &HttpRequest) -> HttpResponse {
     let (outcome, ui_locales) = match params::parse(req) {
         Err(e) => (Ok(Err(refuse(Problem::BadRequest, e))), None),
         Ok(EndSessionRequest::Logout(p)) => (start(ctx, req, &p).await, p.ui_locales.clone()),
@@ -119,13 +119,17 @@ async fn browser_session<S: Store, N>(ctx: &Ctx<'_, S, N>, req: &HttpRequest) ->
 
 type Outcome = Result<Result<HttpResponse, Refusal>, StoreError>;
 
-async fn start<S: Store, N: Notifier>(ctx: &Ctx<'_, S, N>, req: &HttpRequest, p: &LogoutParams) -> Outcome {
+async fn start<S: Store, N: Platform>(ctx: &Ctx<'_, S, N>, req: &HttpRequest, p: &LogoutParams) -> Outcome {
     let hint = match &p.id_token_hint {
         None => None,
-        Some(jwt) => match hint::verify(&ctx.config.keys, &ctx.config.issuer, jwt, p.client_id.as_deref(), ctx.now) {
-            Ok(h) => Some(h),
-            Err(e) => return Ok(Err(refuse(Problem::BadHint, e))),
-        },
+        Some(jwt) => {
+            match hint::verify(&ctx.config.keys, ctx.platform, &ctx.config.issuer, jwt, p.client_id.as_deref(), ctx.now)
+                .await
+            {
+                Ok(h) => Some(h),
+                Err(e) => return Ok(Err(refuse(Problem::BadHint, e))),
+            }
+        }
     };
     let client_id = hint.as_ref().map(|h| h.client_id.as_str()).or(p.client_id.as_deref());
     let client = match client_id {
@@ -200,7 +204,7 @@ async fn ask<S: Store, N>(
         .with_log(json!({"event": "logout", "result": "confirmation_shown", "client_id": client_id}))))
 }
 
-async fn confirmed<S: Store, N: Notifier>(ctx: &Ctx<'_, S, N>, req: &HttpRequest, answer: &ConfirmAnswer) -> Outcome {
+async fn confirmed<S: Store, N: Platform>(ctx: &Ctx<'_, S, N>, req: &HttpRequest, answer: &ConfirmAnswer) -> Outcome {
     let binding = cookies::get(req.header("cookie"), &binding_cookie_name(ctx));
     let pending = match confirm::redeem(ctx.store, &answer.token, binding, ctx.now).await? {
         Redeemed::Valid(p) => p,
@@ -231,7 +235,7 @@ async fn confirmed<S: Store, N: Notifier>(ctx: &Ctx<'_, S, N>, req: &HttpRequest
 
 /// Ends the sessions, clears the session cookie, and sends the user on: through the
 /// front-channel page when relying parties of the ended sessions registered for it.
-async fn log_out<S: Store, N: Notifier>(
+async fn log_out<S: Store, N: Platform>(
     ctx: &Ctx<'_, S, N>,
     req: &HttpRequest,
     ended: &[Session],
@@ -239,7 +243,7 @@ async fn log_out<S: Store, N: Notifier>(
     redirect: Option<&str>,
     ui_locales: Option<&str>,
 ) -> Result<HttpResponse, StoreError> {
-    let result = logout::end_sessions(ctx.store, ctx.notifier, &LogoutEvent::Sessions(ended.to_vec())).await?;
+    let result = logout::end_sessions(ctx.store, ctx.platform, &LogoutEvent::Sessions(ended.to_vec())).await?;
     let page = page_context(ctx, req, ui_locales);
     let frames = frontchannel::frames(&ctx.config.issuer, ended, &result.clients);
     let response = if !frames.uris.is_empty() {
