@@ -253,19 +253,20 @@ async fn get_session<S: Store, N>(ctx: &Ctx<'_, S, N>, sid: &str) -> Answer {
     })
 }
 
+/// The `sub` query parameter, or the 400 that says it is missing.
+fn subject_param(req: &HttpRequest) -> Result<String, HttpResponse> {
+    match query_param(req, "sub")? {
+        Some(sub) if sessions::valid_sub(&sub) => Ok(sub),
+        _ => Err(error(400, "invalid_request", "the query parameter sub is required")),
+    }
+}
+
 async fn list_sessions<S: Store, N>(ctx: &Ctx<'_, S, N>, req: &HttpRequest) -> Answer {
-    let sub = match query_param(req, "sub") {
-        Ok(Some(sub)) if sessions::valid_sub(&sub) => sub,
-        Ok(_) => return Ok(error(400, "invalid_request", "the query parameter sub is required")),
+    let sub = match subject_param(req) {
+        Ok(sub) => sub,
         Err(resp) => return Ok(resp),
     };
-    let mut found = Vec::new();
-    for sid in sessions::sids_of_subject(ctx.store, &sub, MAX_LISTED_SESSIONS).await? {
-        // The index can briefly outlive a session (KV is eventually consistent): skip those.
-        if let Some(s) = sessions::load(ctx.store, &sid, ctx.now).await?.filter(|s| s.sub == sub) {
-            found.push(s);
-        }
-    }
+    let found = sessions::of_subject(ctx.store, &sub, MAX_LISTED_SESSIONS, ctx.now).await?;
     let views: Vec<_> = found.iter().map(Session::view).collect();
     Ok(HttpResponse::json(200, &json!({ "sessions": views })))
 }
@@ -299,17 +300,11 @@ async fn end_session<S: Store, N: Platform>(ctx: &Ctx<'_, S, N>, sid: &str) -> A
 
 /// Admin logout of every session of a user.
 async fn end_subject<S: Store, N: Platform>(ctx: &Ctx<'_, S, N>, req: &HttpRequest) -> Answer {
-    let sub = match query_param(req, "sub") {
-        Ok(Some(sub)) if sessions::valid_sub(&sub) => sub,
-        Ok(_) => return Ok(error(400, "invalid_request", "the query parameter sub is required")),
+    let sub = match subject_param(req) {
+        Ok(sub) => sub,
         Err(resp) => return Ok(resp),
     };
-    let mut found = Vec::new();
-    for sid in sessions::sids_of_subject(ctx.store, &sub, MAX_LISTED_SESSIONS).await? {
-        if let Some(s) = sessions::load(ctx.store, &sid, ctx.now).await?.filter(|s| s.sub == sub) {
-            found.push(s);
-        }
-    }
+    let found = sessions::of_subject(ctx.store, &sub, MAX_LISTED_SESSIONS, ctx.now).await?;
     let sids: Vec<String> = found.iter().map(|s| s.sid.clone()).collect();
     let ended = logout::end_sessions(ctx.store, ctx.platform, &LogoutEvent::Subject { sub, sessions: found }).await?;
     Ok(HttpResponse::json(200, &json!({ "sessions_ended": sids, "backchannel": ended.summary }))

@@ -149,6 +149,19 @@ pub async fn sids_of_subject(store: &impl Store, sub: &str, limit: usize) -> Res
     }
 }
 
+/// The live sessions of `sub` (at most `limit`), read in bulk. The index can briefly outlive a
+/// session (KV is eventually consistent): such entries are skipped.
+pub async fn of_subject(store: &impl Store, sub: &str, limit: usize, now: i64) -> Result<Vec<Session>, StoreError> {
+    let keys: Vec<String> = sids_of_subject(store, sub, limit).await?.iter().map(|sid| session_key(sid)).collect();
+    let records = store.get_many(Ns::Sessions, &keys).await?;
+    Ok(records
+        .into_iter()
+        .flatten()
+        .filter_map(|r| serde_json::from_str::<Session>(&r).ok())
+        .filter(|s| s.sub == sub && s.expires_at > now)
+        .collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -195,6 +208,9 @@ mod tests {
             assert_eq!(load_by_cookie(&store, "sid-1", 1000).await.unwrap(), None);
             assert_eq!(sids_of_subject(&store, "alice", 10).await.unwrap(), ["sid-1", "sid-2"]);
             assert_eq!(sids_of_subject(&store, "alice", 1).await.unwrap(), ["sid-1"]);
+            let live: Vec<String> =
+                of_subject(&store, "alice", 10, 1000).await.unwrap().into_iter().map(|s| s.sid).collect();
+            assert_eq!(live, ["sid-1", "sid-2"]);
             delete(&store, &s).await.unwrap();
             assert_eq!(load(&store, "sid-1", 1000).await.unwrap(), None);
             assert_eq!(load_by_cookie(&store, &cookie, 1000).await.unwrap(), None);
