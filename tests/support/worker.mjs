@@ -69,6 +69,16 @@ function installExitHooks() {
   }
 }
 
+/**
+ * Kills the process group `pid` and removes `dir` if this process goes away before the returned
+ * function is called (which forgets them).
+ */
+export function trackProcessGroup(pid, dir) {
+  installExitHooks();
+  live.set(pid, dir);
+  return () => live.delete(pid);
+}
+
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /**
@@ -122,8 +132,7 @@ export async function startWorker({ vars, providerMetadata, port, persistTo: kee
     '--show-interactive-dev-session=false',
   ];
   const child = spawn(node22(), args, { cwd: ROOT, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
-  installExitHooks();
-  live.set(child.pid, dir);
+  const untrack = trackProcessGroup(child.pid, dir);
 
   let log = '';
   const append = (chunk) => {
@@ -153,7 +162,7 @@ export async function startWorker({ vars, providerMetadata, port, persistTo: kee
       process.kill(-child.pid, 'SIGKILL');
     } catch {}
     if (!done) await Promise.race([exitPromise, sleep(2000)]);
-    live.delete(child.pid);
+    untrack();
     fs.rmSync(dir, { recursive: true, force: true });
   }
 
