@@ -178,7 +178,7 @@ fn platform<'a>(config: &'a Config, stores: &'a KvStores, env: &Env) -> notify::
 /// Retries of back-channel deliveries. Never returns an error: in worker 0.8 that panics in the
 /// glue; every message is acked or retried by [`notify::consume`] itself.
 #[event(queue)]
-async fn queue(batch: MessageBatch<crate::backchannel::Delivery>, env: Env, _ctx: Context) -> Result<()> {
+async fn queue(batch: MessageBatch<String>, env: Env, _ctx: Context) -> Result<()> {
     let config = match config(&env) {
         Ok(c) => c,
         Err(e) => {
