@@ -223,15 +223,8 @@ async fn create_session<S: Store, N>(ctx: &Ctx<'_, S, N>, req: &HttpRequest) -> 
         }
         None => sessions::random_token(16),
     };
-    let cookie = sessions::random_token(32);
-    let session = Session {
-        sid,
-        sub: input.sub,
-        clients,
-        created_at: ctx.now,
-        expires_at: ctx.now + ttl,
-        cookie_hash: sessions::hash_secret(&cookie),
-    };
+    let (cookie, cookie_hash) = sessions::new_cookie(&sid);
+    let session = Session { sid, sub: input.sub, clients, created_at: ctx.now, expires_at: ctx.now + ttl, cookie_hash };
     sessions::save(ctx.store, &session, true).await?;
     Ok(HttpResponse::json(
         201,

@@ -49,10 +49,10 @@ impl Default for BackchannelConfig {
 }
 
 /// Deliveries one logout request makes itself. The free plan allows 50 subrequests per request:
-/// a logout by hint costs 3 KV reads (client, browser index, session), 1 bulk read of the
-/// session's clients, 3 KV deletes and 1 queue send for the overflow, plus per inline delivery
-/// a fetch and, if it fails, at most 3 more (record, delete, queue or dead-letter send):
-/// 8 + 4 × 10 = 48. CPU is not the limit (bench/: signing is WebCrypto's).
+/// a logout by hint costs 2 KV reads (client, session), 1 bulk read of the session's clients,
+/// 2 KV deletes (session, subject index) and 1 queue send for the overflow, plus per inline
+/// delivery a fetch and, if it fails, at most 3 more (record, delete, queue or dead-letter
+/// send): 6 + 4 × 10 = 46. CPU is not the limit (bench/: signing is WebCrypto's).
 pub const DEFAULT_INLINE_MAX: usize = 10;
 /// Longest delay between two attempts, whatever the backoff or `Retry-After` says.
 pub const MAX_RETRY_DELAY_S: u32 = 3600;
@@ -218,8 +218,8 @@ pub fn parse_retry_after(value: &str, now: i64) -> Option<u32> {
     if let Ok(s) = value.parse::<u32>() {
         return Some(s);
     }
-    let at = chrono::DateTime::parse_from_rfc2822(value).ok()?.timestamp();
-    Some((at - now).clamp(0, i64::from(u32::MAX)) as u32)
+    let at = httpdate::parse_http_date(value).ok()?.duration_since(std::time::UNIX_EPOCH).ok()?.as_secs();
+    Some((i64::try_from(at).ok()? - now).clamp(0, i64::from(u32::MAX)) as u32)
 }
 
 /// The delay before attempt `next` (2, 3, ...): the base delay doubling from attempt 2, or the
@@ -535,6 +535,9 @@ mod tests {
         let now = chrono::DateTime::parse_from_rfc2822("Sun, 22 Nov 2026 10:00:00 GMT").unwrap().timestamp();
         assert_eq!(parse_retry_after("Sun, 22 Nov 2026 10:01:00 GMT", now), Some(60));
         assert_eq!(parse_retry_after("Sun, 22 Nov 2026 09:00:00 GMT", now), Some(0));
+        // The two obsolete HTTP-date forms recipients must accept (RFC 9110 5.6.7).
+        assert_eq!(parse_retry_after("Sunday, 22-Nov-26 10:02:00 GMT", now), Some(120));
+        assert_eq!(parse_retry_after("Sun Nov 22 10:03:00 2026", now), Some(180));
         assert_eq!(parse_retry_after("soon", now), None);
     }
 

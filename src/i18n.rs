@@ -156,18 +156,12 @@ pub fn negotiate(ui_locales: Option<&str>, accept_language: Option<&str>) -> &'s
         return t;
     }
     // The supported tag with the highest q-value; the first listed wins a tie.
-    let mut best: Option<(f32, &'static Texts)> = None;
+    let mut best: Option<(u16, &'static Texts)> = None;
     for item in accept_language.unwrap_or("").split(',').take(32) {
         let mut parts = item.split(';');
         let tag = parts.next().unwrap_or("").trim();
-        let q = match parts.find_map(|p| p.trim().strip_prefix("q=")) {
-            None => 1.0,
-            Some(q) => match q.trim().parse::<f32>() {
-                Ok(q) => q,
-                Err(_) => continue,
-            },
-        };
-        if q <= 0.0 || tag.is_empty() || tag == "*" || best.is_some_and(|(b, _)| b >= q) {
+        let Some(q) = crate::http::weight(parts) else { continue };
+        if q == 0 || tag.is_empty() || tag == "*" || best.is_some_and(|(b, _)| b >= q) {
             continue;
         }
         if let Some(t) = supported(tag) {

@@ -5,13 +5,15 @@
 //! - `session/{sid}` → the [`Session`] record, expiring with the session;
 //! - `subject/{b64url(sub)}/{sid}` → `""` with `{"exp": ...}` metadata: lists a subject's
 //!   sessions by prefix;
-//! - `browser/{sha256(cookie)}` → the `sid` the browser cookie belongs to. The cookie value is a
-//!   random secret that is stored only hashed, so knowing a `sid` (every relying party sees it)
-//!   does not let anyone act as the browser.
+//!
+//! The browser cookie names its session itself: `{b64url(sid)}.{secret}`, the secret random and
+//! stored only hashed in the record. A logout finds the session with one read and no index to
+//! keep, and knowing a `sid` (every relying party sees it) does not let anyone act as the browser.
 
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD as B64, Engine};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
 
 use crate::store::{Ns, Store, StoreError};
 
@@ -27,7 +29,7 @@ pub struct Session {
     pub clients: Vec<String>,
     pub created_at: i64,
     pub expires_at: i64,
-    /// SHA-256 of the browser cookie, base64url.
+    /// SHA-256 of the secret half of the browser cookie, base64url.
     pub cookie_hash: String,
 }
 
@@ -84,8 +86,24 @@ pub fn subject_key(sub: &str, sid: &str) -> String {
     format!("{}{sid}", subject_prefix(sub))
 }
 
-pub fn browser_key(cookie_hash: &str) -> String {
-    format!("browser/{cookie_hash}")
+/// Longest cookie value read: a 128-byte `sid` in base64url, a dot, a 32-byte secret.
+const MAX_COOKIE_LEN: usize = 240;
+
+/// A new browser cookie for the session `sid`, and the hash of its secret (the record keeps it).
+pub fn new_cookie(sid: &str) -> (String, String) {
+    let secret = random_token(32);
+    let hash = hash_secret(&secret);
+    (format!("{}.{secret}", B64.encode(sid.as_bytes())), hash)
+}
+
+/// The `sid` a cookie names and its secret, if it has the shape [`new_cookie`] gives.
+fn split_cookie(cookie: &str) -> Option<(String, &str)> {
+    if cookie.len() > MAX_COOKIE_LEN {
+        return None;
+    }
+    let (sid, secret) = cookie.split_once('.')?;
+    let sid = String::from_utf8(B64.decode(sid).ok()?).ok()?;
+    (valid_sid(&sid) && !secret.is_empty()).then_some((sid, secret))
 }
 
 /// Reads a session by `sid`; an unreadable record counts as absent.
@@ -99,37 +117,31 @@ pub async fn load(store: &impl Store, sid: &str, now: i64) -> Result<Option<Sess
 
 /// The session a browser's cookie value belongs to, if any.
 pub async fn load_by_cookie(store: &impl Store, cookie: &str, now: i64) -> Result<Option<Session>, StoreError> {
-    if cookie.is_empty() || cookie.len() > 200 {
-        return Ok(None);
-    }
-    let hash = hash_secret(cookie);
-    let Some(sid) = store.get(Ns::Sessions, &browser_key(&hash)).await? else {
+    let Some((sid, secret)) = split_cookie(cookie) else {
         return Ok(None);
     };
-    // The record's own hash is checked too, so a stale index entry never grants a session.
-    Ok(load(store, &sid, now).await?.filter(|s| s.cookie_hash == hash))
+    let hash = hash_secret(secret);
+    Ok(load(store, &sid, now).await?.filter(|s| bool::from(s.cookie_hash.as_bytes().ct_eq(hash.as_bytes()))))
 }
 
-/// Writes a session with its subject index and browser index, all expiring with it.
-pub async fn save(store: &impl Store, session: &Session, write_indexes: bool) -> Result<(), StoreError> {
+/// Writes a session record, and with `new` its subject index entry, both expiring with it.
+pub async fn save(store: &impl Store, session: &Session, new: bool) -> Result<(), StoreError> {
     let exp = Some(session.expires_at);
     let record = serde_json::to_string(session).expect("a session serialises");
     store.put(Ns::Sessions, &session_key(&session.sid), &record, exp, None).await?;
-    if write_indexes {
+    if new {
         let meta = serde_json::json!({ "exp": session.expires_at });
         store.put(Ns::Sessions, &subject_key(&session.sub, &session.sid), "", exp, Some(meta)).await?;
-        store.put(Ns::Sessions, &browser_key(&session.cookie_hash), &session.sid, exp, None).await?;
     }
     Ok(())
 }
 
-/// Deletes a session and its indexes. The record goes first: it is what makes the session
-/// exist (the indexes are only trusted when the record is there), so a logout cut short after
-/// it is complete, and one cut short before it leaves the session whole, to be ended again.
-/// Index entries left behind expire with the session.
+/// Deletes a session and its index entry. The record goes first: it is what makes the session
+/// exist (the index is only trusted when the record is there), so a logout cut short after it
+/// is complete, and one cut short before it leaves the session whole, to be ended again. An
+/// index entry left behind expires with the session.
 pub async fn delete(store: &impl Store, session: &Session) -> Result<(), StoreError> {
     store.delete(Ns::Sessions, &session_key(&session.sid)).await?;
-    store.delete(Ns::Sessions, &browser_key(&session.cookie_hash)).await?;
     store.delete(Ns::Sessions, &subject_key(&session.sub, &session.sid)).await
 }
 
@@ -169,14 +181,14 @@ mod tests {
     use futures::executor::block_on;
 
     fn session(sid: &str, sub: &str) -> (Session, String) {
-        let cookie = random_token(32);
+        let (cookie, cookie_hash) = new_cookie(sid);
         let s = Session {
             sid: sid.into(),
             sub: sub.into(),
             clients: vec!["rp1".into()],
             created_at: 1000,
             expires_at: 5000,
-            cookie_hash: hash_secret(&cookie),
+            cookie_hash,
         };
         (s, cookie)
     }
@@ -206,6 +218,14 @@ mod tests {
             assert_eq!(load(&store, "sid-1", 1000).await.unwrap(), Some(s.clone()));
             assert_eq!(load_by_cookie(&store, &cookie, 1000).await.unwrap(), Some(s.clone()));
             assert_eq!(load_by_cookie(&store, "sid-1", 1000).await.unwrap(), None);
+            // The sid is public: without the secret, or with another session's, nothing.
+            let (sid_part, secret) = cookie.split_once('.').unwrap();
+            assert_eq!(load_by_cookie(&store, sid_part, 1000).await.unwrap(), None);
+            assert_eq!(load_by_cookie(&store, &format!("{sid_part}."), 1000).await.unwrap(), None);
+            assert_eq!(load_by_cookie(&store, &format!("{sid_part}.{secret}x"), 1000).await.unwrap(), None);
+            let (other_cookie, _) = new_cookie("sid-2");
+            let other_secret = other_cookie.split_once('.').unwrap().1;
+            assert_eq!(load_by_cookie(&store, &format!("{sid_part}.{other_secret}"), 1000).await.unwrap(), None);
             assert_eq!(sids_of_subject(&store, "alice", 10).await.unwrap(), ["sid-1", "sid-2"]);
             assert_eq!(sids_of_subject(&store, "alice", 1).await.unwrap(), ["sid-1"]);
             let live: Vec<String> =
@@ -216,6 +236,21 @@ mod tests {
             assert_eq!(load_by_cookie(&store, &cookie, 1000).await.unwrap(), None);
             assert_eq!(sids_of_subject(&store, "alice", 10).await.unwrap(), ["sid-2"]);
         });
+    }
+
+    #[test]
+    fn cookies_name_their_session_and_hide_their_secret() {
+        let (cookie, hash) = new_cookie("a.b~c");
+        let (sid, secret) = split_cookie(&cookie).unwrap();
+        assert_eq!(sid, "a.b~c");
+        assert_eq!(hash_secret(secret), hash);
+        assert!(!cookie.contains(&hash));
+        // Only cookie-safe characters (RFC 6265 cookie-octet), whatever the sid holds.
+        let (odd, _) = new_cookie("x\"y;z,w");
+        assert!(odd.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)));
+        for bad in ["", ".", "c2lkLTE", "c2lkLTE.", "!!.secret", "Lw.secret", &"a".repeat(300)] {
+            assert_eq!(split_cookie(bad), None, "{bad:?}");
+        }
     }
 
     #[test]

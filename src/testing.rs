@@ -18,8 +18,8 @@ use crate::store::memory::MemoryStore;
 pub const ISSUER: &str = "https://id.example.com";
 pub const ADMIN_TOKEN: &str = "fuzz-admin-token-0123456789";
 pub const NOW: i64 = 1_800_000_000;
-/// The browser cookie of the seeded session `sid-1` of `alice`.
-pub const COOKIE: &str = "cookie-of-alice-0123456789abcdefghijklmnopq";
+/// The browser cookie of the seeded session `sid-1` of `alice`: `b64url("sid-1")`, then its secret.
+pub const COOKIE: &str = "c2lkLTE.cookie-of-alice-0123456789abcdefghijklmnopq";
 
 /// One private JWKS (RS256, ES256, EdDSA), generated once per process.
 pub fn jwks() -> &'static str {
@@ -76,7 +76,7 @@ pub fn seeded_store() -> MemoryStore {
             clients: vec!["rp1".into(), "rp2".into()],
             created_at: NOW,
             expires_at: NOW + 3600,
-            cookie_hash: sessions::hash_secret(COOKIE),
+            cookie_hash: sessions::hash_secret(COOKIE.split_once('.').expect("sid.secret").1),
         };
         sessions::save(&store, &session, true).await.unwrap();
     });

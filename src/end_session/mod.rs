@@ -132,16 +132,20 @@ async fn start<S: Store, N: Platform>(ctx: &Ctx<'_, S, N>, req: &HttpRequest, p:
         }
     };
     let client_id = hint.as_ref().map(|h| h.client_id.as_str()).or(p.client_id.as_deref());
-    let client = match client_id {
-        Some(id) => load_client(ctx.store, id).await?,
-        None => None,
+    // The client and the browser's session are independent reads: made at once.
+    let read_client = async {
+        match client_id {
+            Some(id) => load_client(ctx.store, id).await,
+            None => Ok(None),
+        }
     };
+    let (client, browser) = futures::join!(read_client, browser_session(ctx, req));
+    let (client, browser) = (client?, browser?);
     let named = match (client_id, &client) {
         (None, _) => NamedClient::None,
         (Some(_), Some(c)) => NamedClient::Found(c),
         (Some(_), None) => NamedClient::Unknown,
     };
-    let browser = browser_session(ctx, req).await?;
     let hint_session = match hint.as_ref().and_then(|h| h.sid.as_deref().map(|sid| (sid, &h.sub))) {
         // Without a cookie, the hint's session is the one at stake: only when it is that user's.
         Some((sid, sub)) if browser.is_none() => {

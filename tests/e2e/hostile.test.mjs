@@ -1044,6 +1044,33 @@ describe('hostile requests', { timeout: 150_000 }, () => {
     }
   });
 
+  // ---- 10. forged session cookies ---------------------------------------------------------------
+
+  it('a cookie that names a session without its secret is no session: nothing ends', { timeout: 30_000 }, async () => {
+    const before = await snapshot();
+    const carol = await newSession('carol');
+    const [victimSid, victimSecret] = victim.cookie.split('.');
+    assert.equal(Buffer.from(victimSid, 'base64url').toString(), victim.sid, 'the cookie names its sid');
+    const forgeries = {
+      'the sid alone': victimSid,
+      'the sid and a random secret': `${victimSid}.${Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString('base64url')}`,
+      'the sid and another session\'s secret': `${victimSid}.${carol.cookie.split('.')[1]}`,
+      'the secret with one more character': `${victimSid}.${victimSecret}A`,
+      'the secret alone': victimSecret,
+      'the raw sid and the secret': `${victim.sid}.${victimSecret}`,
+    };
+    for (const [what, cookie] of Object.entries(forgeries)) {
+      const r = await endSession(endpoint, { browser: new Browser({ [COOKIE]: cookie }) });
+      assert.equal(r.status, 200, `${what}: ${r.text.slice(0, 200)}`);
+      assert.equal(confirmationForm(r.text), null, `${what}: asked to confirm the end of a session it does not hold`);
+    }
+    // Carol's own cookie still names her session only.
+    const r = await endSession(endpoint, { browser: carol.browser });
+    assert.ok(confirmationForm(r.text), 'a genuine cookie no longer names its session');
+    await w.admin('DELETE', `/admin/sessions/${carol.sid}`);
+    await assertUnchanged(before, 'forged cookies');
+  });
+
   // ---- control -------------------------------------------------------------------------------
 
   it('control: the live session survived everything, and its request, unaltered, logs out at once', { timeout: 20_000 }, async () => {
