@@ -81,6 +81,13 @@ const CODE = {
   bulkReadMax: Number(/pub const BULK_READ_MAX: usize = (\d+);/.exec(source('src/store.rs'))?.[1] ?? 1),
   bulkClientReads: /load_clients\(/.test(source('src/logout.rs')),
   consumerBatch: Number(/max_batch_size = (\d+)/.exec(source('wrangler.toml'))?.[1] ?? 10),
+  // Since c5ef708 the cookie names its session: no browser index to read or delete.
+  browserIndex: /browser\//.test(source('src/sessions.rs')),
+  // Since then too, an admin logout reads the subject's sessions in bulk.
+  bulkSessionReads: /get_many/.test(source('src/sessions.rs')),
+  // Sessions one DELETE /admin/sessions?sub= ends (pages since 2026-11-22; before, all).
+  subrequestBudget: /fn affordable_inline/.test(source('src/backchannel.rs')),
+  subjectPage: Number(/pub const SUBJECT_LOGOUT_PAGE: usize = (\d+);/.exec(source('src/admin.rs'))?.[1] ?? 1e9),
 };
 
 // ------------------------------------------------------------------ run context
@@ -405,7 +412,8 @@ async function scaleRun(w, rp, { label, count, prepare, send, keysOf, idleMsPerS
     const dr = w.meter.between(a, b);
     const da = w.meter.between(b, c);
     // Short windows: thread run times (ns) rather than clock ticks (10 ms each).
-    reqCpu.push(ms(dr.workerdNsS));
+    // An admin logout of many sessions is several requests (pages): CPU per request.
+    reqCpu.push(ms(dr.workerdNsS) / (r.requests ?? 1));
     asyncCpu.push(Math.max(0, ms(da.workerdNsS) - idleMsPerS * da.wallS));
     lat.push(dr.wallS * 1000);
     inline += got.early;
@@ -440,22 +448,36 @@ async function scaleRun(w, rp, { label, count, prepare, send, keysOf, idleMsPerS
 let INLINE_MAX = CODE.inlineMax;
 /** Reads of the clients of ended sessions: one bulk read per BULK_READ_MAX keys, or one each. */
 const clientReads = (k) => (CODE.bulkClientReads ? Math.ceil(k / CODE.bulkReadMax) : k);
+/**
+ * Inline deliveries a request affords (src/backchannel.rs, affordable_inline, since 2026-11-22):
+ * 4 subrequests each at worst, after what was spent and with room for the deletes and queue sends.
+ */
+function affordableInline(spent, deletes, deliveries) {
+  if (!CODE.subrequestBudget) return INLINE_MAX;
+  return Math.min(INLINE_MAX, Math.floor(Math.max(0, 50 - spent - deletes - Math.ceil(deliveries / 100)) / 4));
+}
 function subrequestsLogout(k, d = k) {
-  const seq = 1 + 2; // hint's client; browser index + session (one after the other)
-  const fetches = Math.min(d, INLINE_MAX);
-  const sends = Math.ceil(Math.max(0, d - INLINE_MAX) / 100);
-  const deletes = 3; // session, browser index, subject index
+  // hint's client and the session (and before c5ef708 the browser index first)
+  const seq = CODE.browserIndex ? 3 : 2;
+  const deletes = CODE.browserIndex ? 3 : 2; // session, subject index (, browser index)
   const reads = clientReads(k);
+  const fetches = Math.min(d, affordableInline(seq + reads, deletes, k));
+  const sends = Math.ceil(Math.max(0, d - fetches) / 100);
   return { kvGets: seq + reads, kvGetsSequential: seq, clientReads: reads, clientKeys: k, kvDeletes: deletes, fetches, queueSends: sends, total: seq + reads + deletes + fetches + sends };
 }
 function subrequestsAdmin(s, k = 3, d = k * s) {
   const lists = Math.ceil(s / 1000) || 1;
-  const fetches = Math.min(d, INLINE_MAX);
-  const sends = Math.ceil(Math.max(0, d - INLINE_MAX) / 100);
-  const deletes = 3 * s;
+  const deletes = (CODE.browserIndex ? 3 : 2) * s;
   const reads = clientReads(k);
-  // each session one after the other (src/admin.rs), then the clients (src/logout.rs)
-  return { kvLists: lists, kvGets: s + reads, kvGetsSequential: s, clientReads: reads, clientKeys: k, kvDeletes: deletes, fetches, queueSends: sends, total: lists + s + reads + deletes + fetches + sends };
+  // the sessions: one bulk read per BULK_READ_MAX (or one get each), then the clients (src/logout.rs)
+  const sessionReads = CODE.bulkSessionReads ? Math.ceil(s / CODE.bulkReadMax) : s;
+  const fetches = Math.min(d, affordableInline(lists + sessionReads + reads, deletes, k * s));
+  const sends = Math.ceil(Math.max(0, d - fetches) / 100);
+  return {
+    kvLists: lists, kvGets: sessionReads + reads, kvGetsSequential: sessionReads, sessionKeys: CODE.bulkSessionReads ? s : 0,
+    clientReads: reads, clientKeys: k, kvDeletes: deletes, fetches, queueSends: sends,
+    total: lists + sessionReads + reads + deletes + fetches + sends,
+  };
 }
 
 /** The worker's own CPU, estimated: measured minus what the floor says the local runtime spends on the request itself, the KV operations, the POSTs and the queue messages. */
@@ -464,7 +486,7 @@ function isolateEstimate(raw, sub, u, queued = 0) {
   const clients = CODE.bulkClientReads
     ? (sub.clientReads ?? 0) * u.kvGet + (sub.clientKeys ?? 0) * (u.kvBulkPerKey ?? 0)
     : (sub.clientKeys ?? 0) * (u.kvGetParallel ?? u.kvGet);
-  const gets = (sub.kvGetsSequential ?? sub.kvGets) * u.kvGet + clients;
+  const gets = (sub.kvGetsSequential ?? sub.kvGets) * u.kvGet + (sub.sessionKeys ?? 0) * (u.kvBulkPerKey ?? 0) + clients;
   const platform = u.request + gets + sub.kvDeletes * u.kvDelete + (sub.kvLists ?? 0) * u.kvGet + sub.fetches * u.post + queued * (u.queueMessage ?? 0);
   return r2(raw - platform);
 }
@@ -624,22 +646,38 @@ async function main() {
           }
           return { items };
         },
+        // Page by page: each answer with a `cursor` is asked again with it (src/admin.rs).
         send: async (s) => {
-          const res = await request('DELETE', `${ours.url}/admin/sessions?sub=${encodeURIComponent(s.sub)}`, {
-            headers: { authorization: `Bearer ${ours.vars.ADMIN_TOKEN}` }, timeoutMs: 60_000,
-          });
-          let body = null;
-          try {
-            body = JSON.parse(res.body);
-          } catch {}
-          return { ok: res.status === 200 && body?.sessions_ended?.length === s.sessions.length, extra: body?.backchannel };
+          let cursor = null;
+          let ended = 0;
+          let requests = 0;
+          let ok = true;
+          const totals = { delivered: 0, queued: 0, dead: 0 };
+          do {
+            const q = `sub=${encodeURIComponent(s.sub)}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`;
+            const res = await request('DELETE', `${ours.url}/admin/sessions?${q}`, {
+              headers: { authorization: `Bearer ${ours.vars.ADMIN_TOKEN}` }, timeoutMs: 60_000,
+            });
+            requests += 1;
+            let body = null;
+            try {
+              body = JSON.parse(res.body);
+            } catch {}
+            ok &&= res.status === 200 && Array.isArray(body?.sessions_ended);
+            ended += body?.sessions_ended?.length ?? 0;
+            for (const k of Object.keys(totals)) totals[k] += body?.backchannel?.[k] ?? 0;
+            cursor = body?.cursor ?? null;
+          } while (cursor && requests < 1000);
+          return { ok: ok && ended === s.sessions.length, extra: { ...totals, requests }, requests };
         },
         // backchannel_logout_session_required: one token per client and session.
         keysOf: (s) => s.sessions.flatMap((x) => clients.map((c) => `/bc/${c.id}|${x.sid}`)),
       }));
       if (!r) continue;
       r.sessions = sCount;
-      r.subrequests = subrequestsAdmin(sCount);
+      // per request: a page of at most CODE.subjectPage sessions
+      r.subrequests = subrequestsAdmin(Math.min(sCount, CODE.subjectPage));
+      r.requestsPerLogout = r.response?.requests ?? 1;
       report.scale.admin.push(r);
       say(`  request CPU ${r.requestCpuMs} ms, after the answer ${r.afterAnswerCpuMs} ms; tokens ${r.beforeAnswerPerLogout} before + ${r.afterAnswerPerLogout} after the answer; missing ${r.missing}; latency p50 ${r.latencyMs.p50} ms; subrequests ${r.subrequests.total}`);
     }
@@ -714,8 +752,8 @@ function summarize() {
     const parts = [
       ['measured: workerd CPU per logout (median of the mix runs)', mixCpu, ''],
       [`- local runtime: the request itself (floor /noop at concurrency ${OPT.concurrency})`, -floor.request, 'not in production CPU'],
-      [`- local runtime: ${mixSub.kvGetsSequential} KV gets + ${mixSub.clientReads} ${CODE.bulkClientReads ? 'bulk read' : 'gets'} of ${mixSub.clientKeys} clients`, -(mixSub.kvGetsSequential * floor.kvGet + (CODE.bulkClientReads ? mixSub.clientReads * floor.kvGet + mixSub.clientKeys * (floor.kvBulkPerKey ?? 0) : mixSub.clientKeys * (floor.kvGetParallel ?? floor.kvGet))), 'hint\'s client, browser index, session; the session\'s clients'],
-      [`- local runtime: ${mixSub.kvDeletes} KV deletes`, -mixSub.kvDeletes * floor.kvDelete, 'browser index, subject index, session'],
+      [`- local runtime: ${mixSub.kvGetsSequential} KV gets + ${mixSub.clientReads} ${CODE.bulkClientReads ? 'bulk read' : 'gets'} of ${mixSub.clientKeys} clients`, -(mixSub.kvGetsSequential * floor.kvGet + (CODE.bulkClientReads ? mixSub.clientReads * floor.kvGet + mixSub.clientKeys * (floor.kvBulkPerKey ?? 0) : mixSub.clientKeys * (floor.kvGetParallel ?? floor.kvGet))), `hint's client,${CODE.browserIndex ? ' browser index,' : ''} session; the session's clients`],
+      [`- local runtime: ${mixSub.kvDeletes} KV deletes`, -mixSub.kvDeletes * floor.kvDelete, `session, subject index${CODE.browserIndex ? ', browser index' : ''}`],
       [`- local runtime: ${mixSub.fetches} back-channel POSTs`, -mixSub.fetches * floor.post, ''],
     ];
     const isolate = parts.reduce((a, p) => a + p[1], 0);
@@ -807,9 +845,11 @@ function summarize() {
     const invocation = { batch: B, rawMs: r2(B * perMsg), isolateEstimateMs: fa ? r2(B * (perMsg - fa.post) - fa.request) : NaN, perMessageMs: r3(perMsg), messages: tokensAfter };
     report.derived.consumer = invocation;
     for (const r of all) {
-      const d = r.rps ?? 3 * r.sessions;
-      const inline = Math.min(d, INLINE_MAX);
-      const overlapped = Math.max(0, before(r) - inline);
+      // per request: an admin logout of many sessions is one request per page
+      const pages = r.requestsPerLogout ?? 1;
+      const d = r.rps ?? (3 * r.sessions) / pages;
+      const inline = Math.min(d, r.subrequests.fetches);
+      const overlapped = Math.max(0, before(r) / pages - inline);
       r.deliveriesInline = inline;
       r.deliveriesQueued = d - inline;
       r.requestCpuCorrectedMs = r2(r.requestCpuMs - (Number.isFinite(perMsg) ? overlapped * perMsg : 0));
@@ -830,8 +870,8 @@ function summarize() {
       out.push(`Each RP delivered inline adds ${f1(slope)} ms of request CPU (${lo.rps} -> ${hi.rps} RPs; isolate estimate ${f1(slopeEst)} ms). At BACKCHANNEL_INLINE_MAX = ${INLINE_MAX}: ${INLINE_MAX} RS256 signatures alone are ${f1(INLINE_MAX * floor.sign.RS256)} ms of WebCrypto CPU here (ES256: ${f1(INLINE_MAX * floor.sign.ES256)} ms, EdDSA: ${f1(INLINE_MAX * floor.sign.EdDSA)} ms).`);
     }
     if (Number.isFinite(perMsg)) out.push(`Queue consumer: ${f1(perMsg)} ms of CPU per message (pooled over ${r2(tokensAfter)} messages; sign + POST + log + ack); one invocation of ${B} messages (max_batch_size) = ${f1(invocation.rawMs)} ms raw, isolate estimate ${f1(invocation.isolateEstimateMs)} ms.`);
-    out.push(table('4b. Scale: sessions of one user ended by DELETE /admin/sessions?sub= (3 RPs each; backchannel_logout_session_required: one token per RP and session)',
-      ['sessions', 'runs', 'errors', ...cols], report.scale.admin.map((r) => [r.sessions, r.logouts, r.errors, ...cells(r)])));
+    out.push(table(`4b. Scale: sessions of one user ended by DELETE /admin/sessions?sub= (3 RPs each; backchannel_logout_session_required: one token per RP and session; ${CODE.subjectPage < 1e9 ? `at most ${CODE.subjectPage} sessions per request, the rest by its cursor: CPU, deliveries and subrequests per request` : 'one request'})`,
+      ['sessions', 'runs', 'requests each', 'errors', ...cols], report.scale.admin.map((r) => [r.sessions, r.logouts, r.requestsPerLogout ?? 1, r.errors, ...cells(r)])));
   }
 
   // Goals
@@ -888,7 +928,7 @@ if (arg('summarize', null)) {
   const earlier = JSON.parse(fs.readFileSync(path.resolve(arg('summarize')), 'utf8'));
   Object.assign(report, earlier);
   Object.assign(OPT, earlier.options);
-  Object.assign(CODE, earlier.codeConstants ?? { inlineMax: 16, bulkClientReads: false });
+  Object.assign(CODE, { browserIndex: true, bulkSessionReads: false }, earlier.codeConstants ?? { inlineMax: 16, bulkClientReads: false });
   INLINE_MAX = CODE.inlineMax;
   const again = summarize();
   console.log(again);

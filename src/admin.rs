@@ -20,6 +20,10 @@ const DEFAULT_SESSION_TTL_S: i64 = 24 * 3600;
 const MAX_SESSION_TTL_S: i64 = 366 * 24 * 3600;
 /// How many sessions of one subject the admin API lists.
 const MAX_LISTED_SESSIONS: usize = 1000;
+/// Sessions one `DELETE /admin/sessions?sub=` ends. Each costs 2 KV deletes: 20 of them, the
+/// listing, the two bulk reads and a queue send make 44 of the free plan's 50 subrequests
+/// (the deliveries that no longer fit go to the queue).
+pub const SUBJECT_LOGOUT_PAGE: usize = 20;
 const CLIENT_PAGE: u32 = 100;
 
 fn error(status: u16, code: &str, description: &str) -> HttpResponse {
@@ -286,21 +290,32 @@ async fn end_session<S: Store, N: Platform>(ctx: &Ctx<'_, S, N>, sid: &str) -> A
     let Some(session) = sessions::load(ctx.store, sid, ctx.now).await? else {
         return Ok(not_found("session"));
     };
-    let ended = logout::end_sessions(ctx.store, ctx.platform, &LogoutEvent::Sessions(vec![session])).await?;
+    let event = LogoutEvent::Sessions(vec![session]);
+    let ended = logout::end_sessions(ctx.store, ctx.platform, &event, ctx.config.backchannel.inline_max).await?;
     Ok(HttpResponse::json(200, &json!({ "sessions_ended": [sid], "backchannel": ended.summary }))
         .with_log(json!({"event": "admin_logout", "sessions_ended": 1, "backchannel": ended.summary})))
 }
 
-/// Admin logout of every session of a user.
+/// Admin logout of every session of a user, [`SUBJECT_LOGOUT_PAGE`] sessions per request: while
+/// the answer has a `cursor`, more sessions remain, and the caller asks again with it.
 async fn end_subject<S: Store, N: Platform>(ctx: &Ctx<'_, S, N>, req: &HttpRequest) -> Answer {
     let sub = match subject_param(req) {
         Ok(sub) => sub,
         Err(resp) => return Ok(resp),
     };
-    let found = sessions::of_subject(ctx.store, &sub, MAX_LISTED_SESSIONS, ctx.now).await?;
+    let cursor = match query_param(req, "cursor") {
+        Ok(c) => c,
+        Err(resp) => return Ok(resp),
+    };
+    let (found, next) = sessions::page_of_subject(ctx.store, &sub, SUBJECT_LOGOUT_PAGE, cursor, ctx.now).await?;
     let sids: Vec<String> = found.iter().map(|s| s.sid.clone()).collect();
-    let ended = logout::end_sessions(ctx.store, ctx.platform, &LogoutEvent::Subject { sub, sessions: found }).await?;
-    Ok(HttpResponse::json(200, &json!({ "sessions_ended": sids, "backchannel": ended.summary }))
+    let event = LogoutEvent::Subject { sub, sessions: found };
+    let ended = logout::end_sessions(ctx.store, ctx.platform, &event, ctx.config.backchannel.inline_max).await?;
+    let mut body = json!({ "sessions_ended": sids, "backchannel": ended.summary });
+    if let Some(c) = next {
+        body["cursor"] = c.into();
+    }
+    Ok(HttpResponse::json(200, &body)
         .with_log(json!({"event": "admin_logout", "sessions_ended": sids.len(), "backchannel": ended.summary})))
 }
 
@@ -334,7 +349,7 @@ async fn list_deliveries<S: Store, N>(ctx: &Ctx<'_, S, N>, req: &HttpRequest) ->
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::app::tests::{request, with_app};
+    use crate::app::tests::{request, with_app, TestApp};
 
     const TOKEN: &str = "Bearer test-admin-token-0123456789";
 
@@ -503,6 +518,82 @@ mod tests {
             assert!(
                 matches!(&events[1], LogoutEvent::Subject { sub, sessions } if sub == "alice" && sessions.len() == 2)
             );
+        });
+    }
+
+    /// Subrequests of one request, counting every inline delivery at its worst (a failure).
+    fn worst_subrequests(app: &TestApp) -> usize {
+        let inline = app.notified.1.borrow().last().copied().unwrap_or(0);
+        app.store.subrequests() + inline * crate::backchannel::SUBREQUESTS_PER_DELIVERY
+    }
+
+    #[test]
+    fn admin_logout_of_many_sessions_goes_page_by_page_within_the_subrequest_limit() {
+        with_app(|app| async move {
+            let ids: Vec<String> = (0..3).map(|i| format!("rp{i}")).collect();
+            for id in &ids {
+                app.call(admin(Method::Put, &format!("/admin/clients/{id}"), Some(rp(id)))).await;
+            }
+            let mut sids: Vec<String> = Vec::new();
+            for i in 0..45 {
+                let r = app
+                    .call(admin(
+                        Method::Post,
+                        "/admin/sessions",
+                        Some(json!({"sub": "carol", "sid": format!("c{i:02}"), "clients": ids})),
+                    ))
+                    .await;
+                assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+                sids.push(format!("c{i:02}"));
+            }
+            let (mut ended, mut pages, mut cursor) = (Vec::new(), 0, None::<String>);
+            loop {
+                let path = match &cursor {
+                    None => "/admin/sessions?sub=carol".to_string(),
+                    Some(c) => format!("/admin/sessions?sub=carol&cursor={}", crate::form::encode_component(c)),
+                };
+                let r = app.call(admin(Method::Delete, &path, None)).await;
+                assert_eq!(r.status, 200);
+                pages += 1;
+                let worst = worst_subrequests(app);
+                assert!(worst <= crate::backchannel::SUBREQUEST_LIMIT, "page {pages}: {worst} subrequests");
+                let b = body(&r);
+                let page: Vec<String> = serde_json::from_value(b["sessions_ended"].clone()).unwrap();
+                assert!(page.len() <= SUBJECT_LOGOUT_PAGE);
+                ended.extend(page);
+                cursor = b["cursor"].as_str().map(str::to_string);
+                if cursor.is_none() {
+                    break;
+                }
+                assert!(pages < 10, "the pages do not end");
+            }
+            assert_eq!(pages, 3);
+            ended.sort();
+            assert_eq!(ended, sids, "every session ended exactly once");
+            assert_eq!(
+                body(&app.call(admin(Method::Get, "/admin/sessions?sub=carol", None)).await)["sessions"],
+                json!([])
+            );
+            // A full page leaves room for one inline delivery; the rest are queued.
+            assert_eq!(app.notified.1.borrow()[0], 1);
+        });
+    }
+
+    #[test]
+    fn a_logout_of_many_relying_parties_stays_within_the_subrequest_limit() {
+        with_app(|app| async move {
+            let ids: Vec<String> = (0..200).map(|i| format!("rp{i}")).collect();
+            for id in &ids {
+                app.call(admin(Method::Put, &format!("/admin/clients/{id}"), Some(rp(id)))).await;
+            }
+            let r = app
+                .call(admin(Method::Post, "/admin/sessions", Some(json!({"sub": "dan", "sid": "d1", "clients": ids}))))
+                .await;
+            assert_eq!(r.status, 201);
+            let r = app.call(admin(Method::Delete, "/admin/sessions/d1", None)).await;
+            assert_eq!(r.status, 200);
+            assert!(worst_subrequests(app) <= crate::backchannel::SUBREQUEST_LIMIT);
+            assert_eq!(app.notified.1.borrow()[0], crate::backchannel::DEFAULT_INLINE_MAX);
         });
     }
 

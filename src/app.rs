@@ -90,17 +90,22 @@ pub(crate) mod tests {
 
     pub const NOW: i64 = 1_800_000_000;
 
-    /// Records the events it is told of.
+    /// Records the events it is told of, and how many deliveries each could make inline.
     #[derive(Default)]
-    pub struct Recorder(pub std::cell::RefCell<Vec<crate::backchannel::LogoutEvent>>);
+    pub struct Recorder(
+        pub std::cell::RefCell<Vec<crate::backchannel::LogoutEvent>>,
+        pub std::cell::RefCell<Vec<usize>>,
+    );
 
     impl Platform for Recorder {
         async fn notify(
             &self,
             event: &crate::backchannel::LogoutEvent,
             _clients: &[crate::clients::Client],
+            inline_max: usize,
         ) -> crate::logout::Summary {
             self.0.borrow_mut().push(event.clone());
+            self.1.borrow_mut().push(inline_max);
             crate::logout::Summary::default()
         }
     }
@@ -115,6 +120,8 @@ pub(crate) mod tests {
     impl TestApp {
         pub async fn call(&self, req: HttpRequest) -> HttpResponse {
             self.store.now.set(self.now);
+            // Subrequests are counted per request, as the worker's store does.
+            self.store.ops.set(0);
             let ctx = Ctx { config: &self.config, store: &self.store, platform: &self.notified, now: self.now };
             handle(&ctx, &req).await
         }

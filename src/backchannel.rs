@@ -48,12 +48,26 @@ impl Default for BackchannelConfig {
     }
 }
 
-/// Deliveries one logout request makes itself. The free plan allows 50 subrequests per request:
-/// a logout by hint costs 2 KV reads (client, session), 1 bulk read of the session's clients,
-/// 2 KV deletes (session, subject index) and 1 queue send for the overflow, plus per inline
-/// delivery a fetch and, if it fails, at most 3 more (record, delete, queue or dead-letter
-/// send): 6 + 4 × 10 = 46. CPU is not the limit (bench/: signing is WebCrypto's).
+/// Deliveries one logout request makes itself at most (`BACKCHANNEL_INLINE_MAX`'s default);
+/// fewer when the request cannot afford them, see [`affordable_inline`]. CPU is not the limit
+/// (bench/: signing is WebCrypto's); the free plan's subrequests are: a logout by hint makes
+/// 2 KV reads (client, session), 1 bulk read of the session's clients, 2 KV deletes and 1 queue
+/// send for the overflow, so 6 + 4 × 10 = 46 of 50.
 pub const DEFAULT_INLINE_MAX: usize = 10;
+/// Subrequests (fetch, KV and queue calls) one invocation may make on the Workers free plan.
+pub const SUBREQUEST_LIMIT: usize = 50;
+/// Subrequests one inline delivery may cost: the POST and, if it fails, its record, the
+/// delete of an earlier record and the queue (or dead-letter) send.
+pub const SUBREQUESTS_PER_DELIVERY: usize = 4;
+
+/// How many deliveries a request can still make itself, after `spent` subrequests, keeping room
+/// for `deletes` more and for queueing up to `deliveries` (one send per 100): never more than
+/// `inline_max`. What it cannot afford goes to the queue.
+pub fn affordable_inline(spent: usize, deletes: usize, deliveries: usize, inline_max: usize) -> usize {
+    let reserved = spent + deletes + deliveries.div_ceil(100);
+    (SUBREQUEST_LIMIT.saturating_sub(reserved) / SUBREQUESTS_PER_DELIVERY).min(inline_max)
+}
+
 /// Longest delay between two attempts, whatever the backoff or `Retry-After` says.
 pub const MAX_RETRY_DELAY_S: u32 = 3600;
 
@@ -539,6 +553,27 @@ mod tests {
         assert_eq!(parse_retry_after("Sunday, 22-Nov-26 10:02:00 GMT", now), Some(120));
         assert_eq!(parse_retry_after("Sun Nov 22 10:03:00 2026", now), Some(180));
         assert_eq!(parse_retry_after("soon", now), None);
+    }
+
+    #[test]
+    fn inline_deliveries_fit_the_subrequest_limit() {
+        // A logout by hint: 3 reads spent, 2 deletes, 3 deliveries: all 10 allowed.
+        assert_eq!(affordable_inline(3, 2, 3, DEFAULT_INLINE_MAX), 10);
+        assert_eq!(affordable_inline(3, 2, 3, 4), 4);
+        // Everything spent or reserved: none inline, all queued.
+        assert_eq!(affordable_inline(3, 44, 60, DEFAULT_INLINE_MAX), 0);
+        assert_eq!(affordable_inline(60, 0, 1, DEFAULT_INLINE_MAX), 0);
+        for spent in 0..60 {
+            for deletes in [0, 2, 20, 40] {
+                for deliveries in [0, 1, 99, 101, 500] {
+                    let n = affordable_inline(spent, deletes, deliveries, usize::MAX);
+                    let total = spent + deletes + deliveries.div_ceil(100) + n * SUBREQUESTS_PER_DELIVERY;
+                    assert!(n == 0 || total <= SUBREQUEST_LIMIT, "{spent} {deletes} {deliveries}: {n}");
+                    // And not one fewer than fits.
+                    assert!(total + SUBREQUESTS_PER_DELIVERY > SUBREQUEST_LIMIT, "{spent} {deletes} {deliveries}: {n}");
+                }
+            }
+        }
     }
 
     #[test]

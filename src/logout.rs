@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 use crate::admin::load_clients;
-use crate::backchannel::LogoutEvent;
+use crate::backchannel::{self, LogoutEvent};
 use crate::clients::Client;
 use crate::keys::VerifyingKey;
 use crate::sessions;
@@ -26,9 +26,10 @@ pub struct Summary {
 #[allow(async_fn_in_trait)]
 pub trait Platform {
     /// Called with what ended and the registered clients of those sessions, before the
-    /// sessions are deleted and the user answered: every notification is delivered, queued or
-    /// recorded by the time this returns.
-    async fn notify(&self, event: &LogoutEvent, clients: &[Client]) -> Summary;
+    /// sessions are deleted and the user answered: at most `inline_max` notifications are
+    /// delivered now, the rest queued; every one is delivered, queued or recorded by the time
+    /// this returns.
+    async fn notify(&self, event: &LogoutEvent, clients: &[Client], inline_max: usize) -> Summary;
 
     /// Whether `signature` is `key`'s JWS signature over `input`. The default computes it in
     /// Rust; the worker asks the runtime's WebCrypto, which is far cheaper than wasm.
@@ -41,7 +42,7 @@ pub trait Platform {
 pub struct Silent;
 
 impl Platform for Silent {
-    async fn notify(&self, _event: &LogoutEvent, _clients: &[Client]) -> Summary {
+    async fn notify(&self, _event: &LogoutEvent, _clients: &[Client], _inline_max: usize) -> Summary {
         Summary::default()
     }
 }
@@ -56,18 +57,23 @@ pub struct Ended {
 
 /// Notifies, then deletes the sessions of `event`. Notifying first means a logout cut short
 /// (an isolate restart half-way) leaves the session in place rather than a relying party
-/// untold: the user can simply log out again.
+/// untold: the user can simply log out again. At most `inline_max` relying parties are told
+/// during the request, fewer if its subrequests would not suffice.
 pub async fn end_sessions(
     store: &impl Store,
     platform: &impl Platform,
     event: &LogoutEvent,
+    inline_max: usize,
 ) -> Result<Ended, StoreError> {
     if event.sessions().is_empty() {
         return Ok(Ended::default());
     }
     // One bulk read; a client deleted from the registry since is no longer told.
     let clients = load_clients(store, &event.client_ids()).await?;
-    let summary = platform.notify(event, &clients).await;
+    let deletes = sessions::DELETES_PER_SESSION * event.sessions().len();
+    let most: usize = event.sessions().iter().map(|s| s.clients.len()).sum();
+    let inline = backchannel::affordable_inline(store.subrequests(), deletes, most, inline_max);
+    let summary = platform.notify(event, &clients, inline).await;
     for s in event.sessions() {
         sessions::delete(store, s).await?;
     }

@@ -136,6 +136,9 @@ pub async fn save(store: &impl Store, session: &Session, new: bool) -> Result<()
     Ok(())
 }
 
+/// KV deletes [`delete`] makes.
+pub const DELETES_PER_SESSION: usize = 2;
+
 /// Deletes a session and its index entry. The record goes first: it is what makes the session
 /// exist (the index is only trusted when the record is there), so a logout cut short after it
 /// is complete, and one cut short before it leaves the session whole, to be ended again. An
@@ -161,17 +164,36 @@ pub async fn sids_of_subject(store: &impl Store, sub: &str, limit: usize) -> Res
     }
 }
 
-/// The live sessions of `sub` (at most `limit`), read in bulk. The index can briefly outlive a
-/// session (KV is eventually consistent): such entries are skipped.
-pub async fn of_subject(store: &impl Store, sub: &str, limit: usize, now: i64) -> Result<Vec<Session>, StoreError> {
-    let keys: Vec<String> = sids_of_subject(store, sub, limit).await?.iter().map(|sid| session_key(sid)).collect();
-    let records = store.get_many(Ns::Sessions, &keys).await?;
+/// A page of at most `n` live sessions of `sub`, from `cursor`, read in bulk, and where the
+/// next page starts (`None` when this was the last).
+pub async fn page_of_subject(
+    store: &impl Store,
+    sub: &str,
+    n: usize,
+    cursor: Option<String>,
+    now: i64,
+) -> Result<(Vec<Session>, Option<String>), StoreError> {
+    let prefix = subject_prefix(sub);
+    let page = store.list(Ns::Sessions, &prefix, cursor, n as u32).await?;
+    let keys: Vec<String> = page.keys.iter().map(|l| session_key(&l.key[prefix.len()..])).collect();
+    Ok((live_of(store, sub, &keys, now).await?, page.cursor))
+}
+
+async fn live_of(store: &impl Store, sub: &str, keys: &[String], now: i64) -> Result<Vec<Session>, StoreError> {
+    let records = store.get_many(Ns::Sessions, keys).await?;
     Ok(records
         .into_iter()
         .flatten()
         .filter_map(|r| serde_json::from_str::<Session>(&r).ok())
         .filter(|s| s.sub == sub && s.expires_at > now)
         .collect())
+}
+
+/// The live sessions of `sub` (at most `limit`), read in bulk. The index can briefly outlive a
+/// session (KV is eventually consistent): such entries are skipped.
+pub async fn of_subject(store: &impl Store, sub: &str, limit: usize, now: i64) -> Result<Vec<Session>, StoreError> {
+    let keys: Vec<String> = sids_of_subject(store, sub, limit).await?.iter().map(|sid| session_key(sid)).collect();
+    live_of(store, sub, &keys, now).await
 }
 
 #[cfg(test)]

@@ -64,6 +64,9 @@ pub trait Store {
     ) -> Result<(), StoreError>;
     async fn delete(&self, ns: Ns, key: &str) -> Result<(), StoreError>;
     async fn list(&self, ns: Ns, prefix: &str, cursor: Option<String>, limit: u32) -> Result<ListPage, StoreError>;
+    /// Subrequests made so far (every call, and every [`BULK_READ_MAX`] keys of a bulk read),
+    /// so that a request can tell what it still affords (see [`crate::backchannel::affordable_inline`]).
+    fn subrequests(&self) -> usize;
 }
 
 #[cfg(any(test, feature = "test-support"))]
@@ -79,6 +82,8 @@ pub mod memory {
     pub struct MemoryStore {
         data: RefCell<BTreeMap<(Ns, String), Entry>>,
         pub now: std::cell::Cell<i64>,
+        /// Counted as KV would: one per call, one per [`BULK_READ_MAX`] keys of a bulk read.
+        pub ops: std::cell::Cell<usize>,
     }
 
     impl MemoryStore {
@@ -100,15 +105,34 @@ pub mod memory {
         }
     }
 
-    impl Store for MemoryStore {
-        async fn get(&self, ns: Ns, key: &str) -> Result<Option<String>, StoreError> {
+    impl MemoryStore {
+        fn read(&self, ns: Ns, key: &str) -> Option<String> {
             let now = self.now.get();
-            Ok(self
-                .data
+            self.data
                 .borrow()
                 .get(&(ns, key.to_string()))
                 .filter(|(_, exp, _)| exp.is_none_or(|e| e > now))
-                .map(|(v, _, _)| v.clone()))
+                .map(|(v, _, _)| v.clone())
+        }
+
+        fn count(&self, n: usize) {
+            self.ops.set(self.ops.get() + n);
+        }
+    }
+
+    impl Store for MemoryStore {
+        async fn get(&self, ns: Ns, key: &str) -> Result<Option<String>, StoreError> {
+            self.count(1);
+            Ok(self.read(ns, key))
+        }
+
+        async fn get_many(&self, ns: Ns, keys: &[String]) -> Result<Vec<Option<String>>, StoreError> {
+            self.count(keys.len().div_ceil(BULK_READ_MAX));
+            Ok(keys.iter().map(|k| self.read(ns, k)).collect())
+        }
+
+        fn subrequests(&self) -> usize {
+            self.ops.get()
         }
 
         async fn put(
@@ -119,6 +143,7 @@ pub mod memory {
             expires_at: Option<i64>,
             metadata: Option<Value>,
         ) -> Result<(), StoreError> {
+            self.count(1);
             if let Some(exp) = expires_at {
                 if exp < self.now.get() + MIN_TTL_S {
                     return Err(StoreError(format!("expiration {exp} is less than {MIN_TTL_S} s ahead")));
@@ -129,11 +154,13 @@ pub mod memory {
         }
 
         async fn delete(&self, ns: Ns, key: &str) -> Result<(), StoreError> {
+            self.count(1);
             self.data.borrow_mut().remove(&(ns, key.to_string()));
             Ok(())
         }
 
         async fn list(&self, ns: Ns, prefix: &str, cursor: Option<String>, limit: u32) -> Result<ListPage, StoreError> {
+            self.count(1);
             let now = self.now.get();
             let data = self.data.borrow();
             let mut keys: Vec<Listed> = data

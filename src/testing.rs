@@ -47,7 +47,7 @@ pub fn config() -> &'static Config {
 pub struct Quiet;
 
 impl Platform for Quiet {
-    async fn notify(&self, _event: &LogoutEvent, _clients: &[Client]) -> Summary {
+    async fn notify(&self, _event: &LogoutEvent, _clients: &[Client], _inline_max: usize) -> Summary {
         Summary::default()
     }
 }
@@ -93,6 +93,7 @@ pub fn id_token(alg: Alg, claims: Value) -> String {
 /// Handles one request with the test configuration.
 pub fn call(store: &MemoryStore, req: &HttpRequest) -> HttpResponse {
     store.now.set(NOW);
+    store.ops.set(0);
     let ctx = Ctx { config: config(), store, platform: &Quiet, now: NOW };
     futures::executor::block_on(app::handle(&ctx, req))
 }

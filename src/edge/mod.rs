@@ -5,7 +5,7 @@
 mod notify;
 mod signer;
 
-use std::cell::OnceCell;
+use std::cell::{Cell, OnceCell};
 use std::rc::Rc;
 
 use serde_json::Value;
@@ -38,10 +38,16 @@ fn config(env: &Env) -> std::result::Result<Rc<Config>, ConfigError> {
 pub(crate) struct KvStores {
     clients: kv::KvStore,
     sessions: kv::KvStore,
+    subrequests: Cell<usize>,
 }
 
 impl KvStores {
+    fn new(clients: kv::KvStore, sessions: kv::KvStore) -> Self {
+        KvStores { clients, sessions, subrequests: Cell::new(0) }
+    }
+
     fn ns(&self, ns: Ns) -> &kv::KvStore {
+        self.subrequests.set(self.subrequests.get() + 1);
         match ns {
             Ns::Clients => &self.clients,
             Ns::Sessions => &self.sessions,
@@ -87,6 +93,10 @@ impl Store for KvStores {
 
     async fn delete(&self, ns: Ns, key: &str) -> std::result::Result<(), StoreError> {
         self.ns(ns).delete(key).await.map_err(store_err)
+    }
+
+    fn subrequests(&self) -> usize {
+        self.subrequests.get()
     }
 
     async fn list(
@@ -151,7 +161,7 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
         Ok(r) => r,
         Err(resp) => return write_response(resp),
     };
-    let stores = KvStores { clients: env.kv("CLIENTS")?, sessions: env.kv("SESSIONS")? };
+    let stores = KvStores::new(env.kv("CLIENTS")?, env.kv("SESSIONS")?);
     let platform = platform(&config, &stores, &env);
     let ctx = Ctx { config: &config, store: &stores, platform: &platform, now: notify::now() };
     let started = worker::Date::now().as_millis();
@@ -191,7 +201,7 @@ async fn queue(batch: MessageBatch<String>, env: Env, _ctx: Context) -> Result<(
         batch.retry_all();
         return Ok(());
     };
-    let stores = KvStores { clients, sessions };
+    let stores = KvStores::new(clients, sessions);
     let platform = platform(&config, &stores, &env);
     notify::consume(batch, &config, &platform).await;
     platform.flush_log(None);
@@ -204,7 +214,7 @@ async fn queue(batch: MessageBatch<String>, env: Env, _ctx: Context) -> Result<(
 async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
     let Ok(config) = config(&env) else { return };
     let (Ok(clients), Ok(sessions)) = (env.kv("CLIENTS"), env.kv("SESSIONS")) else { return };
-    let stores = KvStores { clients, sessions };
+    let stores = KvStores::new(clients, sessions);
     let platform = platform(&config, &stores, &env);
     notify::sweep(&platform).await;
     platform.flush_log(None);

@@ -147,7 +147,7 @@ impl Platform for EdgePlatform<'_> {
         signer::signature_valid(key, input, signature, self.config.sign_with_webcrypto).await
     }
 
-    async fn notify(&self, event: &LogoutEvent, clients: &[Client]) -> Summary {
+    async fn notify(&self, event: &LogoutEvent, clients: &[Client], inline_max: usize) -> Summary {
         // One random prefix per logout, numbered: ids stay unique without a CSPRNG call each.
         let prefix = random_token(12);
         let mut n = 0;
@@ -155,7 +155,7 @@ impl Platform for EdgePlatform<'_> {
             n += 1;
             format!("{prefix}{n}")
         });
-        let overflow = deliveries.split_off(deliveries.len().min(self.config.backchannel.inline_max));
+        let overflow = deliveries.split_off(deliveries.len().min(inline_max));
         let mut summary = Summary { queued: overflow.len(), ..Summary::default() };
         if !overflow.is_empty() {
             if let Err(e) = self.queue_now(overflow).await {

@@ -219,6 +219,9 @@ mod tests {
         ) -> Result<crate::store::ListPage, StoreError> {
             self.0.list(ns, prefix, cursor, limit).await
         }
+        fn subrequests(&self) -> usize {
+            self.0.subrequests()
+        }
     }
 
     #[test]

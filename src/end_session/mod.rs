@@ -247,7 +247,8 @@ async fn log_out<S: Store, N: Platform>(
     redirect: Option<&str>,
     ui_locales: Option<&str>,
 ) -> Result<HttpResponse, StoreError> {
-    let result = logout::end_sessions(ctx.store, ctx.platform, &LogoutEvent::Sessions(ended.to_vec())).await?;
+    let event = LogoutEvent::Sessions(ended.to_vec());
+    let result = logout::end_sessions(ctx.store, ctx.platform, &event, ctx.config.backchannel.inline_max).await?;
     let page = page_context(ctx, req, ui_locales);
     let frames = frontchannel::frames(&ctx.config.issuer, ended, &result.clients);
     let response = if !frames.uris.is_empty() {

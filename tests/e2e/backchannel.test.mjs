@@ -287,6 +287,33 @@ describe('back-channel logout', { timeout: 150_000 }, () => {
     assert.deepEqual(none.json, { sessions_ended: [], backchannel: { delivered: 0, queued: 0, dead: 0 } });
   });
 
+  it('admin logout of a user with many sessions: page by page with a cursor, each ended once', async () => {
+    const mine = [];
+    for (let i = 0; i < 27; i++) mine.push((await newSession(w, 'pat', ['rs', 'es'])).sid);
+    const ended = [];
+    const pages = [];
+    let cursor = null;
+    do {
+      const r = await w.admin('DELETE', `/admin/sessions?sub=pat${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
+      assert.equal(r.status, 200, r.text);
+      assert.ok(r.json.sessions_ended.length <= 20, `a page of ${r.json.sessions_ended.length}`);
+      ended.push(...r.json.sessions_ended);
+      pages.push(r.json);
+      cursor = r.json.cursor ?? null;
+      assert.ok(pages.length < 10, 'the pages do not end');
+    } while (cursor);
+    assert.ok(pages.length >= 2, `${pages.length} page(s)`);
+    assert.deepEqual([...ended].sort(), [...mine].sort());
+    for (const sid of mine) assert.ok(!(await exists(w, sid)), `${sid} ended`);
+    // rs requires sid: one token per session, however they were split (delivered or queued).
+    const rs = await rpRs.waitFor(() => tokensAt(rpRs, '/bc', 'pat').length >= mine.length, 20_000).then(() => tokensAt(rpRs, '/bc', 'pat'));
+    assert.deepEqual(rs.map((x) => x.claims.sid).sort(), [...mine].sort());
+    // es takes the user-wide token: one per page at most, none with a sid.
+    const es = tokensAt(rpEs, '/bc', 'pat');
+    assert.ok(es.length >= 1 && es.length <= pages.length, `${es.length} user-wide tokens for ${pages.length} pages`);
+    assert.ok(es.every((x) => x.claims.sid === undefined));
+  });
+
   it('a failure mix: the redirect is not held up, 5xx and timeouts are retried, 4xx is dead, nothing is lost', async () => {
     scripts.set('/slow', [{ delayMs: SLOW_MS }]); // then fast
     scripts.set('/flaky', [{ status: 500 }]); // then 200
