@@ -2,6 +2,8 @@
 //! relying parties get which logout token, what the token says, how a delivery's answer is
 //! judged, and when a failed delivery is tried again. The worker layer signs, sends and queues.
 
+use std::collections::{HashMap, HashSet};
+
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD as B64, Engine};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -90,15 +92,8 @@ impl LogoutEvent {
 
     /// Every client of the ended sessions, each once, in first-seen order.
     pub fn client_ids(&self) -> Vec<&str> {
-        let mut ids: Vec<&str> = Vec::new();
-        for s in self.sessions() {
-            for c in &s.clients {
-                if !ids.contains(&c.as_str()) {
-                    ids.push(c);
-                }
-            }
-        }
-        ids
+        let mut seen = HashSet::new();
+        self.sessions().iter().flat_map(|s| &s.clients).map(String::as_str).filter(|c| seen.insert(*c)).collect()
     }
 }
 
@@ -139,10 +134,14 @@ pub fn plan(event: &LogoutEvent, clients: &[Client], mut new_id: impl FnMut() ->
             nonce: None,
         })
     };
+    // Indexed once: a session may name hundreds of clients.
+    let by_id: HashMap<&str, &Client> = clients.iter().map(|c| (c.client_id.as_str(), c)).collect();
+    let members: Vec<HashSet<&str>> =
+        event.sessions().iter().map(|s| s.clients.iter().map(String::as_str).collect()).collect();
     for id in event.client_ids() {
-        let Some(client) = clients.iter().find(|c| c.client_id == id) else { continue };
+        let Some(client) = by_id.get(id) else { continue };
         let Some(uri) = client.backchannel_logout_uri.as_deref() else { continue };
-        let sessions = event.sessions().iter().filter(|s| s.clients.iter().any(|c| c == id));
+        let sessions = event.sessions().iter().zip(&members).filter(|(_, m)| m.contains(id)).map(|(s, _)| s);
         match event {
             LogoutEvent::Subject { sub, .. } if !client.backchannel_logout_session_required => {
                 push(client, uri, sub, None)

@@ -5,7 +5,8 @@
 //   GET /verify?alg=RS256&n=16         n WebCrypto verifications of ID-token-sized JWS
 //   GET /kv?op=get|put|delete&n=8      n KV operations, one after the other (as the worker does)
 //   GET /kv?op=getpar&n=32             n KV gets at once
-//   GET /kv?op=bulk&n=100              one bulk read of n keys (as the worker reads a session's clients)
+//   GET /kv?op=bulk&n=100              one bulk read of n client records (as the worker reads a session's
+//                                      clients; written first by GET /kv?op=seed&n=100)
 //   GET /fetch?n=3&to=URL              n POSTs of a logout-token-sized form body, in parallel
 //   GET /queue?n=100                   n delivery-sized messages sent in batches of 100
 //   GET /log?n=8                       n console.log lines of a ~200-byte JSON (as the worker logs)
@@ -85,10 +86,24 @@ async function verifyN(k, alg, n) {
   return ok;
 }
 
+function clientRecord(id) {
+  const rp = `http://127.0.0.1:40000`;
+  return JSON.stringify({
+    client_id: id, redirect_uris: [`${rp}/cb/${id}`], post_logout_redirect_uris: [`${rp}/logged-out/${id}`],
+    backchannel_logout_uri: `${rp}/bc/${id}`, backchannel_logout_session_required: true,
+    frontchannel_logout_session_required: false, id_token_signed_response_alg: 'RS256', client_name: `bench ${id}`,
+  });
+}
+
 async function kv(env, op, n) {
+  if (op === 'seed') {
+    // Client-sized records (~450 B, as the worker stores them) for the bulk reads.
+    await Promise.all(Array.from({ length: Math.min(100, n) }, (_, i) => env.KV.put(`client/floor-${i}`, clientRecord(`floor-${i}`))));
+    return n;
+  }
   if (op === 'bulk') {
-    const found = await env.KV.get(Array.from({ length: Math.min(100, n) }, (_, i) => `session/floor-${i}`));
-    return found.size;
+    const found = await env.KV.get(Array.from({ length: Math.min(100, n) }, (_, i) => `client/floor-${i}`));
+    return [...found.values()].filter((v) => v !== null).length;
   }
   if (op === 'getpar') {
     await Promise.all(Array.from({ length: n }, (_, i) => env.KV.get(`session/floor-${i % 8}`)));
