@@ -291,7 +291,8 @@ async fn end_session<S: Store, N: Platform>(ctx: &Ctx<'_, S, N>, sid: &str) -> A
         return Ok(not_found("session"));
     };
     let event = LogoutEvent::Sessions(vec![session]);
-    let ended = logout::end_sessions(ctx.store, ctx.platform, &event, ctx.config.backchannel.inline_max).await?;
+    let ended =
+        logout::end_sessions(ctx.store, ctx.platform, &event, ctx.config.backchannel.inline_max, Vec::new()).await?;
     Ok(HttpResponse::json(200, &json!({ "sessions_ended": [sid], "backchannel": ended.summary }))
         .with_log(json!({"event": "admin_logout", "sessions_ended": 1, "backchannel": ended.summary})))
 }
@@ -310,7 +311,8 @@ async fn end_subject<S: Store, N: Platform>(ctx: &Ctx<'_, S, N>, req: &HttpReque
     let (found, next) = sessions::page_of_subject(ctx.store, &sub, SUBJECT_LOGOUT_PAGE, cursor, ctx.now).await?;
     let sids: Vec<String> = found.iter().map(|s| s.sid.clone()).collect();
     let event = LogoutEvent::Subject { sub, sessions: found };
-    let ended = logout::end_sessions(ctx.store, ctx.platform, &event, ctx.config.backchannel.inline_max).await?;
+    let ended =
+        logout::end_sessions(ctx.store, ctx.platform, &event, ctx.config.backchannel.inline_max, Vec::new()).await?;
     let mut body = json!({ "sessions_ended": sids, "backchannel": ended.summary });
     if let Some(c) = next {
         body["cursor"] = c.into();

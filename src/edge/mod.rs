@@ -55,6 +55,16 @@ impl KvStores {
     }
 }
 
+/// A value handed to KV as the JS string it is: worker's conversion of a `&str` goes through
+/// serde-wasm-bindgen and then checks whether the result is a number, a boolean or JSON.
+struct KvText<'a>(&'a str);
+
+impl kv::ToRawKvValue for KvText<'_> {
+    fn raw_kv_value(&self) -> std::result::Result<wasm_bindgen::JsValue, kv::KvError> {
+        Ok(wasm_bindgen::JsValue::from_str(self.0))
+    }
+}
+
 fn store_err(e: kv::KvError) -> StoreError {
     StoreError(e.to_string())
 }
@@ -81,7 +91,7 @@ impl Store for KvStores {
         expires_at: Option<i64>,
         metadata: Option<Value>,
     ) -> std::result::Result<(), StoreError> {
-        let mut put = self.ns(ns).put(key, value).map_err(store_err)?;
+        let mut put = self.ns(ns).put(key, KvText(value)).map_err(store_err)?;
         if let Some(exp) = expires_at {
             put = put.expiration(exp.max(0) as u64);
         }

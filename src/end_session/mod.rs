@@ -9,7 +9,7 @@ pub mod params;
 
 use serde_json::json;
 
-use crate::admin::{load_client, storage_failed};
+use crate::admin::{load_clients, storage_failed};
 use crate::app::Ctx;
 use crate::backchannel::LogoutEvent;
 use crate::clients::Client;
@@ -132,15 +132,17 @@ async fn start<S: Store, N: Platform>(ctx: &Ctx<'_, S, N>, req: &HttpRequest, p:
         }
     };
     let client_id = hint.as_ref().map(|h| h.client_id.as_str()).or(p.client_id.as_deref());
-    // The client and the browser's session are independent reads: made at once.
-    let read_client = async {
-        match client_id {
-            Some(id) => load_client(ctx.store, id).await,
-            None => Ok(None),
-        }
-    };
-    let (client, browser) = futures::join!(read_client, browser_session(ctx, req));
-    let (client, browser) = (client?, browser?);
+    let browser = browser_session(ctx, req).await?;
+    // One bulk read: the client the request names, and the clients of the browser's session,
+    // which a logout tells (and then does not read again).
+    let mut seen = std::collections::HashSet::new();
+    let ids: Vec<&str> = client_id
+        .into_iter()
+        .chain(browser.iter().flat_map(|b| b.clients.iter().map(String::as_str)))
+        .filter(|id| seen.insert(*id))
+        .collect();
+    let loaded = if ids.is_empty() { Vec::new() } else { load_clients(ctx.store, &ids).await? };
+    let client = client_id.and_then(|id| loaded.iter().find(|c| c.client_id == id)).cloned();
     let named = match (client_id, &client) {
         (None, _) => NamedClient::None,
         (Some(_), Some(c)) => NamedClient::Found(c),
@@ -164,7 +166,7 @@ async fn start<S: Store, N: Platform>(ctx: &Ctx<'_, S, N>, req: &HttpRequest, p:
         Decision::Reject(r) => Ok(Err(r.into())),
         Decision::LogOut { target, redirect } => {
             let ended: Vec<Session> = target.into_iter().collect();
-            log_out(ctx, req, &ended, client_id, redirect.as_deref(), p.ui_locales.as_deref()).await.map(Ok)
+            log_out(ctx, req, &ended, client_id, redirect.as_deref(), p.ui_locales.as_deref(), loaded).await.map(Ok)
         }
         Decision::Confirm { target, redirect } => ask(ctx, req, p, client.as_ref(), &target, redirect).await,
     }
@@ -232,9 +234,8 @@ async fn confirmed<S: Store, N: Platform>(ctx: &Ctx<'_, S, N>, req: &HttpRequest
         None => sessions::load(ctx.store, &pending.target_sid, ctx.now).await?,
     };
     let ended: Vec<Session> = target.into_iter().collect();
-    log_out(ctx, req, &ended, pending.client_id.as_deref(), pending.redirect.as_deref(), pending.ui_locales.as_deref())
-        .await
-        .map(Ok)
+    let (client_id, redirect) = (pending.client_id.as_deref(), pending.redirect.as_deref());
+    log_out(ctx, req, &ended, client_id, redirect, pending.ui_locales.as_deref(), Vec::new()).await.map(Ok)
 }
 
 /// Ends the sessions, clears the session cookie, and sends the user on: through the
@@ -246,9 +247,11 @@ async fn log_out<S: Store, N: Platform>(
     client_id: Option<&str>,
     redirect: Option<&str>,
     ui_locales: Option<&str>,
+    known_clients: Vec<Client>,
 ) -> Result<HttpResponse, StoreError> {
     let event = LogoutEvent::Sessions(ended.to_vec());
-    let result = logout::end_sessions(ctx.store, ctx.platform, &event, ctx.config.backchannel.inline_max).await?;
+    let inline_max = ctx.config.backchannel.inline_max;
+    let result = logout::end_sessions(ctx.store, ctx.platform, &event, inline_max, known_clients).await?;
     let page = page_context(ctx, req, ui_locales);
     let frames = frontchannel::frames(&ctx.config.issuer, ended, &result.clients);
     let response = if !frames.uris.is_empty() {
