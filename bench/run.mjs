@@ -87,6 +87,7 @@ const CODE = {
   bulkSessionReads: /get_many/.test(source('src/sessions.rs')),
   // Sessions one DELETE /admin/sessions?sub= ends (pages since 2026-11-22; before, all).
   subrequestBudget: /fn affordable_inline/.test(source('src/backchannel.rs')),
+  clientInBulk: /load_clients\(ctx\.store, &ids\)/.test(source('src/end_session/mod.rs')),
   subjectPage: Number(/pub const SUBJECT_LOGOUT_PAGE: usize = (\d+);/.exec(source('src/admin.rs'))?.[1] ?? 1e9),
 };
 
@@ -464,8 +465,9 @@ function affordableInline(spent, deletes, deliveries) {
   return Math.min(INLINE_MAX, Math.floor(Math.max(0, 50 - spent - deletes - Math.ceil(deliveries / 100)) / 4));
 }
 function subrequestsLogout(k, d = k) {
-  // hint's client and the session (and before c5ef708 the browser index first)
-  const seq = CODE.browserIndex ? 3 : 2;
+  // the session (since edfc5ea the hint's client is in the bulk read of the clients; before,
+  // a get of its own; and before c5ef708 the browser index first)
+  const seq = CODE.browserIndex ? 3 : CODE.clientInBulk ? 1 : 2;
   const deletes = CODE.browserIndex ? 3 : 2; // session, subject index (, browser index)
   const reads = clientReads(k);
   const fetches = Math.min(d, affordableInline(seq + reads, deletes, k));
@@ -796,7 +798,7 @@ function summarize() {
     const parts = [
       ['measured: workerd CPU per logout (median of the mix runs)', mixCpu, ''],
       [`- local runtime: the request itself (floor /noop at concurrency ${OPT.concurrency})`, -floor.request, 'not in production CPU'],
-      [`- local runtime: ${mixSub.kvGetsSequential} KV gets + ${mixSub.clientReads} ${CODE.bulkClientReads ? 'bulk read' : 'gets'} of ${mixSub.clientKeys} clients`, -(mixSub.kvGetsSequential * floor.kvGet + (CODE.bulkClientReads ? mixSub.clientReads * floor.kvGet + mixSub.clientKeys * (floor.kvBulkPerKey ?? 0) : mixSub.clientKeys * (floor.kvGetParallel ?? floor.kvGet))), `hint's client,${CODE.browserIndex ? ' browser index,' : ''} session; the session's clients`],
+      [`- local runtime: ${mixSub.kvGetsSequential} KV gets + ${mixSub.clientReads} ${CODE.bulkClientReads ? 'bulk read' : 'gets'} of ${mixSub.clientKeys} clients`, -(mixSub.kvGetsSequential * floor.kvGet + (CODE.bulkClientReads ? mixSub.clientReads * floor.kvGet + mixSub.clientKeys * (floor.kvBulkPerKey ?? 0) : mixSub.clientKeys * (floor.kvGetParallel ?? floor.kvGet))), CODE.clientInBulk ? 'the session; the named client with the session\'s clients' : `hint's client,${CODE.browserIndex ? ' browser index,' : ''} session; the session's clients`],
       [`- local runtime: ${mixSub.kvDeletes} KV deletes`, -mixSub.kvDeletes * floor.kvDelete, `session, subject index${CODE.browserIndex ? ', browser index' : ''}`],
       [`- local runtime: ${mixSub.fetches} back-channel POSTs`, -mixSub.fetches * floor.post, ''],
     ];
@@ -985,7 +987,7 @@ if (arg('summarize', null)) {
   const earlier = JSON.parse(fs.readFileSync(path.resolve(arg('summarize')), 'utf8'));
   Object.assign(report, earlier);
   Object.assign(OPT, earlier.options);
-  Object.assign(CODE, { browserIndex: true, bulkSessionReads: false }, earlier.codeConstants ?? { inlineMax: 16, bulkClientReads: false });
+  Object.assign(CODE, { browserIndex: true, bulkSessionReads: false, clientInBulk: false }, earlier.codeConstants ?? { inlineMax: 16, bulkClientReads: false });
   INLINE_MAX = CODE.inlineMax;
   const again = summarize();
   console.log(again);

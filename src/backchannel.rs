@@ -53,8 +53,8 @@ impl Default for BackchannelConfig {
 /// Deliveries one logout request makes itself at most (`BACKCHANNEL_INLINE_MAX`'s default);
 /// fewer when the request cannot afford them, see [`affordable_inline`]. CPU is not the limit
 /// (bench/: signing is WebCrypto's); the free plan's subrequests are: a logout by hint makes
-/// 2 KV reads (client, session), 1 bulk read of the session's clients, 2 KV deletes and 1 queue
-/// send for the overflow, so 6 + 4 × 10 = 46 of 50.
+/// 1 KV read (the session), 1 bulk read (the named client and the session's clients), 2 KV
+/// deletes and 1 queue send for the overflow, so 5 + 4 × 10 = 45 of 50.
 pub const DEFAULT_INLINE_MAX: usize = 10;
 /// Subrequests (fetch, KV and queue calls) one invocation may make on the Workers free plan.
 pub const SUBREQUEST_LIMIT: usize = 50;
