@@ -952,7 +952,9 @@ function summarize() {
     const worstEst = Math.max(...report.scale.rps.map((r) => r.isolateEstimateMs ?? NaN));
     const bestEst = Math.min(...report.scale.rps.map((r) => r.isolateEstimateMs ?? NaN));
     goal('10 ms CPU per request, any number of RPs (raw local)', `${f1(worst)} ms worst (${worstAt} RPs)`, '<= 10 ms', worst <= 10, '');
-    if (Number.isFinite(worstEst)) goal('  same, isolate estimate', `${f1(bestEst)} to ${f1(worstEst)} ms`, '<= 10 ms', worstEst <= 10, 'estimate');
+    // With the consumer running, its work overlaps the request and the correction for it is
+    // rough (it can even turn the estimate negative): table 4c measures the request alone.
+    if (Number.isFinite(worstEst)) goal('  same, isolate estimate (consumer overlapping)', `${f1(bestEst)} to ${f1(worstEst)} ms`, '<= 10 ms', worstEst <= 10, 'rough: see 4c');
     const alone = report.scale.alone ?? [];
     if (alone.length) {
       const w = alone.reduce((a, r) => (r.requestCpuMs > a.requestCpuMs ? r : a));
