@@ -83,11 +83,13 @@ const CODE = {
   consumerBatch: Number(/max_batch_size = (\d+)/.exec(source('wrangler.toml'))?.[1] ?? 10),
   // Since c5ef708 the cookie names its session: no browser index to read or delete.
   browserIndex: /browser\//.test(source('src/sessions.rs')),
-  // Since then too, an admin logout reads the subject's sessions in bulk.
+  // Whether an admin logout reads the subject's sessions in bulk.
   bulkSessionReads: /get_many/.test(source('src/sessions.rs')),
-  // Sessions one DELETE /admin/sessions?sub= ends (pages since 2026-11-22; before, all).
+  // Inline deliveries bounded by the subrequests left (since 2026-11-22).
   subrequestBudget: /fn affordable_inline/.test(source('src/backchannel.rs')),
+  // The named client read with the session's clients (since edfc5ea).
   clientInBulk: /load_clients\(ctx\.store, &ids\)/.test(source('src/end_session/mod.rs')),
+  // Sessions one DELETE /admin/sessions?sub= ends (pages since 2026-11-22; before, all).
   subjectPage: Number(/pub const SUBJECT_LOGOUT_PAGE: usize = (\d+);/.exec(source('src/admin.rs'))?.[1] ?? 1e9),
 };
 
