@@ -44,11 +44,28 @@ fn client_key(client_id: &str) -> String {
     format!("client/{client_id}")
 }
 
+/// Several clients in one bulk read (per 100), each in the place of its id: `None` for an
+/// invalid id, an unknown (or deleted) client or an unreadable record.
+async fn read_clients<I: AsRef<str>>(store: &impl Store, ids: &[I]) -> Result<Vec<Option<Client>>, StoreError> {
+    let valid: Vec<&str> = ids.iter().map(AsRef::as_ref).filter(|id| clients::valid_client_id(id)).collect();
+    let keys: Vec<String> = valid.iter().map(|id| client_key(id)).collect();
+    let mut found = valid.into_iter().zip(store.get_many(Ns::Clients, &keys).await?);
+    Ok(ids
+        .iter()
+        .map(|id| {
+            let id = id.as_ref();
+            if !clients::valid_client_id(id) {
+                return None;
+            }
+            let (_, raw) = found.next().expect("one value per valid id");
+            raw.and_then(|r| serde_json::from_str(&r).ok())
+        })
+        .collect())
+}
+
 /// Several clients in one bulk read; unknown (or deleted) ones are left out.
 pub async fn load_clients(store: &impl Store, ids: &[&str]) -> Result<Vec<Client>, StoreError> {
-    let keys: Vec<String> = ids.iter().filter(|id| clients::valid_client_id(id)).map(|id| client_key(id)).collect();
-    let values = store.get_many(Ns::Clients, &keys).await?;
-    Ok(values.into_iter().flatten().filter_map(|raw| serde_json::from_str(&raw).ok()).collect())
+    Ok(read_clients(store, ids).await?.into_iter().flatten().collect())
 }
 
 /// Compares the bearer token with the configured one in constant time: both are hashed first,
@@ -128,12 +145,8 @@ async fn list_clients<S: Store, N>(ctx: &Ctx<'_, S, N>, req: &HttpRequest) -> An
         Err(resp) => return Ok(resp),
     };
     let page = ctx.store.list(Ns::Clients, "client/", cursor, CLIENT_PAGE).await?;
-    let mut clients = Vec::with_capacity(page.keys.len());
-    for listed in &page.keys {
-        if let Some(c) = load_client(ctx.store, &listed.key["client/".len()..]).await? {
-            clients.push(c);
-        }
-    }
+    let ids: Vec<&str> = page.keys.iter().map(|l| &l.key["client/".len()..]).collect();
+    let clients = load_clients(ctx.store, &ids).await?;
     Ok(HttpResponse::json(200, &json!({ "clients": clients, "cursor": page.cursor })))
 }
 
@@ -177,14 +190,15 @@ struct NewSession {
     sid: Option<String>,
 }
 
-/// Checks that every id names a registered client; the first that does not is the error.
+/// Checks that every id names a registered client (one bulk read); the first that does not is
+/// the error.
 async fn check_clients<S: Store, N>(ctx: &Ctx<'_, S, N>, ids: &[String]) -> Result<Option<HttpResponse>, StoreError> {
-    for id in ids {
-        if load_client(ctx.store, id).await?.is_none() {
-            return Ok(Some(error(400, "invalid_request", &format!("unknown client {id:?}"))));
-        }
-    }
-    Ok(None)
+    let found = read_clients(ctx.store, ids).await?;
+    Ok(ids
+        .iter()
+        .zip(found)
+        .find(|(_, c)| c.is_none())
+        .map(|(id, _)| error(400, "invalid_request", &format!("unknown client {id:?}"))))
 }
 
 async fn create_session<S: Store, N>(ctx: &Ctx<'_, S, N>, req: &HttpRequest) -> Answer {
@@ -338,13 +352,14 @@ async fn list_deliveries<S: Store, N>(ctx: &Ctx<'_, S, N>, req: &HttpRequest) ->
         Err(resp) => return Ok(resp),
     };
     let page = ctx.store.list(Ns::Sessions, status.prefix(), cursor, CLIENT_PAGE).await?;
-    let mut deliveries = Vec::new();
-    for listed in &page.keys {
-        let raw = ctx.store.get(Ns::Sessions, &listed.key).await?;
-        if let Some(rec) = raw.and_then(|r| serde_json::from_str::<DeliveryRecord>(&r).ok()) {
-            deliveries.push(rec.view());
-        }
-    }
+    let keys: Vec<String> = page.keys.into_iter().map(|l| l.key).collect();
+    let records = ctx.store.get_many(Ns::Sessions, &keys).await?;
+    let deliveries: Vec<_> = records
+        .into_iter()
+        .flatten()
+        .filter_map(|r| serde_json::from_str::<DeliveryRecord>(&r).ok())
+        .map(|rec| rec.view())
+        .collect();
     Ok(HttpResponse::json(200, &json!({ "deliveries": deliveries, "cursor": page.cursor })))
 }
 

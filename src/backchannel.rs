@@ -92,8 +92,7 @@ impl LogoutEvent {
 
     /// Every client of the ended sessions, each once, in first-seen order.
     pub fn client_ids(&self) -> Vec<&str> {
-        let mut seen = HashSet::new();
-        self.sessions().iter().flat_map(|s| &s.clients).map(String::as_str).filter(|c| seen.insert(*c)).collect()
+        crate::clients::unique_ids(self.sessions().iter().flat_map(|s| &s.clients).map(String::as_str))
     }
 }
 

@@ -56,6 +56,12 @@ fn refuse(msg: impl Into<String>) -> MetadataError {
     MetadataError(msg.into())
 }
 
+/// Each client id once, in first-seen order.
+pub fn unique_ids<'a>(ids: impl IntoIterator<Item = &'a str>) -> Vec<&'a str> {
+    let mut seen = std::collections::HashSet::new();
+    ids.into_iter().filter(|id| seen.insert(*id)).collect()
+}
+
 /// A client identifier: visible ASCII, no slash (it is a path segment of the admin API).
 pub fn valid_client_id(id: &str) -> bool {
     !id.is_empty() && id.len() <= MAX_CLIENT_ID_LEN && id.bytes().all(|b| b.is_ascii_graphic() && b != b'/')

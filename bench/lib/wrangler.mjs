@@ -2,13 +2,12 @@
 // the tests, with two differences: the worker runs from a copy of build/ (a rebuild by someone
 // else during the run neither reloads nor changes it) with a generated wrangler config, and the
 // start is timed (spawn -> port open -> first answer, and the first requests' latencies).
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 
-import { freePort, node22, ROOT, trackProcessGroup, wranglerEnv, wranglerJs } from '../../tests/support/worker.mjs';
+import { freePort, node22, ROOT, spawnWranglerGroup, wranglerEnv, wranglerJs } from '../../tests/support/worker.mjs';
 import { toEnvFile } from '../../tests/support/keys.mjs';
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -68,37 +67,18 @@ export async function startWrangler({ configText, vars, port, probe = '/', timeo
   ];
   const t0 = process.hrtime.bigint();
   const ms = () => Number(process.hrtime.bigint() - t0) / 1e6;
-  const child = spawn(node22(), args, { cwd: dir, env: wranglerEnv(dir), detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
-  const untrack = trackProcessGroup(child.pid, dir);
-  let log = '';
   let readyLogMs = null;
-  const append = (chunk) => {
-    log += chunk.toString('utf8');
-    if (readyLogMs === null && /Ready on/.test(log)) readyLogMs = ms();
-    if (log.length > LOG_LIMIT) log = log.slice(-LOG_LIMIT);
-  };
-  child.stdout.on('data', append);
-  child.stderr.on('data', append);
-  let exited = null;
-  const exitPromise = new Promise((resolve) => child.on('exit', (code, signal) => resolve((exited = { code, signal }))));
-
-  let stopped = false;
-  async function stop() {
-    if (stopped) return;
-    stopped = true;
-    try {
-      process.kill(-child.pid, 'SIGTERM');
-    } catch {}
-    await Promise.race([exitPromise, sleep(5000)]);
-    try {
-      process.kill(-child.pid, 'SIGKILL');
-    } catch {}
-    await sleep(200);
-    untrack();
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
+  const group = spawnWranglerGroup(args, {
+    cwd: dir,
+    dir,
+    logLimit: LOG_LIMIT,
+    onOutput: (log) => {
+      if (readyLogMs === null && /Ready on/.test(log)) readyLogMs = ms();
+    },
+  });
+  const { stop } = group;
   const fail = async (why) => {
-    const tail = log.split('\n').slice(-40).join('\n');
+    const tail = group.log().split('\n').slice(-40).join('\n');
     await stop();
     throw new Error(`${label}: ${why}; wrangler's log:\n${tail}`);
   };
@@ -106,7 +86,7 @@ export async function startWrangler({ configText, vars, port, probe = '/', timeo
   const url = `http://127.0.0.1:${port}`;
   let listenMs = null;
   while (listenMs === null) {
-    if (exited) await fail(`wrangler exited early ${JSON.stringify(exited)}`);
+    if (group.exited()) await fail(`wrangler exited early ${JSON.stringify(group.exited())}`);
     if (ms() > timeoutMs) await fail(`port ${port} not open within ${timeoutMs} ms`);
     if (await portOpen(port)) listenMs = ms();
     else await sleep(10);
@@ -121,12 +101,12 @@ export async function startWrangler({ configText, vars, port, probe = '/', timeo
     return { status: res.status, requestMs: ms() - sent, answeredMs: ms() };
   };
   while (readyLogMs === null) {
-    if (exited) await fail(`wrangler exited early ${JSON.stringify(exited)}`);
+    if (group.exited()) await fail(`wrangler exited early ${JSON.stringify(group.exited())}`);
     if (ms() > timeoutMs) await fail(`no "Ready on" within ${timeoutMs} ms`);
     await sleep(5);
   }
   while (!first) {
-    if (exited) await fail(`wrangler exited early ${JSON.stringify(exited)}`);
+    if (group.exited()) await fail(`wrangler exited early ${JSON.stringify(group.exited())}`);
     if (ms() > timeoutMs) await fail(`no answer within ${timeoutMs} ms`);
     try {
       first = await ask();
@@ -144,7 +124,7 @@ export async function startWrangler({ configText, vars, port, probe = '/', timeo
   return {
     url,
     port,
-    pid: child.pid,
+    pid: group.pid,
     dir,
     startup: {
       listenMs,
@@ -155,7 +135,7 @@ export async function startWrangler({ configText, vars, port, probe = '/', timeo
       readyToFirstAnswerMs: first.answeredMs - readyLogMs,
       nextRequestsMs: later,
     },
-    log: () => log,
+    log: group.log,
     stop,
   };
 }

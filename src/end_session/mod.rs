@@ -135,12 +135,9 @@ async fn start<S: Store, N: Platform>(ctx: &Ctx<'_, S, N>, req: &HttpRequest, p:
     let browser = browser_session(ctx, req).await?;
     // One bulk read: the client the request names, and the clients of the browser's session,
     // which a logout tells (and then does not read again).
-    let mut seen = std::collections::HashSet::new();
-    let ids: Vec<&str> = client_id
-        .into_iter()
-        .chain(browser.iter().flat_map(|b| b.clients.iter().map(String::as_str)))
-        .filter(|id| seen.insert(*id))
-        .collect();
+    let ids = crate::clients::unique_ids(
+        client_id.into_iter().chain(browser.iter().flat_map(|b| b.clients.iter().map(String::as_str))),
+    );
     let loaded = if ids.is_empty() { Vec::new() } else { load_clients(ctx.store, &ids).await? };
     let client = client_id.and_then(|id| loaded.iter().find(|c| c.client_id == id)).cloned();
     let named = match (client_id, &client) {

@@ -99,6 +99,49 @@ export function trackProcessGroup(pid, dir) {
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /**
+ * Runs `node22 args` (wrangler) as the leader of a new process group, tracked so that it goes
+ * with this process. Its output is kept (the last `logLimit` characters) and also handed to
+ * `onOutput`. Returns {pid, log(), exited() (null while running), stop()}: `stop` ends the whole
+ * group, SIGTERM then SIGKILL (workerd can outlive wrangler's node process), and removes `dir`.
+ */
+export function spawnWranglerGroup(args, { cwd, dir, logLimit = LOG_LIMIT, onOutput = () => {} }) {
+  const child = spawn(node22(), args, { cwd, env: wranglerEnv(dir), detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  const untrack = trackProcessGroup(child.pid, dir);
+  let log = '';
+  const append = (chunk) => {
+    log += chunk.toString('utf8');
+    if (log.length > logLimit) log = log.slice(-logLimit);
+    onOutput(log);
+  };
+  child.stdout.on('data', append);
+  child.stderr.on('data', append);
+  let exited = null;
+  const exitPromise = new Promise((resolve) => {
+    child.on('exit', (code, signal) => {
+      exited = { code, signal };
+      resolve(exited);
+    });
+  });
+
+  let stopped = false;
+  async function stop() {
+    if (stopped) return;
+    stopped = true;
+    try {
+      process.kill(-child.pid, 'SIGTERM');
+    } catch {}
+    const done = await Promise.race([exitPromise, sleep(5000).then(() => null)]);
+    try {
+      process.kill(-child.pid, 'SIGKILL');
+    } catch {}
+    if (!done) await Promise.race([exitPromise, sleep(2000)]);
+    untrack();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+  return { pid: child.pid, log: () => log, exited: () => exited, stop };
+}
+
+/**
  * Starts a worker. Options:
  * - `vars`: the settings, either an object (used as is) or a function that gets the generated
  *   settings and returns the ones to use (return a copy without a key to leave it unset).
@@ -126,8 +169,6 @@ export async function startWorker({ vars, providerMetadata, port, persistTo: kee
   // `persistTo`: KV and queue state that outlives this process (to restart on the same state).
   const persistTo = keepStateIn ?? path.join(dir, 'state');
 
-  const env = wranglerEnv(dir);
-
   const args = [
     wranglerJs(), 'dev',
     '--ip', '127.0.0.1',
@@ -137,50 +178,18 @@ export async function startWorker({ vars, providerMetadata, port, persistTo: kee
     '--persist-to', persistTo,
     '--show-interactive-dev-session=false',
   ];
-  const child = spawn(node22(), args, { cwd: ROOT, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
-  const untrack = trackProcessGroup(child.pid, dir);
+  const group = spawnWranglerGroup(args, { cwd: ROOT, dir });
+  const { stop } = group;
 
-  let log = '';
-  const append = (chunk) => {
-    log += chunk.toString('utf8');
-    if (log.length > LOG_LIMIT) log = log.slice(-LOG_LIMIT);
-  };
-  child.stdout.on('data', append);
-  child.stderr.on('data', append);
-  let exited = null;
-  const exitPromise = new Promise((resolve) => {
-    child.on('exit', (code, signal) => {
-      exited = { code, signal };
-      resolve(exited);
-    });
-  });
-
-  let stopped = false;
-  async function stop() {
-    if (stopped) return;
-    stopped = true;
-    try {
-      process.kill(-child.pid, 'SIGTERM');
-    } catch {}
-    const done = await Promise.race([exitPromise, sleep(5000).then(() => null)]);
-    // workerd can outlive wrangler's node process: the group goes in any case.
-    try {
-      process.kill(-child.pid, 'SIGKILL');
-    } catch {}
-    if (!done) await Promise.race([exitPromise, sleep(2000)]);
-    untrack();
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
-
-  const logTail = () => log.split('\n').slice(-60).join('\n');
+  const logTail = () => group.log().split('\n').slice(-60).join('\n');
 
   // Up when discovery gets any HTTP answer.
   const deadline = Date.now() + timeoutMs;
   let first;
   while (!first) {
-    if (exited) {
+    if (group.exited()) {
       await stop();
-      throw new Error(`wrangler dev exited early (${JSON.stringify(exited)}); its log:\n${logTail()}`);
+      throw new Error(`wrangler dev exited early (${JSON.stringify(group.exited())}); its log:\n${logTail()}`);
     }
     if (Date.now() > deadline) {
       await stop();
@@ -236,7 +245,7 @@ export async function startWorker({ vars, providerMetadata, port, persistTo: kee
     adminToken: settings.ADMIN_TOKEN,
     admin,
     request,
-    log: () => log,
+    log: group.log,
     stop,
   };
 }
