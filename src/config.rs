@@ -149,7 +149,7 @@ impl Config {
                 return Err(bad("PROVIDER_COLOR", "must be a colour as #rgb or #rrggbb"));
             }
         }
-        let brand = Branding { name: provider_name, logo_url, logo_origin, color };
+        let brand = Branding::new(provider_name, logo_url, logo_origin, color.as_deref());
         let frontchannel_timeout_ms = number(&get, "FRONTCHANNEL_TIMEOUT_MS", 3000, 500..=30_000)?;
 
         let d = BackchannelConfig::default();

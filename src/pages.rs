@@ -17,8 +17,23 @@ pub struct Branding {
     pub logo_url: Option<String>,
     /// The logo's origin, for the CSP's `img-src`.
     pub logo_origin: Option<String>,
-    /// `#rgb` or `#rrggbb`.
-    pub color: Option<String>,
+    /// The stylesheet with the brand colour (`#rgb` or `#rrggbb`) in it, and its CSP source:
+    /// made once with the configuration, not on every page.
+    css: String,
+    css_source: String,
+}
+
+impl Branding {
+    pub fn new(name: String, logo_url: Option<String>, logo_origin: Option<String>, color: Option<&str>) -> Self {
+        let css = match color {
+            // The brand colour fills the primary button; its text is black or white, whichever
+            // reads better on it (WCAG contrast).
+            Some(color) => format!("{CSS}:root{{--button:{color};--on-button:{}}}", text_on(color)),
+            None => CSS.to_string(),
+        };
+        let css_source = sha256_source(&css);
+        Branding { name, logo_url, logo_origin, css, css_source }
+    }
 }
 
 const CSS: &str = "\
@@ -78,21 +93,16 @@ fn sha256_source(text: &str) -> String {
     format!("'sha256-{}'", STANDARD.encode(Sha256::digest(text.as_bytes())))
 }
 
+/// The CSP source of [`FRONTCHANNEL_SCRIPT`], hashed once per isolate.
+fn frontchannel_script_source() -> &'static str {
+    static SOURCE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    SOURCE.get_or_init(|| sha256_source(FRONTCHANNEL_SCRIPT))
+}
+
 /// Who the pages speak for, and in which language.
 pub struct PageContext<'a> {
     pub brand: &'a Branding,
     pub texts: &'static Texts,
-}
-
-impl PageContext<'_> {
-    fn css(&self) -> String {
-        match &self.brand.color {
-            // The brand colour fills the primary button; its text is black or white, whichever
-            // reads better on it (WCAG contrast).
-            Some(color) => format!("{CSS}:root{{--button:{color};--on-button:{}}}", text_on(color)),
-            None => CSS.to_string(),
-        }
-    }
 }
 
 #[derive(Template)]
@@ -130,21 +140,22 @@ struct FrontchannelPage<'a> {
     script: &'a str,
 }
 
-/// The security headers of a page: a CSP allowing exactly what the page uses.
+/// The security headers of a page: a CSP allowing exactly what the page uses (the inline
+/// stylesheet always, by its hash).
 struct Policy<'a> {
-    css: &'a str,
-    script: Option<&'a str>,
+    /// The CSP source of the page's inline script, if it has one.
+    script_source: Option<&'a str>,
     frame_origins: &'a [String],
     form_targets: Option<&'a [&'a str]>,
 }
 
 fn page(status: u16, ctx: &PageContext<'_>, html: String, p: Policy<'_>) -> HttpResponse {
-    let mut csp = format!("default-src 'none'; style-src {}", sha256_source(p.css));
+    let mut csp = format!("default-src 'none'; style-src {}", ctx.brand.css_source);
     if let Some(origin) = &ctx.brand.logo_origin {
         csp.push_str(&format!("; img-src {origin}"));
     }
-    if let Some(script) = p.script {
-        csp.push_str(&format!("; script-src {}", sha256_source(script)));
+    if let Some(source) = p.script_source {
+        csp.push_str(&format!("; script-src {source}"));
     }
     if !p.frame_origins.is_empty() {
         csp.push_str(&format!("; frame-src {}", p.frame_origins.join(" ")));
@@ -169,20 +180,18 @@ pub fn confirm(
     token: &str,
     redirect_origin: Option<&str>,
 ) -> HttpResponse {
-    let css = ctx.css();
-    let html = ConfirmPage { t: ctx.texts, brand: ctx.brand, css: &css, client_name, action, token }
+    let html = ConfirmPage { t: ctx.texts, brand: ctx.brand, css: &ctx.brand.css, client_name, action, token }
         .render()
         .expect("the confirmation template renders");
     let targets: Vec<&str> = redirect_origin.into_iter().collect();
-    page(200, ctx, html, Policy { css: &css, script: None, frame_origins: &[], form_targets: Some(&targets) })
+    page(200, ctx, html, Policy { script_source: None, frame_origins: &[], form_targets: Some(&targets) })
 }
 
 pub fn message(status: u16, ctx: &PageContext<'_>, title: &str, text: &str, detail: Option<&str>) -> HttpResponse {
-    let css = ctx.css();
-    let html = MessagePage { t: ctx.texts, brand: ctx.brand, css: &css, title, text, detail }
+    let html = MessagePage { t: ctx.texts, brand: ctx.brand, css: &ctx.brand.css, title, text, detail }
         .render()
         .expect("the message template renders");
-    page(status, ctx, html, Policy { css: &css, script: None, frame_origins: &[], form_targets: None })
+    page(status, ctx, html, Policy { script_source: None, frame_origins: &[], form_targets: None })
 }
 
 /// The front-channel page: one hidden frame per relying party, then on to `next` (or, without
@@ -194,11 +203,10 @@ pub fn frontchannel(
     next: Option<&str>,
     wait_ms: u32,
 ) -> HttpResponse {
-    let css = ctx.css();
     let html = FrontchannelPage {
         t: ctx.texts,
         brand: ctx.brand,
-        css: &css,
+        css: &ctx.brand.css,
         frames,
         next,
         wait_ms,
@@ -207,7 +215,8 @@ pub fn frontchannel(
     }
     .render()
     .expect("the front-channel template renders");
-    page(200, ctx, html, Policy { css: &css, script: Some(FRONTCHANNEL_SCRIPT), frame_origins, form_targets: None })
+    let script_source = Some(frontchannel_script_source());
+    page(200, ctx, html, Policy { script_source, frame_origins, form_targets: None })
 }
 
 #[cfg(test)]
@@ -215,7 +224,7 @@ mod tests {
     use super::*;
 
     fn brand() -> Branding {
-        Branding { name: "Example <ID>".into(), logo_url: None, logo_origin: None, color: None }
+        Branding::new("Example <ID>".into(), None, None, None)
     }
 
     fn body(r: &HttpResponse) -> String {
@@ -252,7 +261,7 @@ mod tests {
 
     #[test]
     fn the_hashes_match_the_inline_style_and_script() {
-        let b = Branding { color: Some("#aa3300".into()), ..brand() };
+        let b = Branding::new("Example <ID>".into(), None, None, Some("#aa3300"));
         let ctx = PageContext { brand: &b, texts: crate::i18n::negotiate(Some("de"), None) };
         let r = frontchannel(
             &ctx,
@@ -277,11 +286,12 @@ mod tests {
 
     #[test]
     fn logo_is_allowed_by_origin_only() {
-        let b = Branding {
-            logo_url: Some("https://cdn.example/logo.png".into()),
-            logo_origin: Some("https://cdn.example".into()),
-            ..brand()
-        };
+        let b = Branding::new(
+            "Example <ID>".into(),
+            Some("https://cdn.example/logo.png".into()),
+            Some("https://cdn.example".into()),
+            None,
+        );
         let ctx = PageContext { brand: &b, texts: crate::i18n::negotiate(None, None) };
         let r = message(400, &ctx, "t", "x", Some("d"));
         assert!(r.header("content-security-policy").unwrap().contains("img-src https://cdn.example;"));
