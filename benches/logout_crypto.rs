@@ -11,10 +11,12 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use edge_logout::backchannel::{self, Delivery};
-use edge_logout::end_session::hint;
 use edge_logout::keys::{generate, Alg, KeySet};
-use edge_logout::sessions::random_token;
+use edge_logout::protocol::backchannel::token as backchannel;
+use edge_logout::protocol::end_session::hint;
+use edge_logout::state::deliveries::Delivery;
+use edge_logout::state::secrets::random_token;
+use edge_logout::testing::Recorder;
 use jwt_compact::Claims;
 use serde_json::{json, Value};
 
@@ -100,15 +102,14 @@ fn main() {
     for alg in Alg::ALL {
         let jwt = id_token(&keys, alg, now);
         assert!(
-            futures::executor::block_on(hint::verify(&keys, &edge_logout::logout::Silent, ISSUER, &jwt, None, now))
-                .is_ok(),
+            futures::executor::block_on(hint::verify(&keys, &Recorder::default(), ISSUER, &jwt, None, now)).is_ok(),
             "{alg} hint verifies"
         );
         figures.push(bench(&format!("verify id_token_hint {alg}"), round, || {
             black_box(
                 futures::executor::block_on(hint::verify(
                     &keys,
-                    &edge_logout::logout::Silent,
+                    &Recorder::default(),
                     ISSUER,
                     black_box(&jwt),
                     None,

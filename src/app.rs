@@ -1,47 +1,32 @@
 //! The service as one function from request to response, free of the platform: the worker
-//! layer builds a [`Ctx`] (configuration, storage, clock) and calls [`handle`].
+//! layer builds a [`Ctx`] (configuration, storage, platform, clock) and calls [`handle`].
+//! Routing (through `routes`' one table of methods) and discovery live here; the endpoints in
+//! `protocol` and `admin`.
 
 use serde_json::{Map, Value};
 
 use crate::config::Config;
+use crate::http::errors::{ErrorTable, RequestError};
 use crate::http::{HttpRequest, HttpResponse, Method, MAX_BODY_BYTES, MAX_URL_BYTES};
-use crate::logout::Platform;
-use crate::router::{self, Route};
-use crate::store::Store;
-
-/// Everything a request is handled with.
-pub struct Ctx<'a, S, N> {
-    pub config: &'a Config,
-    pub store: &'a S,
-    pub platform: &'a N,
-    /// Unix time in seconds.
-    pub now: i64,
-}
+use crate::ports::{Ctx, Platform, Store};
+use crate::routes::{self, Endpoint};
 
 pub async fn handle<S: Store, N: Platform>(ctx: &Ctx<'_, S, N>, req: &HttpRequest) -> HttpResponse {
-    let Some(route) = router::resolve(&ctx.config.base_path, &req.path) else {
-        return HttpResponse::json_error(404, "not_found", "no such resource");
+    let endpoint = match accept(ctx.config, req) {
+        Ok(e) => e,
+        Err(e) => return e.json(),
     };
-    if !route.methods().contains(&req.method) {
-        return method_not_allowed(&route, req.method);
-    }
-    if req.body.len() > MAX_BODY_BYTES {
-        return HttpResponse::json_error(413, "invalid_request", "the request body is larger than 16 KB");
-    }
-    if req.path.len() + req.query.as_ref().map_or(0, |q| q.len() + 1) > MAX_URL_BYTES {
-        return HttpResponse::json_error(414, "invalid_request", "the URL is longer than 8 KB");
-    }
-    let response = match route {
-        Route::Discovery | Route::Jwks if req.method == Method::Options => cors(HttpResponse::new(204))
+    let response = match endpoint {
+        Endpoint::Preflight => cors(HttpResponse::new(204))
             .with_header("access-control-allow-methods", "GET, HEAD, OPTIONS")
             .with_header("access-control-max-age", "86400"),
-        Route::Discovery => cors(HttpResponse::json(200, &discovery(ctx.config))),
-        Route::Jwks => cors(
+        Endpoint::Discovery => cors(HttpResponse::json(200, &discovery(ctx.config))),
+        Endpoint::Jwks => cors(
             HttpResponse::json(200, ctx.config.keys.public_jwks())
                 .with_header("content-type", "application/jwk-set+json"),
         ),
-        Route::EndSession => crate::end_session::handle(ctx, req).await,
-        admin => crate::admin::handle(ctx, admin, req).await,
+        Endpoint::EndSession => crate::protocol::end_session::handle(ctx, req).await,
+        Endpoint::Admin(call) => crate::admin::handle(ctx, call, req).await,
     };
     if req.method == Method::Head {
         return response.with_body(Vec::new());
@@ -49,10 +34,19 @@ pub async fn handle<S: Store, N: Platform>(ctx: &Ctx<'_, S, N>, req: &HttpReques
     response
 }
 
-pub fn method_not_allowed(route: &Route, method: Method) -> HttpResponse {
-    let allow: Vec<&str> = route.methods().iter().map(|m| m.as_str()).collect();
-    HttpResponse::json_error(405, "invalid_request", &format!("{} is not allowed here", method.as_str()))
-        .with_header("allow", &allow.join(", "))
+/// The endpoint a request reaches, or why it reaches none.
+fn accept(config: &Config, req: &HttpRequest) -> Result<Endpoint, RequestError> {
+    let route = routes::resolve(&config.base_path, &req.path).ok_or(RequestError::NoSuchRoute)?;
+    let endpoint = route
+        .endpoint(req.method)
+        .ok_or_else(|| RequestError::MethodNotAllowed { method: req.method, allow: route.methods() })?;
+    if req.body.len() > MAX_BODY_BYTES {
+        return Err(RequestError::BodyTooLarge);
+    }
+    if req.path.len() + req.query.as_ref().map_or(0, |q| q.len() + 1) > MAX_URL_BYTES {
+        return Err(RequestError::UrlTooLong);
+    }
+    Ok(endpoint)
 }
 
 /// Discovery and keys are public and read by browser-based relying parties too.
@@ -67,8 +61,8 @@ pub fn discovery(config: &Config) -> Value {
     let algs: Vec<&str> = config.keys.verifying_algs().iter().map(|a| a.name()).collect();
     let ours = serde_json::json!({
         "issuer": config.issuer,
-        "jwks_uri": config.url(router::JWKS_PATH),
-        "end_session_endpoint": config.url(router::END_SESSION_PATH),
+        "jwks_uri": config.url(routes::JWKS_PATH),
+        "end_session_endpoint": config.url(routes::END_SESSION_PATH),
         "backchannel_logout_supported": true,
         "backchannel_logout_session_supported": true,
         "frontchannel_logout_supported": true,
@@ -82,82 +76,9 @@ pub fn discovery(config: &Config) -> Value {
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use super::*;
-    use crate::store::memory::MemoryStore;
-    use std::collections::HashMap;
-    use std::future::Future;
-
-    pub const NOW: i64 = 1_800_000_000;
-
-    /// Records the events it is told of, and how many deliveries each could make inline.
-    #[derive(Default)]
-    pub struct Recorder(
-        pub std::cell::RefCell<Vec<crate::backchannel::LogoutEvent>>,
-        pub std::cell::RefCell<Vec<usize>>,
-    );
-
-    impl Platform for Recorder {
-        async fn notify(
-            &self,
-            event: &crate::backchannel::LogoutEvent,
-            _clients: &[crate::clients::Client],
-            inline_max: usize,
-        ) -> crate::logout::Summary {
-            self.0.borrow_mut().push(event.clone());
-            self.1.borrow_mut().push(inline_max);
-            crate::logout::Summary::default()
-        }
-    }
-
-    pub struct TestApp {
-        pub config: Config,
-        pub store: MemoryStore,
-        pub notified: Recorder,
-        pub now: i64,
-    }
-
-    impl TestApp {
-        pub async fn call(&self, req: HttpRequest) -> HttpResponse {
-            self.store.now.set(self.now);
-            // Subrequests are counted per request, as the worker's store does.
-            self.store.ops.set(0);
-            let ctx = Ctx { config: &self.config, store: &self.store, platform: &self.notified, now: self.now };
-            handle(&ctx, &req).await
-        }
-    }
-
-    pub fn with_settings<F, Fut>(settings: HashMap<&'static str, String>, f: F)
-    where
-        F: FnOnce(&'static TestApp) -> Fut,
-        Fut: Future<Output = ()>,
-    {
-        let config = crate::config::tests::load(&settings).unwrap();
-        // Leaked so that the async test body may borrow it for as long as it likes.
-        let app: &'static TestApp = Box::leak(Box::new(TestApp {
-            config,
-            store: MemoryStore::new(NOW),
-            notified: Recorder::default(),
-            now: NOW,
-        }));
-        futures::executor::block_on(f(app));
-    }
-
-    pub fn with_app<F, Fut>(f: F)
-    where
-        F: FnOnce(&'static TestApp) -> Fut,
-        Fut: Future<Output = ()>,
-    {
-        with_settings(crate::config::tests::settings(), f)
-    }
-
-    pub fn request(method: Method, path_and_query: &str) -> HttpRequest {
-        let (path, query) = match path_and_query.split_once('?') {
-            Some((p, q)) => (p.to_string(), Some(q.to_string())),
-            None => (path_and_query.to_string(), None),
-        };
-        HttpRequest { method, path, query, headers: vec![], body: vec![] }
-    }
+    use crate::testing::{request, with_app, with_settings};
 
     fn json(r: &HttpResponse) -> Value {
         serde_json::from_slice(&r.body).unwrap()
@@ -165,7 +86,7 @@ pub(crate) mod tests {
 
     #[test]
     fn discovery_document() {
-        let mut settings = crate::config::tests::settings();
+        let mut settings = crate::testing::settings();
         settings.insert(
             "PROVIDER_METADATA",
             r#"{"authorization_endpoint": "https://login.example.com/authorize", "issuer": "https://wrong", "jwks_uri": "x"}"#.into(),

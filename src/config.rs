@@ -1,14 +1,15 @@
 //! Typed configuration, read from the worker's vars and secrets once per isolate.
 //! A wrong setting is an error that names it, never a silent default.
+//! Imports `http` (URI rules), `keys`, `budget` and `ui` (the pages' branding).
 
 use std::fmt;
 
 use serde_json::{Map, Value};
 
-use crate::backchannel::BackchannelConfig;
+use crate::budget::DEFAULT_INLINE_MAX;
+use crate::http::uris::{self, UriPolicy};
 use crate::keys::{KeyError, KeySet};
-use crate::pages::Branding;
-use crate::uris::{self, UriPolicy};
+use crate::ui::pages::Branding;
 
 /// The admin token must be long enough that guessing it is hopeless.
 const MIN_ADMIN_TOKEN_LEN: usize = 16;
@@ -38,6 +39,41 @@ pub struct CookieConfig {
     pub path: String,
     /// `Secure` when the issuer is https.
     pub secure: bool,
+}
+
+/// Back-channel settings, with the defaults the README documents.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackchannelConfig {
+    /// Per relying party (`BACKCHANNEL_TIMEOUT_MS`).
+    pub timeout_ms: u32,
+    /// For all inline deliveries of one logout together (`BACKCHANNEL_DEADLINE_MS`).
+    pub deadline_ms: u32,
+    /// Logout token lifetime (`LOGOUT_TOKEN_TTL_S`).
+    pub token_ttl_s: i64,
+    /// First retry delay; doubles each attempt (`BACKCHANNEL_RETRY_DELAY_S`).
+    pub retry_delay_s: u32,
+    /// Attempts in all, the inline one included (`BACKCHANNEL_MAX_ATTEMPTS`).
+    pub max_attempts: u32,
+    /// Relying parties one request notifies itself; the rest go through the queue at once
+    /// (`BACKCHANNEL_INLINE_MAX`).
+    pub inline_max: usize,
+    /// How overdue a retry must be before the cron sweeper re-queues it
+    /// (`BACKCHANNEL_SWEEP_GRACE_S`).
+    pub sweep_grace_s: i64,
+}
+
+impl Default for BackchannelConfig {
+    fn default() -> Self {
+        BackchannelConfig {
+            timeout_ms: 2500,
+            deadline_ms: 5000,
+            token_ttl_s: 120,
+            retry_delay_s: 10,
+            max_attempts: 8,
+            inline_max: DEFAULT_INLINE_MAX,
+            sweep_grace_s: 300,
+        }
+    }
 }
 
 pub struct Config {
@@ -213,21 +249,9 @@ fn is_cookie_name(name: &str) -> bool {
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use super::*;
-    use std::collections::HashMap;
-
-    pub fn settings() -> HashMap<&'static str, String> {
-        HashMap::from([
-            ("ISSUER", "https://id.example.com".to_string()),
-            ("SIGNING_JWKS", crate::keys::tests::test_jwks().to_string()),
-            ("ADMIN_TOKEN", "test-admin-token-0123456789".to_string()),
-        ])
-    }
-
-    pub fn load(settings: &HashMap<&'static str, String>) -> Result<Config, ConfigError> {
-        Config::from_lookup(|name| settings.get(name).cloned())
-    }
+    use crate::testing::{load, settings};
 
     fn error_of(change: &[(&'static str, &str)]) -> ConfigError {
         let mut s = settings();

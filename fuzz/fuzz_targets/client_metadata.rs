@@ -1,10 +1,11 @@
 //! Client registrations: never panic; what is accepted has only absolute https URIs without
-//! fragments, and a front-channel URI on the origin of a redirect URI.
+//! fragments, and a front-channel URI on the origin of a redirect URI; and registering the
+//! accepted client again gives the same client.
 #![no_main]
 
-use edge_logout::clients::Client;
+use edge_logout::http::uris::{self, UriPolicy};
 use edge_logout::keys::Alg;
-use edge_logout::uris::{self, UriPolicy};
+use edge_logout::state::clients::Client;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -24,6 +25,8 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(url.scheme(), "https");
         assert!(!uri.contains('#'));
     }
+    let again = serde_json::to_vec(&c).expect("a client serialises");
+    assert_eq!(Client::from_registration(&id, &again, UriPolicy::HttpsOnly, &Alg::ALL).as_ref(), Ok(&c));
     if let Some(fc) = &c.frontchannel_logout_uri {
         let fc = url::Url::parse(fc).unwrap();
         assert!(c.redirect_uris.iter().any(|r| url::Url::parse(r).unwrap().origin() == fc.origin()));

@@ -1,7 +1,7 @@
 //! Cookie headers: never panic; a value found is a substring of the header without separators.
 #![no_main]
 
-use edge_logout::cookies;
+use edge_logout::http::cookies;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -2,7 +2,7 @@
 //! `state`, which a URL parser reads back exactly.
 #![no_main]
 
-use edge_logout::end_session::decision::redirect_url;
+use edge_logout::protocol::end_session::decision::redirect_url;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -1,6 +1,7 @@
 //! Whole requests against the service (every route, with or without the admin token, the
-//! browser's cookie and a confirmation binding): no panic, no 5xx, and a refused request
-//! (4xx) leaves the store as it was.
+//! browser's cookie and a confirmation binding): no panic, no 5xx, a refused request (4xx)
+//! leaves the store as it was, and a redirect is the requested post-logout URI, registered for
+//! a seeded client, to the byte, with only the requested `state` added.
 #![no_main]
 
 use edge_logout::http::{HttpRequest, Method};
@@ -66,6 +67,29 @@ fuzz_target!(
         assert_eq!(store.snapshot(), before, "a refused request changed the store");
     }
     if let Some(location) = resp.header("location") {
-        assert!(location.starts_with("https://rp1.example/") || location.starts_with("https://rp2.example/"), "{location}");
+        // What the request asked for, read with a lenient decoder of its own (a request the
+        // service accepted has each parameter once).
+        let raw = if req.method == Method::Post { req.body.clone() } else { req.query.clone().unwrap_or_default().into_bytes() };
+        let asked = |name: &str| {
+            url::form_urlencoded::parse(&raw).find(|(k, _)| k == name).map(|(_, v)| v.into_owned()).filter(|v| !v.is_empty())
+        };
+        let uri = asked("post_logout_redirect_uri").expect("a redirect was asked for");
+        assert!(REGISTERED.contains(&uri.as_str()), "{uri} is not registered");
+        let added = location.strip_prefix(uri.as_str()).unwrap_or_else(|| panic!("{location} is not {uri}"));
+        match asked("state") {
+            None => assert_eq!(added, ""),
+            Some(state) => {
+                let sep = if uri.contains('?') { "&state=" } else { "?state=" };
+                let value = added.strip_prefix(sep).unwrap_or_else(|| panic!("{added}"));
+                assert!(value.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~%".contains(&b)), "{value}");
+                let decoded: Vec<(String, String)> =
+                    url::form_urlencoded::parse(&added.as_bytes()[1..]).map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
+                assert_eq!(decoded, [("state".to_string(), state)]);
+            }
+        }
     }
 });
+
+/// The post-logout URIs `testing::seeded_store` registers.
+const REGISTERED: [&str; 4] =
+    ["https://rp1.example/bye", "https://rp1.example/q?x=1", "https://rp2.example/bye", "https://rp2.example/q?x=1"];

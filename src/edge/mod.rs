@@ -1,6 +1,7 @@
 //! The worker layer: reads the request, hands it to [`crate::app`], writes the response.
 //! It owns the only calls into the Workers runtime (KV, fetch, queues, WebCrypto, clock,
-//! configuration bindings).
+//! randomness, configuration bindings), and implements the [`crate::ports`] traits with them.
+//! May import anything of the crate's; nothing imports it.
 
 mod notify;
 mod signer;
@@ -13,10 +14,12 @@ use worker::{
     event, kv, Context, Env, Headers, MessageBatch, Request, Response, Result, ScheduleContext, ScheduledEvent,
 };
 
-use crate::app::{self, Ctx};
+use crate::app;
+use crate::budget::BULK_READ_MAX;
 use crate::config::{Config, ConfigError};
+use crate::http::errors::{ErrorTable, RequestError};
 use crate::http::{HttpRequest, HttpResponse, Method, MAX_BODY_BYTES};
-use crate::store::{ListPage, Listed, Ns, Store, StoreError};
+use crate::ports::{Ctx, ListPage, Listed, Ns, Store, StoreError};
 
 thread_local! {
     /// Parsed once per isolate: keys in particular are expensive to import.
@@ -76,7 +79,7 @@ impl Store for KvStores {
 
     async fn get_many(&self, ns: Ns, keys: &[String]) -> std::result::Result<Vec<Option<String>>, StoreError> {
         let mut out = Vec::with_capacity(keys.len());
-        for chunk in keys.chunks(crate::store::BULK_READ_MAX) {
+        for chunk in keys.chunks(BULK_READ_MAX) {
             let mut found = self.ns(ns).get_bulk(chunk).text().await.map_err(store_err)?;
             out.extend(chunk.iter().map(|k| found.remove(k).flatten()));
         }
@@ -136,7 +139,7 @@ async fn read_request(mut req: Request) -> std::result::Result<HttpRequest, Http
     let declared = req.headers().get("content-length").ok().flatten().and_then(|l| l.parse::<usize>().ok());
     // Refused before reading; app::handle checks what was read.
     if declared.is_some_and(|l| l > MAX_BODY_BYTES) {
-        return Err(HttpResponse::json_error(413, "invalid_request", "the request body is larger than 16 KB"));
+        return Err(RequestError::BodyTooLarge.json());
     }
     let body = match method {
         Method::Post | Method::Put | Method::Patch | Method::Delete => req.bytes().await.unwrap_or_default(),
@@ -219,7 +222,7 @@ async fn queue(batch: MessageBatch<String>, env: Env, _ctx: Context) -> Result<(
 }
 
 /// Every minute: re-queues retries whose queue message was lost (see
-/// [`crate::backchannel::reissue_overdue`]), so that a failed queue send loses nothing.
+/// [`crate::state::deliveries::reissue_overdue`]), so that a failed queue send loses nothing.
 #[event(scheduled)]
 async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
     let Ok(config) = config(&env) else { return };

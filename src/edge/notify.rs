@@ -1,6 +1,6 @@
 //! Back-channel delivery on the platform: mint and sign a fresh token, POST it with a timeout,
 //! queue what failed for a retry, and consume the queue. The decisions (who, what, whether to
-//! retry, when) are [`crate::backchannel`]'s.
+//! retry, when) are [`crate::protocol::backchannel`]'s.
 
 use std::cell::RefCell;
 use std::pin::pin;
@@ -18,12 +18,15 @@ use worker::{
 
 use super::signer;
 use super::KvStores;
-use crate::backchannel::{self, Answer, Delivery, LogoutEvent, Next, Outcome};
-use crate::clients::Client;
+use crate::budget::QUEUE_BATCH_MAX;
 use crate::config::Config;
 use crate::keys::VerifyingKey;
-use crate::logout::{Platform, Summary};
-use crate::sessions::random_token;
+use crate::ports::{LogoutEvent, Platform, Summary};
+use crate::protocol::backchannel::retry::{self, Answer, Next, Outcome};
+use crate::protocol::backchannel::{plan, token};
+use crate::state::clients::Client;
+use crate::state::deliveries::{self, Delivery};
+use crate::state::secrets::random_token;
 
 pub fn now() -> i64 {
     (Date::now().as_millis() / 1000) as i64
@@ -50,7 +53,7 @@ fn log_attempt(log: &RefCell<Vec<String>>, d: &Delivery, outcome: &Outcome, ms: 
 pub async fn attempt(config: &Config, log: &RefCell<Vec<String>>, d: &Delivery) -> Outcome {
     let started = Date::now().as_millis();
     let outcome = match send(config, d).await {
-        Ok(answer) => backchannel::judge(&answer, now()),
+        Ok(answer) => retry::judge(&answer, now()),
         Err(e) => Outcome::Final { error: e },
     };
     log_attempt(log, d, &outcome, Date::now().as_millis().saturating_sub(started));
@@ -59,10 +62,10 @@ pub async fn attempt(config: &Config, log: &RefCell<Vec<String>>, d: &Delivery) 
 
 async fn send(config: &Config, d: &Delivery) -> Result<Answer, String> {
     let key = config.keys.signer(d.alg).ok_or_else(|| format!("no signing key for {}", d.alg))?;
-    let claims = backchannel::claims(d, &config.issuer, now(), config.backchannel.token_ttl_s, &random_token(16));
-    let input = backchannel::signing_input(&key.kid, d.alg, &claims);
+    let claims = token::claims(d, &config.issuer, now(), config.backchannel.token_ttl_s, &random_token(16));
+    let input = token::signing_input(&key.kid, d.alg, &claims);
     let signature = signer::sign(key, input.as_bytes(), config.sign_with_webcrypto).await;
-    let body = backchannel::request_body(&backchannel::assemble(&input, &signature));
+    let body = token::request_body(&token::assemble(&input, &signature));
 
     let headers = Headers::new();
     headers.set("content-type", "application/x-www-form-urlencoded").map_err(|e| e.to_string())?;
@@ -118,7 +121,7 @@ impl EdgePlatform<'_> {
 
     /// Records a failed delivery and queues its retry (or dead-letters it).
     async fn after(&self, next: &Next) -> Result<(), String> {
-        backchannel::record(self.store, next, now()).await.map_err(|e| e.to_string())?;
+        retry::record(self.store, next, now()).await.map_err(|e| e.to_string())?;
         match next {
             Next::RetryIn { delivery, delay_s } => {
                 let queue = self.queue.as_ref().ok_or("no BACKCHANNEL_QUEUE binding")?;
@@ -134,8 +137,8 @@ impl EdgePlatform<'_> {
 
     async fn queue_now(&self, deliveries: Vec<Delivery>) -> Result<(), String> {
         let queue = self.queue.as_ref().ok_or("no BACKCHANNEL_QUEUE binding")?;
-        // One subrequest per 100 messages, the queue's batch limit.
-        for chunk in deliveries.chunks(100) {
+        // One subrequest per batch of up to QUEUE_BATCH_MAX messages.
+        for chunk in deliveries.chunks(QUEUE_BATCH_MAX) {
             send_batch(queue, chunk).await.map_err(|e| format!("{e:?}"))?;
         }
         Ok(())
@@ -151,7 +154,7 @@ impl Platform for EdgePlatform<'_> {
         // One random prefix per logout, numbered: ids stay unique without a CSPRNG call each.
         let prefix = random_token(12);
         let mut n = 0;
-        let mut deliveries = backchannel::plan(event, clients, || {
+        let mut deliveries = plan::plan(event, clients, || {
             n += 1;
             format!("{prefix}{n}")
         });
@@ -164,7 +167,7 @@ impl Platform for EdgePlatform<'_> {
         }
         let outcomes = join_all(deliveries.iter().map(|d| attempt(self.config, &self.log, d))).await;
         for (d, outcome) in deliveries.iter().zip(&outcomes) {
-            let Some(next) = backchannel::after_failure(&self.config.backchannel, d, outcome) else {
+            let Some(next) = retry::after_failure(&self.config.backchannel, d, outcome, random_token(12)) else {
                 summary.delivered += 1;
                 continue;
             };
@@ -226,14 +229,14 @@ pub async fn consume(batch: MessageBatch<String>, config: &Config, platform: &Ed
             worker::console_error!("{}", json!({"event": "backchannel_bad_message"}));
             return message.ack();
         };
-        match backchannel::is_current(platform.store, &d).await {
+        match deliveries::is_current(platform.store, &d).await {
             Ok(true) => {}
             Ok(false) => return message.ack(),
             Err(_) => return message.retry(),
         }
         let outcome = attempt(config, &platform.log, &d).await;
-        let settled = match backchannel::after_failure(&config.backchannel, &d, &outcome) {
-            None => backchannel::delivered(platform.store, &d).await.map_err(|e| e.to_string()),
+        let settled = match retry::after_failure(&config.backchannel, &d, &outcome, random_token(12)) {
+            None => deliveries::delivered(platform.store, &d).await.map_err(|e| e.to_string()),
             Some(next) => platform.after(&next).await,
         };
         match settled {
@@ -253,7 +256,7 @@ pub async fn consume(batch: MessageBatch<String>, config: &Config, platform: &Ed
 /// Re-queues overdue retries (the cron trigger).
 pub async fn sweep(platform: &EdgePlatform<'_>) {
     let grace = platform.config.backchannel.sweep_grace_s;
-    match backchannel::reissue_overdue(platform.store, now(), grace, 100).await {
+    match deliveries::reissue_overdue(platform.store, now(), grace, 100, || random_token(12)).await {
         Ok(deliveries) if !deliveries.is_empty() => {
             let n = deliveries.len();
             let result = platform.queue_now(deliveries).await;

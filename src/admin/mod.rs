@@ -1,0 +1,85 @@
+//! The admin API: the login system and operators register clients, record sessions, end them,
+//! and see deliveries that failed. JSON in and out; errors are `{"error", "error_description"}`
+//! ([`errors`]); nothing changes on an error. Behind a bearer token compared in constant time.
+//!
+//! May import `protocol` (ending sessions), `state`, `ports`, `routes`, `http`, `config`,
+//! `budget`; nothing imports `admin` but `app`.
+
+mod clients;
+mod deliveries;
+pub mod errors;
+mod sessions;
+#[cfg(test)]
+mod tests;
+
+use serde::de::DeserializeOwned;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use crate::http::errors::ErrorTable;
+use crate::http::{form, json, HttpRequest, HttpResponse};
+use crate::ports::{Ctx, Platform, Store};
+use crate::routes::AdminCall;
+use errors::{invalid, AdminError};
+
+/// What an admin call answers: a response, or an error of the table.
+type Answer = Result<HttpResponse, AdminError>;
+
+/// Handles an admin call (the route's method already checked by `routes`).
+pub async fn handle<S: Store, N: Platform>(ctx: &Ctx<'_, S, N>, call: AdminCall, req: &HttpRequest) -> HttpResponse {
+    dispatch(ctx, call, req).await.unwrap_or_else(|e| e.json())
+}
+
+async fn dispatch<S: Store, N: Platform>(ctx: &Ctx<'_, S, N>, call: AdminCall, req: &HttpRequest) -> Answer {
+    let token = ctx.config.admin_token.as_deref().ok_or(AdminError::Off)?;
+    if !authorized(req, token) {
+        return Err(AdminError::Unauthorized);
+    }
+    match call {
+        AdminCall::ListClients => clients::list(ctx, req).await,
+        AdminCall::PutClient(id) => clients::put(ctx, &id, req).await,
+        AdminCall::GetClient(id) => clients::get(ctx, &id).await,
+        AdminCall::DeleteClient(id) => clients::delete(ctx, &id).await,
+        AdminCall::CreateSession => sessions::create(ctx, req).await,
+        AdminCall::ListSessions => sessions::list(ctx, req).await,
+        AdminCall::GetSession(sid) => sessions::get(ctx, &sid).await,
+        AdminCall::EndSession(sid) => sessions::end(ctx, &sid).await,
+        AdminCall::EndSubject => sessions::end_subject(ctx, req).await,
+        AdminCall::AddClient { sid, client_id } => sessions::add_client(ctx, &sid, &client_id).await,
+        AdminCall::ListDeliveries => deliveries::list(ctx, req).await,
+    }
+}
+
+/// Compares the bearer token with the configured one in constant time: both are hashed first,
+/// so neither their contents nor their lengths show in the timing.
+fn authorized(req: &HttpRequest, expected: &str) -> bool {
+    let Some(given) = req.header("authorization").and_then(|h| {
+        let (scheme, token) = h.split_once(' ')?;
+        scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+    }) else {
+        return false;
+    };
+    let a = Sha256::digest(given.as_bytes());
+    let b = Sha256::digest(expected.as_bytes());
+    bool::from(a.ct_eq(&b))
+}
+
+/// A query parameter's value, if given; an undecodable query is a 400.
+fn query_param(req: &HttpRequest, name: &str) -> Result<Option<String>, AdminError> {
+    let pairs = form::parse(req.query.as_deref().unwrap_or("").as_bytes()).map_err(|e| invalid(e.to_string()))?;
+    Ok(pairs.into_iter().find(|(n, _)| n == name).map(|(_, v)| v))
+}
+
+/// Whether the body is declared JSON: a 415 otherwise.
+fn require_json(req: &HttpRequest) -> Result<(), AdminError> {
+    match req.content_type().as_deref() {
+        Some("application/json") => Ok(()),
+        _ => Err(AdminError::NotJson),
+    }
+}
+
+/// A JSON object body read into `T` (see [`json::object`]), or the 400 that says why not.
+fn json_body<T: DeserializeOwned>(req: &HttpRequest) -> Result<T, AdminError> {
+    require_json(req)?;
+    json::object(&req.body).map_err(|e| invalid(e.to_string()))
+}

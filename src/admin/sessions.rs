@@ -1,0 +1,156 @@
+//! `/admin/sessions`: the login system records sessions and the clients that got an ID token in
+//! them; operators end one session or all of a user's.
+
+use serde::Deserialize;
+use serde_json::json;
+
+use super::errors::{invalid, AdminError};
+use super::{json_body, query_param, Answer};
+use crate::budget::SUBJECT_LOGOUT_PAGE;
+use crate::http::{HttpRequest, HttpResponse};
+use crate::ports::{Ctx, LogoutEvent, Platform, Store};
+use crate::protocol::logout;
+use crate::state::clients;
+use crate::state::secrets::random_token;
+use crate::state::sessions::{self, Session, MAX_CLIENTS_PER_SESSION};
+use crate::state::store::MIN_TTL_S;
+
+const DEFAULT_SESSION_TTL_S: i64 = 24 * 3600;
+const MAX_SESSION_TTL_S: i64 = 366 * 24 * 3600;
+/// How many sessions of one subject the admin API lists.
+const MAX_LISTED_SESSIONS: usize = 1000;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewSession {
+    sub: String,
+    #[serde(default)]
+    clients: Vec<String>,
+    expires_in: Option<i64>,
+    sid: Option<String>,
+}
+
+/// Checks that every id names a registered client (one bulk read); the first that does not is
+/// the error.
+async fn check_clients(store: &impl Store, ids: &[String]) -> Result<(), AdminError> {
+    let found = clients::read_many(store, ids).await?;
+    match ids.iter().zip(found).find(|(_, c)| c.is_none()) {
+        Some((id, _)) => Err(invalid(format!("unknown client {id:?}"))),
+        None => Ok(()),
+    }
+}
+
+pub async fn create<S: Store, N>(ctx: &Ctx<'_, S, N>, req: &HttpRequest) -> Answer {
+    let input: NewSession = json_body(req)?;
+    if !sessions::valid_sub(&input.sub) {
+        return Err(invalid("sub must be 1 to 255 bytes without control characters"));
+    }
+    let ttl = input.expires_in.unwrap_or(DEFAULT_SESSION_TTL_S);
+    if !(MIN_TTL_S..=MAX_SESSION_TTL_S).contains(&ttl) {
+        return Err(invalid(format!("expires_in must be between {MIN_TTL_S} and {MAX_SESSION_TTL_S} seconds")));
+    }
+    let mut client_ids: Vec<String> = Vec::new();
+    for c in input.clients {
+        if !client_ids.contains(&c) {
+            client_ids.push(c);
+        }
+    }
+    if client_ids.len() > MAX_CLIENTS_PER_SESSION {
+        return Err(invalid("too many clients"));
+    }
+    check_clients(ctx.store, &client_ids).await?;
+    let sid = match input.sid {
+        Some(sid) if !sessions::valid_sid(&sid) => {
+            return Err(invalid("sid must be 1 to 128 visible ASCII characters without '/'"))
+        }
+        Some(sid) => {
+            if sessions::load(ctx.store, &sid, ctx.now).await?.is_some() {
+                return Err(AdminError::SessionExists);
+            }
+            sid
+        }
+        None => random_token(16),
+    };
+    let (cookie, cookie_hash) = sessions::new_cookie(&sid);
+    let session = Session {
+        sid,
+        sub: input.sub,
+        clients: client_ids,
+        created_at: ctx.now,
+        expires_at: ctx.now + ttl,
+        cookie_hash,
+    };
+    sessions::save(ctx.store, &session, true).await?;
+    Ok(HttpResponse::json(
+        201,
+        &json!({
+            "sid": session.sid,
+            "sub": session.sub,
+            "clients": session.clients,
+            "expires_at": session.expires_at,
+            "cookie": cookie,
+            "cookie_name": ctx.config.cookie.name,
+        }),
+    ))
+}
+
+pub async fn get<S: Store, N>(ctx: &Ctx<'_, S, N>, sid: &str) -> Answer {
+    let session = sessions::load(ctx.store, sid, ctx.now).await?.ok_or(AdminError::NotFound("session"))?;
+    Ok(HttpResponse::json(200, &session.view()))
+}
+
+/// The `sub` query parameter, or the 400 that says it is missing.
+fn subject_param(req: &HttpRequest) -> Result<String, AdminError> {
+    match query_param(req, "sub")? {
+        Some(sub) if sessions::valid_sub(&sub) => Ok(sub),
+        _ => Err(invalid("the query parameter sub is required")),
+    }
+}
+
+pub async fn list<S: Store, N>(ctx: &Ctx<'_, S, N>, req: &HttpRequest) -> Answer {
+    let sub = subject_param(req)?;
+    let found = sessions::of_subject(ctx.store, &sub, MAX_LISTED_SESSIONS, ctx.now).await?;
+    let views: Vec<_> = found.iter().map(Session::view).collect();
+    Ok(HttpResponse::json(200, &json!({ "sessions": views })))
+}
+
+pub async fn add_client<S: Store, N>(ctx: &Ctx<'_, S, N>, sid: &str, client_id: &str) -> Answer {
+    let mut session = sessions::load(ctx.store, sid, ctx.now).await?.ok_or(AdminError::NotFound("session"))?;
+    check_clients(ctx.store, &[client_id.to_string()]).await?;
+    if !session.clients.iter().any(|c| c == client_id) {
+        if session.clients.len() >= MAX_CLIENTS_PER_SESSION {
+            return Err(invalid("too many clients"));
+        }
+        session.clients.push(client_id.to_string());
+        sessions::save(ctx.store, &session, false).await?;
+    }
+    Ok(HttpResponse::json(200, &session.view()))
+}
+
+/// Admin logout of one session: its relying parties are told, as for a user's own logout.
+pub async fn end<S: Store, N: Platform>(ctx: &Ctx<'_, S, N>, sid: &str) -> Answer {
+    let session = sessions::load(ctx.store, sid, ctx.now).await?.ok_or(AdminError::NotFound("session"))?;
+    let event = LogoutEvent::Sessions(vec![session]);
+    let inline_max = ctx.config.backchannel.inline_max;
+    let ended = logout::end_sessions(ctx.store, ctx.platform, &event, inline_max, Vec::new()).await?;
+    Ok(HttpResponse::json(200, &json!({ "sessions_ended": [sid], "backchannel": ended.summary }))
+        .with_log(json!({"event": "admin_logout", "sessions_ended": 1, "backchannel": ended.summary})))
+}
+
+/// Admin logout of every session of a user, [`SUBJECT_LOGOUT_PAGE`] sessions per request: while
+/// the answer has a `cursor`, more sessions remain, and the caller asks again with it.
+pub async fn end_subject<S: Store, N: Platform>(ctx: &Ctx<'_, S, N>, req: &HttpRequest) -> Answer {
+    let sub = subject_param(req)?;
+    let cursor = query_param(req, "cursor")?;
+    let (found, next) = sessions::page_of_subject(ctx.store, &sub, SUBJECT_LOGOUT_PAGE, cursor, ctx.now).await?;
+    let sids: Vec<String> = found.iter().map(|s| s.sid.clone()).collect();
+    let event = LogoutEvent::Subject { sub, sessions: found };
+    let inline_max = ctx.config.backchannel.inline_max;
+    let ended = logout::end_sessions(ctx.store, ctx.platform, &event, inline_max, Vec::new()).await?;
+    let mut body = json!({ "sessions_ended": sids, "backchannel": ended.summary });
+    if let Some(c) = next {
+        body["cursor"] = c.into();
+    }
+    Ok(HttpResponse::json(200, &body)
+        .with_log(json!({"event": "admin_logout", "sessions_ended": sids.len(), "backchannel": ended.summary})))
+}

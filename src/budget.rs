@@ -1,0 +1,79 @@
+//! The subrequest budget of one invocation: what a request may spend on KV, fetch and queue
+//! calls, and so how many relying parties it can tell itself. The one home of these figures;
+//! `bench/lib/budget.mjs` reads them from this file.
+//!
+//! The figure is the Workers free plan's: 50 subrequests per request, where fetch and the calls
+//! to KV and queue bindings all count; the paid plan allows 10,000
+//! (developers.cloudflare.com/workers/platform/limits/, "Subrequests"). KV has a limit of its
+//! own, 1,000 operations per invocation with a bulk read counting as one
+//! (developers.cloudflare.com/kv/platform/limits/), which the 50 keep far below. Staying within
+//! the free plan keeps every deployment working.
+
+/// Subrequests (fetch, KV and queue calls) one invocation may make on the Workers free plan.
+pub const SUBREQUEST_LIMIT: usize = 50;
+
+/// Subrequests one inline delivery may cost: the POST and, if it fails, its record, the delete
+/// of an earlier record and the queue (or dead-letter) send.
+pub const SUBREQUESTS_PER_DELIVERY: usize = 4;
+
+/// Deliveries one logout request makes itself at most (`BACKCHANNEL_INLINE_MAX`'s default);
+/// fewer when the request cannot afford them, see [`affordable_inline`]. CPU is not the limit
+/// (bench/: signing is WebCrypto's); the subrequests are: a logout by hint makes 1 KV read (the
+/// session), 1 bulk read (the named client and the session's clients), 2 KV deletes and 1
+/// queue send for the overflow, so 5 + 4 × 10 = 45 of 50.
+pub const DEFAULT_INLINE_MAX: usize = 10;
+
+/// Sessions one `DELETE /admin/sessions?sub=` ends. Each costs [`DELETES_PER_SESSION`] KV
+/// deletes: 20 of them, the listing, the two bulk reads and a queue send make 44 of the 50
+/// subrequests (the deliveries that no longer fit go to the queue).
+pub const SUBJECT_LOGOUT_PAGE: usize = 20;
+
+/// KV deletes that ending one session makes (its record and its subject index entry).
+pub const DELETES_PER_SESSION: usize = 2;
+
+/// The most keys one KV bulk read takes; each bulk read is one subrequest.
+pub const BULK_READ_MAX: usize = 100;
+
+/// The most messages one queue `sendBatch` takes; each send is one subrequest.
+pub const QUEUE_BATCH_MAX: usize = 100;
+
+/// How many deliveries a request can still make itself, after `spent` subrequests, keeping room
+/// for `deletes` more and for queueing up to `deliveries` (one send per [`QUEUE_BATCH_MAX`]):
+/// never more than `inline_max`. What it cannot afford goes to the queue.
+pub fn affordable_inline(spent: usize, deletes: usize, deliveries: usize, inline_max: usize) -> usize {
+    let reserved = spent + deletes + deliveries.div_ceil(QUEUE_BATCH_MAX);
+    (SUBREQUEST_LIMIT.saturating_sub(reserved) / SUBREQUESTS_PER_DELIVERY).min(inline_max)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inline_deliveries_fit_the_subrequest_limit() {
+        // A logout by hint: 3 reads spent, 2 deletes, 3 deliveries: all 10 allowed.
+        assert_eq!(affordable_inline(3, 2, 3, DEFAULT_INLINE_MAX), 10);
+        assert_eq!(affordable_inline(3, 2, 3, 4), 4);
+        // Everything spent or reserved: none inline, all queued.
+        assert_eq!(affordable_inline(3, 44, 60, DEFAULT_INLINE_MAX), 0);
+        assert_eq!(affordable_inline(60, 0, 1, DEFAULT_INLINE_MAX), 0);
+        for spent in 0..60 {
+            for deletes in [0, 2, 20, 40] {
+                for deliveries in [0, 1, 99, 101, 500] {
+                    let n = affordable_inline(spent, deletes, deliveries, usize::MAX);
+                    let total = spent + deletes + deliveries.div_ceil(100) + n * SUBREQUESTS_PER_DELIVERY;
+                    assert!(n == 0 || total <= SUBREQUEST_LIMIT, "{spent} {deletes} {deliveries}: {n}");
+                    // And not one fewer than fits.
+                    assert!(total + SUBREQUESTS_PER_DELIVERY > SUBREQUEST_LIMIT, "{spent} {deletes} {deliveries}: {n}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_full_page_of_subject_logout_leaves_room_for_the_queue() {
+        // The listing, two bulk reads, the deletes and one queue send.
+        let spent = 1 + 2 + SUBJECT_LOGOUT_PAGE * DELETES_PER_SESSION + 1;
+        assert!(spent <= SUBREQUEST_LIMIT, "{spent}");
+    }
+}

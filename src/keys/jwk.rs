@@ -1,0 +1,218 @@
+//! One key, parsed from its JWK: a private signing key or a public verification key, each tied
+//! to exactly one algorithm, and the signatures they make and check.
+
+use std::fmt;
+
+use jwt_compact::{
+    alg::{Ed25519, Es256, Rsa, RsaPrivateKey, RsaPublicKey, StrongKey},
+    jwk::JsonWebKey,
+    prelude::*,
+    AlgorithmExt,
+};
+use serde::{de::DeserializeOwned, Serialize};
+use serde_json::Value;
+
+use super::{err, Alg, KeyError};
+
+enum PrivateMaterial {
+    Rsa(Box<StrongKey<RsaPrivateKey>>),
+    Es256(p256::ecdsa::SigningKey),
+    Ed25519(ed25519_compact::SecretKey),
+}
+
+enum PublicMaterial {
+    Rsa(Box<StrongKey<RsaPublicKey>>),
+    Es256(p256::ecdsa::VerifyingKey),
+    Ed25519(ed25519_compact::PublicKey),
+}
+
+/// One private signing key of the provider.
+pub struct SigningKey {
+    pub kid: String,
+    pub alg: Alg,
+    material: PrivateMaterial,
+    /// The JWK as configured, for importing into the runtime's WebCrypto.
+    private_jwk: Value,
+}
+
+/// One public key a token may be verified with.
+pub struct VerifyingKey {
+    pub kid: Option<String>,
+    pub alg: Alg,
+    material: PublicMaterial,
+}
+
+fn str_member<'a>(jwk: &'a Value, name: &str) -> Option<&'a str> {
+    jwk.get(name).and_then(Value::as_str)
+}
+
+/// The algorithm a JWK is for: its `alg` when present (and then it must fit the key type),
+/// otherwise the one algorithm this provider uses with that key type.
+fn alg_of(jwk: &Value, index: usize) -> Result<Alg, KeyError> {
+    let kty = str_member(jwk, "kty").unwrap_or("");
+    let crv = str_member(jwk, "crv").unwrap_or("");
+    let implied = match (kty, crv) {
+        ("RSA", _) => Alg::RS256,
+        ("EC", "P-256") => Alg::ES256,
+        ("OKP", "Ed25519") => Alg::EdDSA,
+        _ => {
+            return Err(err(format!(
+                "key {index}: unsupported key type {kty:?} {crv:?} (RSA, EC P-256 and OKP Ed25519 are)"
+            )))
+        }
+    };
+    match str_member(jwk, "alg") {
+        None => Ok(implied),
+        Some(name) => match Alg::parse(name) {
+            Some(alg) if alg == implied => Ok(alg),
+            Some(alg) => Err(err(format!("key {index}: alg {alg} does not fit key type {kty}"))),
+            None => Err(err(format!("key {index}: unsupported alg {name:?} (RS256, ES256, EdDSA are)"))),
+        },
+    }
+}
+
+fn jwk_of(value: &Value, index: usize) -> Result<JsonWebKey<'static>, KeyError> {
+    // serde's messages can quote the offending value: only "missing field" ones are kept, so
+    // that no key material reaches an error message or a log.
+    serde_json::from_value::<JsonWebKey<'static>>(value.clone()).map_err(|e| {
+        let e = e.to_string();
+        let detail = if e.starts_with("missing field") { e.as_str() } else { "a member is malformed" };
+        err(format!("key {index}: not a valid JWK: {detail}"))
+    })
+}
+
+pub(super) fn parse_private(value: &Value, index: usize) -> Result<SigningKey, KeyError> {
+    let kid = str_member(value, "kid")
+        .filter(|k| !k.is_empty())
+        .ok_or_else(|| err(format!("key {index}: a signing key needs a \"kid\"")))?
+        .to_string();
+    if str_member(value, "alg").is_none() {
+        return Err(err(format!("key {kid:?}: a signing key needs an \"alg\"")));
+    }
+    let alg = alg_of(value, index)?;
+    let jwk = jwk_of(value, index)?;
+    let bad = |what: &dyn fmt::Display| err(format!("key {kid:?}: not a valid private {alg} key: {what}"));
+    let material = match alg {
+        Alg::RS256 => {
+            let mut key = RsaPrivateKey::try_from(&jwk).map_err(|e| bad(&e))?;
+            // Without the CRT values every signature costs several times more.
+            key.precompute().map_err(|e| bad(&e))?;
+            let strong = StrongKey::try_from(key).map_err(|_| bad(&"RSA keys must have at least 2048 bits"))?;
+            PrivateMaterial::Rsa(Box::new(strong))
+        }
+        Alg::ES256 => PrivateMaterial::Es256(p256::ecdsa::SigningKey::try_from(&jwk).map_err(|e| bad(&e))?),
+        Alg::EdDSA => PrivateMaterial::Ed25519(ed25519_compact::SecretKey::try_from(&jwk).map_err(|e| bad(&e))?),
+    };
+    Ok(SigningKey { kid, alg, material, private_jwk: value.clone() })
+}
+
+pub(super) fn parse_public(value: &Value, index: usize) -> Result<VerifyingKey, KeyError> {
+    if str_member(value, "d").is_some() {
+        return Err(err(format!("key {index}: ID_TOKEN_JWKS must hold public keys only")));
+    }
+    let kid = str_member(value, "kid").map(str::to_string);
+    let alg = alg_of(value, index)?;
+    let jwk = jwk_of(value, index)?;
+    let bad = |what: &dyn fmt::Display| err(format!("key {index}: not a valid public {alg} key: {what}"));
+    let material = match alg {
+        Alg::RS256 => {
+            let key = RsaPublicKey::try_from(&jwk).map_err(|e| bad(&e))?;
+            PublicMaterial::Rsa(Box::new(
+                StrongKey::try_from(key).map_err(|_| bad(&"RSA keys must have at least 2048 bits"))?,
+            ))
+        }
+        Alg::ES256 => PublicMaterial::Es256(p256::ecdsa::VerifyingKey::try_from(&jwk).map_err(|e| bad(&e))?),
+        Alg::EdDSA => PublicMaterial::Ed25519(ed25519_compact::PublicKey::try_from(&jwk).map_err(|e| bad(&e))?),
+    };
+    Ok(VerifyingKey { kid, alg, material })
+}
+
+impl SigningKey {
+    pub(super) fn public(&self) -> VerifyingKey {
+        let material = match &self.material {
+            PrivateMaterial::Rsa(k) => PublicMaterial::Rsa(Box::new(
+                StrongKey::try_from(k.as_ref().as_ref().to_public_key())
+                    .expect("the public half of a strong key is strong"),
+            )),
+            PrivateMaterial::Es256(k) => PublicMaterial::Es256(*k.verifying_key()),
+            PrivateMaterial::Ed25519(k) => PublicMaterial::Ed25519(k.public_key()),
+        };
+        VerifyingKey { kid: Some(self.kid.clone()), alg: self.alg, material }
+    }
+
+    /// The private JWK as configured (all RSA CRT members included), for WebCrypto's importKey.
+    pub fn private_jwk(&self) -> &Value {
+        &self.private_jwk
+    }
+
+    /// The JWS signature of `input` (RS256: PKCS#1 v1.5; ES256: r || s; EdDSA: Ed25519).
+    pub fn sign_bytes(&self, input: &[u8]) -> Vec<u8> {
+        use jwt_compact::{Algorithm, AlgorithmSignature};
+        match &self.material {
+            PrivateMaterial::Rsa(k) => Rsa::rs256().sign(k.as_ref().as_ref(), input).as_bytes().into_owned(),
+            PrivateMaterial::Es256(k) => Es256.sign(k, input).as_bytes().into_owned(),
+            PrivateMaterial::Ed25519(k) => Ed25519.sign(k, input).as_bytes().into_owned(),
+        }
+    }
+
+    /// Signs `claims` as a compact JWT with this key's `alg` and `kid`, and `typ` when given.
+    pub fn sign<T: Serialize>(&self, typ: Option<&str>, claims: &Claims<T>) -> String {
+        let mut header = Header::empty().with_key_id(self.kid.clone());
+        if let Some(typ) = typ {
+            header = header.with_token_type(typ);
+        }
+        let signed = match &self.material {
+            PrivateMaterial::Rsa(k) => Rsa::rs256().token(&header, claims, k.as_ref().as_ref()),
+            PrivateMaterial::Es256(k) => Es256.token(&header, claims, k),
+            PrivateMaterial::Ed25519(k) => Ed25519.token(&header, claims, k),
+        };
+        signed.expect("signing serialisable claims cannot fail")
+    }
+}
+
+impl VerifyingKey {
+    /// The public JWK (with `kid`, `alg`, `use`), for `jwks_uri` and WebCrypto's importKey.
+    pub fn public_jwk(&self) -> Value {
+        let jwk = match &self.material {
+            PublicMaterial::Rsa(k) => serde_json::to_value(JsonWebKey::from(k.as_ref().as_ref())),
+            PublicMaterial::Es256(k) => serde_json::to_value(JsonWebKey::from(k)),
+            PublicMaterial::Ed25519(k) => serde_json::to_value(JsonWebKey::from(k)),
+        };
+        let mut jwk = jwk.expect("a public JWK serialises");
+        let obj = jwk.as_object_mut().expect("a JWK is an object");
+        if let Some(kid) = &self.kid {
+            obj.insert("kid".into(), Value::String(kid.clone()));
+        }
+        obj.insert("alg".into(), Value::String(self.alg.name().into()));
+        obj.insert("use".into(), Value::String("sig".into()));
+        jwk
+    }
+
+    pub(super) fn verify<T: DeserializeOwned>(&self, token: &UntrustedToken<'_>) -> Option<Token<T>> {
+        match &self.material {
+            PublicMaterial::Rsa(k) => Rsa::rs256().validator(k.as_ref().as_ref()).validate(token).ok(),
+            PublicMaterial::Es256(k) => Es256.validator(k).validate(token).ok(),
+            PublicMaterial::Ed25519(k) => Ed25519.validator(k).validate(token).ok(),
+        }
+    }
+
+    /// Whether `signature` is this key's JWS signature over `input`, computed in Rust (the
+    /// worker checks with WebCrypto instead; the answers are the same).
+    pub fn signature_valid(&self, input: &[u8], signature: &[u8]) -> bool {
+        match &self.material {
+            PublicMaterial::Rsa(k) => check(&Rsa::rs256(), k.as_ref().as_ref(), input, signature),
+            PublicMaterial::Es256(k) => check(&Es256, k, input, signature),
+            PublicMaterial::Ed25519(k) => check(&Ed25519, k, input, signature),
+        }
+    }
+}
+
+/// One signature check, refusing a signature of the wrong length before parsing it (some
+/// signature types panic on one).
+fn check<A: jwt_compact::Algorithm>(alg: &A, key: &A::VerifyingKey, input: &[u8], signature: &[u8]) -> bool {
+    use jwt_compact::AlgorithmSignature;
+    if A::Signature::LENGTH.is_some_and(|len| len.get() != signature.len()) {
+        return false;
+    }
+    A::Signature::try_from_slice(signature).is_ok_and(|sig| alg.verify_signature(&sig, key, input))
+}

@@ -1,0 +1,305 @@
+//! The provider's key set: private signing keys from `SIGNING_JWKS`, extra verification keys
+//! from `ID_TOKEN_JWKS`, and the public JWKS served at `jwks_uri`; which keys may have signed
+//! a token.
+
+use std::fmt;
+
+use jwt_compact::prelude::*;
+use serde::{de::DeserializeOwned, Deserialize};
+use serde_json::Value;
+
+use super::jwk::{parse_private, parse_public, SigningKey, VerifyingKey};
+use super::{err, Alg, KeyError};
+
+/// Why a token did not verify. The message is safe to show: it names no key material.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VerifyError {
+    Malformed,
+    AlgNotAllowed(String),
+    UnknownKey,
+    BadSignature,
+}
+
+impl fmt::Display for VerifyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            VerifyError::Malformed => f.write_str("the token is not a well-formed JWT"),
+            VerifyError::AlgNotAllowed(alg) => write!(f, "the algorithm {alg:?} is not accepted"),
+            VerifyError::UnknownKey => f.write_str("the token was not signed by a key of this provider"),
+            VerifyError::BadSignature => f.write_str("the token's signature is invalid"),
+        }
+    }
+}
+
+/// All keys of the provider.
+pub struct KeySet {
+    signing: Vec<SigningKey>,
+    verifying: Vec<VerifyingKey>,
+    public_jwks: Value,
+}
+
+#[derive(Deserialize)]
+struct RawJwks {
+    keys: Vec<Value>,
+}
+
+fn parse_jwks(json: &str) -> Result<Vec<Value>, KeyError> {
+    let raw: RawJwks =
+        serde_json::from_str(json).map_err(|e| err(format!("not a JWKS object {{\"keys\": [...]}}: {e}")))?;
+    Ok(raw.keys)
+}
+
+/// A compact JWT taken apart for verification: which keys may have signed it (by `alg` and
+/// `kid`, each key accepting only its own algorithm), and what they signed.
+pub struct Candidates<'a, 'k> {
+    pub token: UntrustedToken<'a>,
+    pub keys: Vec<&'k VerifyingKey>,
+    /// `base64url(header).base64url(payload)`.
+    pub signing_input: &'a str,
+    pub signature: Vec<u8>,
+}
+
+impl KeySet {
+    /// `signing_jwks` is the private JWKS (`SIGNING_JWKS`); `extra_jwks` the optional public keys
+    /// also accepted for `id_token_hint` (`ID_TOKEN_JWKS`).
+    pub fn parse(signing_jwks: &str, extra_jwks: Option<&str>) -> Result<KeySet, KeyError> {
+        let signing = parse_jwks(signing_jwks)?
+            .iter()
+            .enumerate()
+            .map(|(i, v)| parse_private(v, i))
+            .collect::<Result<Vec<_>, _>>()?;
+        if signing.is_empty() {
+            return Err(err("holds no keys"));
+        }
+        for (i, key) in signing.iter().enumerate() {
+            if signing[..i].iter().any(|k| k.kid == key.kid) {
+                return Err(err(format!("two keys share the kid {:?}", key.kid)));
+            }
+        }
+        if !signing.iter().any(|k| k.alg == Alg::RS256) {
+            return Err(err("needs an RS256 key: RS256 is the default ID token algorithm"));
+        }
+        let mut verifying: Vec<VerifyingKey> = signing.iter().map(SigningKey::public).collect();
+        let public_jwks =
+            serde_json::json!({ "keys": verifying.iter().map(VerifyingKey::public_jwk).collect::<Vec<_>>() });
+        if let Some(extra) = extra_jwks {
+            let extra = parse_jwks(extra)?
+                .iter()
+                .enumerate()
+                .map(|(i, v)| parse_public(v, i))
+                .collect::<Result<Vec<_>, _>>()?;
+            verifying.extend(extra);
+        }
+        Ok(KeySet { signing, verifying, public_jwks })
+    }
+
+    /// The JWKS served at `jwks_uri`: public parts of the signing keys only.
+    pub fn public_jwks(&self) -> &Value {
+        &self.public_jwks
+    }
+
+    /// The algorithms this provider can sign with.
+    pub fn signing_algs(&self) -> Vec<Alg> {
+        Alg::ALL.into_iter().filter(|a| self.signing.iter().any(|k| k.alg == *a)).collect()
+    }
+
+    /// The algorithms an `id_token_hint` may be signed with (signing and extra keys).
+    pub fn verifying_algs(&self) -> Vec<Alg> {
+        Alg::ALL.into_iter().filter(|a| self.verifying.iter().any(|k| k.alg == *a)).collect()
+    }
+
+    /// The key that signs with `alg`: the last one listed, so that a rotation appends the new key.
+    pub fn signer(&self, alg: Alg) -> Option<&SigningKey> {
+        self.signing.iter().rev().find(|k| k.alg == alg)
+    }
+
+    /// Verifies a compact JWT's signature with the key its `kid` names (or, without a `kid`, any
+    /// key of its `alg`), and returns its claims. Time claims are not checked here.
+    pub fn verify<T: DeserializeOwned>(&self, jwt: &str) -> Result<Token<T>, VerifyError> {
+        let c = self.candidates(jwt)?;
+        c.keys.iter().find_map(|k| k.verify(&c.token)).ok_or(VerifyError::BadSignature)
+    }
+
+    /// The keys that may have signed `jwt` (none: an error saying why), for a signature check
+    /// made elsewhere (WebCrypto).
+    pub fn candidates<'a>(&self, jwt: &'a str) -> Result<Candidates<'a, '_>, VerifyError> {
+        let token = UntrustedToken::new(jwt).map_err(|_| VerifyError::Malformed)?;
+        let alg = Alg::parse(token.algorithm())
+            .ok_or_else(|| VerifyError::AlgNotAllowed(token.algorithm().chars().take(16).collect()))?;
+        let kid = token.header().key_id.as_deref();
+        let keys: Vec<&VerifyingKey> =
+            self.verifying.iter().filter(|k| k.alg == alg && (kid.is_none() || k.kid.as_deref() == kid)).collect();
+        if keys.is_empty() {
+            return Err(VerifyError::UnknownKey);
+        }
+        let (signing_input, _) = jwt.rsplit_once('.').ok_or(VerifyError::Malformed)?;
+        let signature = token.signature_bytes().to_vec();
+        Ok(Candidates { token, keys, signing_input, signature })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::generate;
+    use crate::testing::{jwks as test_jwks, keys as test_keys};
+
+    fn claims() -> Claims<Value> {
+        Claims::new(serde_json::json!({"sub": "alice"}))
+    }
+
+    #[test]
+    fn signs_and_verifies_with_every_algorithm() {
+        let keys = test_keys();
+        for alg in Alg::ALL {
+            let signer = keys.signer(alg).unwrap();
+            let jwt = signer.sign(Some("logout+jwt"), &claims());
+            let token = keys.verify::<Value>(&jwt).unwrap();
+            assert_eq!(UntrustedToken::new(&jwt).unwrap().algorithm(), alg.name());
+            assert_eq!(token.header().key_id.as_deref(), Some(signer.kid.as_str()));
+            assert_eq!(token.header().token_type.as_deref(), Some("logout+jwt"));
+            assert_eq!(token.claims().custom["sub"], "alice");
+        }
+    }
+
+    #[test]
+    fn generated_rsa_keys_carry_the_crt_members() {
+        let jwks: Value = serde_json::from_str(test_jwks()).unwrap();
+        let rsa = &jwks["keys"][0];
+        assert_eq!(rsa["kty"], "RSA");
+        for member in ["n", "e", "d", "p", "q", "dp", "dq", "qi"] {
+            assert!(rsa[member].as_str().is_some_and(|v| !v.is_empty()), "{member}");
+        }
+    }
+
+    #[test]
+    fn signature_checks_agree_with_verification() {
+        let keys = test_keys();
+        for alg in Alg::ALL {
+            let jwt = keys.signer(alg).unwrap().sign(None, &claims());
+            let c = keys.candidates(&jwt).unwrap();
+            assert_eq!(c.keys.len(), 1);
+            assert!(c.keys[0].signature_valid(c.signing_input.as_bytes(), &c.signature), "{alg}");
+            let mut bad = c.signature.clone();
+            bad[3] ^= 1;
+            assert!(!c.keys[0].signature_valid(c.signing_input.as_bytes(), &bad), "{alg}");
+            assert!(!c.keys[0].signature_valid(b"other input", &c.signature), "{alg}");
+            assert!(!c.keys[0].signature_valid(c.signing_input.as_bytes(), &c.signature[..10]), "{alg}");
+        }
+    }
+
+    #[test]
+    fn public_jwks_has_no_private_members() {
+        let jwks = test_keys().public_jwks();
+        let keys = jwks["keys"].as_array().unwrap();
+        assert_eq!(keys.len(), 3);
+        for k in keys {
+            for private in ["d", "p", "q", "dp", "dq", "qi", "oth", "k"] {
+                assert!(k.get(private).is_none(), "{private} in {k}");
+            }
+            assert!(k["kid"].is_string() && k["alg"].is_string());
+            assert_eq!(k["use"], "sig");
+        }
+    }
+
+    #[test]
+    fn public_jwks_verifies_what_the_keys_sign() {
+        let keys = test_keys();
+        let public = KeySet {
+            signing: vec![],
+            verifying: test_keys().public_jwks()["keys"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .enumerate()
+                .map(|(i, v)| parse_public(v, i).unwrap())
+                .collect(),
+            public_jwks: Value::Null,
+        };
+        for alg in Alg::ALL {
+            let jwt = keys.signer(alg).unwrap().sign(None, &claims());
+            assert!(public.verify::<Value>(&jwt).is_ok(), "{alg}");
+        }
+    }
+
+    fn b64(bytes: &[u8]) -> String {
+        use base64::Engine;
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    }
+
+    #[test]
+    fn rejects_alg_none_hmac_and_mismatched_alg() {
+        let keys = test_keys();
+        let body = b64(br#"{"sub":"alice"}"#);
+        let none = format!("{}.{}.", b64(br#"{"alg":"none"}"#), body);
+        assert_eq!(keys.verify::<Value>(&none).unwrap_err(), VerifyError::AlgNotAllowed("none".into()));
+
+        // HS256 keyed with the public key's bytes: the classic key-confusion attack.
+        let public = serde_json::to_vec(&keys.public_jwks()["keys"][0]).unwrap();
+        let header = Header::empty().with_key_id("test-rs256");
+        let hs = jwt_compact::alg::Hs256.token(&header, &claims(), &jwt_compact::alg::Hs256Key::new(public)).unwrap();
+        assert!(matches!(keys.verify::<Value>(&hs), Err(VerifyError::AlgNotAllowed(_))));
+
+        // An ES256 signature presented as RS256 under the RSA key's kid.
+        let es = keys.signer(Alg::ES256).unwrap().sign(None, &claims());
+        let sig = es.rsplit('.').next().unwrap();
+        let forged = format!("{}.{}.{}", b64(br#"{"alg":"RS256","kid":"test-rs256"}"#), body, sig);
+        assert_eq!(keys.verify::<Value>(&forged).unwrap_err(), VerifyError::BadSignature);
+
+        // RS256 under the EC key's kid: no RS256 key has that kid.
+        let mismatched = format!("{}.{}.{}", b64(br#"{"alg":"RS256","kid":"test-es256"}"#), body, sig);
+        assert_eq!(keys.verify::<Value>(&mismatched).unwrap_err(), VerifyError::UnknownKey);
+    }
+
+    #[test]
+    fn rejects_modified_and_foreign_tokens() {
+        let keys = test_keys();
+        let jwt = keys.signer(Alg::RS256).unwrap().sign(None, &claims());
+        let mut parts: Vec<String> = jwt.split('.').map(str::to_string).collect();
+        parts[1] = b64(br#"{"sub":"mallory"}"#);
+        assert_eq!(keys.verify::<Value>(&parts.join(".")).unwrap_err(), VerifyError::BadSignature);
+
+        let foreign = KeySet::parse(
+            &serde_json::json!({"keys": [generate::private_jwk(Alg::RS256, "test-rs256")]}).to_string(),
+            None,
+        )
+        .unwrap();
+        let jwt = foreign.signer(Alg::RS256).unwrap().sign(None, &claims());
+        assert_eq!(keys.verify::<Value>(&jwt).unwrap_err(), VerifyError::BadSignature);
+        assert_eq!(keys.verify::<Value>("not.a.jwt").unwrap_err(), VerifyError::Malformed);
+    }
+
+    #[test]
+    fn extra_verification_keys_are_accepted_for_verification_only() {
+        let upstream = KeySet::parse(
+            &serde_json::json!({"keys": [generate::private_jwk(Alg::RS256, "upstream")]}).to_string(),
+            None,
+        )
+        .unwrap();
+        let extra = upstream.public_jwks().to_string();
+        let keys = KeySet::parse(test_jwks(), Some(&extra)).unwrap();
+        let jwt = upstream.signer(Alg::RS256).unwrap().sign(None, &claims());
+        assert!(keys.verify::<Value>(&jwt).is_ok());
+        assert_eq!(keys.public_jwks()["keys"].as_array().unwrap().len(), 3);
+        assert_eq!(keys.signer(Alg::RS256).unwrap().kid, "test-rs256");
+    }
+
+    #[test]
+    fn configuration_errors_are_explained() {
+        let e = |json: &str| KeySet::parse(json, None).err().unwrap().0;
+        assert!(e("nope").contains("not a JWKS"));
+        assert!(e(r#"{"keys": []}"#).contains("no keys"));
+        let mut no_kid = generate::private_jwk(Alg::ES256, "x");
+        no_kid.as_object_mut().unwrap().remove("kid");
+        assert!(e(&serde_json::json!({"keys": [no_kid]}).to_string()).contains("kid"));
+        let only_ec = serde_json::json!({"keys": [generate::private_jwk(Alg::ES256, "x")]}).to_string();
+        assert!(e(&only_ec).contains("RS256"));
+        let mut wrong_alg = generate::private_jwk(Alg::ES256, "x");
+        wrong_alg["alg"] = "RS256".into();
+        assert!(e(&serde_json::json!({"keys": [wrong_alg]}).to_string()).contains("does not fit"));
+        let public_only = test_keys().public_jwks().to_string();
+        assert!(e(&public_only).contains("private"));
+        let extra_private = KeySet::parse(test_jwks(), Some(test_jwks())).err().unwrap().0;
+        assert!(extra_private.contains("public keys only"));
+    }
+}

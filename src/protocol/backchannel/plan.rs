@@ -1,0 +1,73 @@
+//! Which relying parties get which logout token: one delivery per relying party with a
+//! `backchannel_logout_uri` per ended session, or per subject for a user-wide logout.
+
+use std::collections::{HashMap, HashSet};
+
+use crate::ports::LogoutEvent;
+use crate::state::clients::Client;
+use crate::state::deliveries::Delivery;
+
+/// The deliveries an event calls for: one per relying party with a `backchannel_logout_uri`
+/// per ended session, or per subject for a user-wide logout. `clients` holds the registered
+/// clients of the event (clients deleted since are skipped); `new_id` names each delivery.
+pub fn plan(event: &LogoutEvent, clients: &[Client], mut new_id: impl FnMut() -> String) -> Vec<Delivery> {
+    let mut out = Vec::new();
+    let mut push = |client: &Client, uri: &str, sub: &str, sid: Option<&str>| {
+        out.push(Delivery {
+            id: new_id(),
+            client_id: client.client_id.clone(),
+            uri: uri.to_string(),
+            alg: client.id_token_signed_response_alg,
+            sub: sub.to_string(),
+            sid: sid.map(str::to_string),
+            attempt: 1,
+            last_error: None,
+            nonce: None,
+        })
+    };
+    // Indexed once: a session may name hundreds of clients.
+    let by_id: HashMap<&str, &Client> = clients.iter().map(|c| (c.client_id.as_str(), c)).collect();
+    let members: Vec<HashSet<&str>> =
+        event.sessions().iter().map(|s| s.clients.iter().map(String::as_str).collect()).collect();
+    for id in event.client_ids() {
+        let Some(client) = by_id.get(id) else { continue };
+        let Some(uri) = client.backchannel_logout_uri.as_deref() else { continue };
+        let sessions = event.sessions().iter().zip(&members).filter(|(_, m)| m.contains(id)).map(|(s, _)| s);
+        match event {
+            LogoutEvent::Subject { sub, .. } if !client.backchannel_logout_session_required => {
+                push(client, uri, sub, None)
+            }
+            _ => sessions.for_each(|s| push(client, uri, &s.sub, Some(&s.sid))),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::Alg;
+    use crate::testing::fixtures::{clients, ids, session};
+
+    #[test]
+    fn one_delivery_per_relying_party_with_a_backchannel_uri() {
+        let event = LogoutEvent::Sessions(vec![session("s1", &["rp1", "rp2", "rp3", "gone"])]);
+        let d = plan(&event, &clients(), ids());
+        assert_eq!(d.len(), 2);
+        assert_eq!((d[0].client_id.as_str(), d[0].uri.as_str(), d[0].alg), ("rp1", "https://rp1/bc", Alg::RS256));
+        assert_eq!((d[1].client_id.as_str(), d[1].uri.as_str(), d[1].alg), ("rp2", "https://rp2/bc?k=v", Alg::ES256));
+        assert!(d.iter().all(|d| d.sid.as_deref() == Some("s1") && d.sub == "alice" && d.attempt == 1));
+        assert_ne!(d[0].id, d[1].id);
+    }
+
+    #[test]
+    fn a_user_wide_logout_sends_sidless_tokens_except_to_session_required_clients() {
+        let event = LogoutEvent::Subject {
+            sub: "alice".into(),
+            sessions: vec![session("s1", &["rp1", "rp2"]), session("s2", &["rp1", "rp2"]), session("s3", &["rp2"])],
+        };
+        let d = plan(&event, &clients(), ids());
+        let summary: Vec<(&str, Option<&str>)> = d.iter().map(|d| (d.client_id.as_str(), d.sid.as_deref())).collect();
+        assert_eq!(summary, [("rp1", None), ("rp2", Some("s1")), ("rp2", Some("s2")), ("rp2", Some("s3"))]);
+    }
+}

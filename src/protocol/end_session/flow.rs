@@ -1,0 +1,281 @@
+//! One end-session request: parse → gather → decide → effect → render. The request's inputs
+//! (parameters, cookies, JSON preference) are read once in [`Inputs`]; the language is
+//! negotiated once, when the answer is rendered.
+
+use serde_json::json;
+
+use super::confirm;
+use super::decision::{self, Answered, Decision, Facts, NamedClient};
+use super::errors::EndSessionError;
+use super::hint::{self, VerifiedHint};
+use super::params::{self, ConfirmAnswer, EndSessionRequest, LogoutParams, ParamError};
+use crate::http::cookies::{self, SameSite};
+use crate::http::errors::ErrorTable;
+use crate::http::{prefers_json, HttpRequest, HttpResponse};
+use crate::ports::{Ctx, LogoutEvent, Platform, Store, Summary};
+use crate::protocol::frontchannel::{self, Frames};
+use crate::protocol::logout;
+use crate::state::clients::{self, Client};
+use crate::state::confirmations::{self, binding_value, Redeemed};
+use crate::state::sessions::{self, Session};
+use crate::ui::i18n;
+use crate::ui::pages::{self, PageContext};
+
+/// What the request brings, read once.
+struct Inputs<'r> {
+    request: Result<EndSessionRequest, ParamError>,
+    /// The provider's session cookie.
+    session_cookie: Option<&'r str>,
+    /// The cookie binding a confirmation to this browser.
+    binding_cookie: Option<&'r str>,
+    accept_language: Option<&'r str>,
+    prefers_json: bool,
+}
+
+impl<'r> Inputs<'r> {
+    fn read<S, N>(ctx: &Ctx<'_, S, N>, req: &'r HttpRequest) -> Self {
+        let cookie = req.header("cookie");
+        Inputs {
+            request: params::parse(req),
+            session_cookie: cookies::get(cookie, &ctx.config.cookie.name),
+            binding_cookie: cookies::get(cookie, &confirm::binding_cookie_name(ctx.config)),
+            accept_language: req.header("accept-language"),
+            prefers_json: prefers_json(req.header("accept")),
+        }
+    }
+}
+
+/// What to show, once the effects are done.
+enum View {
+    Confirm {
+        client_id: Option<String>,
+        client_name: Option<String>,
+        token: String,
+        /// Where the confirmed logout may redirect: the form's CSP must allow it.
+        redirect_origin: Option<String>,
+        binding: String,
+    },
+    LoggedOut {
+        client_id: Option<String>,
+        sessions_ended: usize,
+        summary: Summary,
+        frames: Frames,
+        redirect: Option<String>,
+    },
+    StillSignedIn {
+        client_id: Option<String>,
+    },
+}
+
+/// A view and the `ui_locales` it is rendered in.
+struct Answer {
+    view: View,
+    ui_locales: Option<String>,
+}
+
+pub async fn handle<S: Store, N: Platform>(ctx: &Ctx<'_, S, N>, req: &HttpRequest) -> HttpResponse {
+    let inputs = Inputs::read(ctx, req);
+    let answer = match &inputs.request {
+        Err(e) => Err((EndSessionError::BadRequest(e.clone()), None)),
+        Ok(EndSessionRequest::Logout(p)) => start(ctx, &inputs, p).await.map_err(|e| (e, p.ui_locales.clone())),
+        Ok(EndSessionRequest::Confirm(a)) => confirmed(ctx, &inputs, a).await.map_err(|e| (e, None)),
+    };
+    render(ctx, &inputs, answer)
+}
+
+async fn browser_session<S: Store, N>(
+    ctx: &Ctx<'_, S, N>,
+    inputs: &Inputs<'_>,
+) -> Result<Option<Session>, EndSessionError> {
+    Ok(match inputs.session_cookie {
+        Some(value) => sessions::load_by_cookie(ctx.store, value, ctx.now).await?,
+        None => None,
+    })
+}
+
+async fn verify_hint<S, N: Platform>(
+    ctx: &Ctx<'_, S, N>,
+    p: &LogoutParams,
+) -> Result<Option<VerifiedHint>, EndSessionError> {
+    let Some(jwt) = &p.id_token_hint else { return Ok(None) };
+    let c = ctx.config;
+    hint::verify(&c.keys, ctx.platform, &c.issuer, jwt, p.client_id.as_deref(), ctx.now)
+        .await
+        .map(Some)
+        .map_err(EndSessionError::BadHint)
+}
+
+/// The first step: gather the facts, decide, then log out or store a confirmation.
+async fn start<S: Store, N: Platform>(
+    ctx: &Ctx<'_, S, N>,
+    inputs: &Inputs<'_>,
+    p: &LogoutParams,
+) -> Result<Answer, EndSessionError> {
+    let hint = verify_hint(ctx, p).await?;
+    let client_id = hint.as_ref().map(|h| h.client_id.as_str()).or(p.client_id.as_deref());
+    let browser = browser_session(ctx, inputs).await?;
+    // One bulk read: the client the request names, and the clients of the browser's session,
+    // which a logout tells (and then does not read again).
+    let ids = clients::unique_ids(
+        client_id.into_iter().chain(browser.iter().flat_map(|b| b.clients.iter().map(String::as_str))),
+    );
+    let loaded = if ids.is_empty() { Vec::new() } else { clients::load_many(ctx.store, &ids).await? };
+    let client = client_id.and_then(|id| loaded.iter().find(|c| c.client_id == id));
+    let named = match (client_id, client) {
+        (None, _) => NamedClient::None,
+        (Some(_), Some(c)) => NamedClient::Found(c),
+        (Some(_), None) => NamedClient::Unknown,
+    };
+    let hint_session = match decision::hint_sid_to_read(hint.as_ref(), browser.as_ref()) {
+        Some(sid) => sessions::load(ctx.store, sid, ctx.now).await?,
+        None => None,
+    };
+    let facts = Facts {
+        params: p,
+        hint: hint.as_ref(),
+        client: named,
+        browser: browser.as_ref(),
+        hint_session: hint_session.as_ref(),
+    };
+    let view = match decision::decide(&facts) {
+        Decision::Reject(r) => return Err(EndSessionError::Refused(r)),
+        Decision::LogOut { target, redirect } => {
+            let client_id = client_id.map(str::to_string);
+            log_out(ctx, target, client_id, redirect, loaded.clone()).await?
+        }
+        Decision::Confirm { target, redirect } => ask(ctx, inputs, p, client, &target, redirect).await?,
+        Decision::StaySignedIn => View::StillSignedIn { client_id: client_id.map(str::to_string) },
+    };
+    Ok(Answer { view, ui_locales: p.ui_locales.clone() })
+}
+
+/// Stores what the confirmation confirms under a fresh single-use token bound to this browser.
+async fn ask<S: Store, N>(
+    ctx: &Ctx<'_, S, N>,
+    inputs: &Inputs<'_>,
+    p: &LogoutParams,
+    client: Option<&Client>,
+    target: &Session,
+    redirect: Option<String>,
+) -> Result<View, EndSessionError> {
+    let binding = binding_value(inputs.binding_cookie);
+    let client_id = client.map(|c| c.client_id.clone());
+    let redirect_origin =
+        redirect.as_deref().and_then(|r| url::Url::parse(r).ok()).map(|u| u.origin().ascii_serialization());
+    let pending = confirm::pending(&binding, &target.sid, redirect, client_id.clone(), p.ui_locales.clone(), ctx.now);
+    let token = confirmations::issue(ctx.store, &pending, ctx.now).await?;
+    let client_name = client.map(|c| c.client_name.clone().unwrap_or_else(|| c.client_id.clone()));
+    Ok(View::Confirm { client_id, client_name, token, redirect_origin, binding })
+}
+
+/// The user's answer: redeem the token, gather the sessions, decide, then log out or not.
+async fn confirmed<S: Store, N: Platform>(
+    ctx: &Ctx<'_, S, N>,
+    inputs: &Inputs<'_>,
+    answer: &ConfirmAnswer,
+) -> Result<Answer, EndSessionError> {
+    let pending = match confirmations::redeem(ctx.store, &answer.token, inputs.binding_cookie, ctx.now).await? {
+        Redeemed::Valid(p) => p,
+        Redeemed::Invalid => return Err(EndSessionError::ConfirmationInvalid),
+        Redeemed::OtherBrowser => return Err(EndSessionError::ConfirmationOtherBrowser),
+    };
+    let browser = if answer.log_out { browser_session(ctx, inputs).await? } else { None };
+    let recorded = match decision::recorded_sid_to_read(answer.log_out, browser.as_ref(), &pending.target_sid) {
+        Some(sid) => sessions::load(ctx.store, sid, ctx.now).await?,
+        None => None,
+    };
+    let answered = Answered {
+        log_out: answer.log_out,
+        browser: browser.as_ref(),
+        recorded: recorded.as_ref(),
+        redirect: pending.redirect.clone(),
+    };
+    let client_id = pending.client_id.clone();
+    let view = match decision::decide_answer(&answered) {
+        Decision::LogOut { target, redirect } => log_out(ctx, target, client_id, redirect, Vec::new()).await?,
+        Decision::StaySignedIn => View::StillSignedIn { client_id },
+        Decision::Reject(r) => return Err(EndSessionError::Refused(r)),
+        Decision::Confirm { .. } => unreachable!("an answer is not asked again"),
+    };
+    Ok(Answer { view, ui_locales: pending.ui_locales })
+}
+
+/// Ends the session, if any, telling its relying parties; `known` holds clients already read.
+async fn log_out<S: Store, N: Platform>(
+    ctx: &Ctx<'_, S, N>,
+    target: Option<Session>,
+    client_id: Option<String>,
+    redirect: Option<String>,
+    known: Vec<Client>,
+) -> Result<View, EndSessionError> {
+    let ended: Vec<Session> = target.into_iter().collect();
+    let sessions_ended = ended.len();
+    let event = LogoutEvent::Sessions(ended);
+    let result =
+        logout::end_sessions(ctx.store, ctx.platform, &event, ctx.config.backchannel.inline_max, known).await?;
+    let frames = frontchannel::frames(&ctx.config.issuer, event.sessions(), &result.clients);
+    Ok(View::LoggedOut { client_id, sessions_ended, summary: result.summary, frames, redirect })
+}
+
+/// The answer as a response, in the one language negotiated for it.
+fn render<S, N>(
+    ctx: &Ctx<'_, S, N>,
+    inputs: &Inputs<'_>,
+    answer: Result<Answer, (EndSessionError, Option<String>)>,
+) -> HttpResponse {
+    let ui_locales = match &answer {
+        Ok(a) => a.ui_locales.as_deref(),
+        Err((_, ui_locales)) => ui_locales.as_deref(),
+    };
+    let page = PageContext { brand: &ctx.config.brand, texts: i18n::negotiate(ui_locales, inputs.accept_language) };
+    let t = page.texts;
+    let view = match answer {
+        Ok(a) => a.view,
+        Err((e, _)) => {
+            let response = if inputs.prefers_json {
+                e.json()
+            } else {
+                pages::message(e.status(), &page, t.error_title, e.text(t), e.detail().as_deref())
+            };
+            return response.with_log(e.log());
+        }
+    };
+    match view {
+        View::Confirm { client_id, client_name, token, redirect_origin, binding } => {
+            let action = confirm::form_action(ctx.config);
+            pages::confirm(&page, client_name.as_deref(), &action, &token, redirect_origin.as_deref())
+                .append_header("set-cookie", &confirm::binding_cookie(ctx.config, &binding))
+                .with_log(json!({"event": "logout", "result": "confirmation_shown", "client_id": client_id}))
+        }
+        View::StillSignedIn { client_id } => {
+            pages::message(200, &page, t.still_signed_in_title, t.still_signed_in_text, None)
+                .with_log(json!({"event": "logout", "result": "cancelled", "client_id": client_id}))
+        }
+        View::LoggedOut { client_id, sessions_ended, summary, frames, redirect } => {
+            let response = if !frames.uris.is_empty() {
+                let wait = ctx.config.frontchannel_timeout_ms;
+                pages::frontchannel(&page, &frames.uris, &frames.origins, redirect.as_deref(), wait)
+            } else if let Some(url) = &redirect {
+                HttpResponse::see_other(url)
+            } else {
+                pages::message(200, &page, t.signed_out_title, t.signed_out_text, None)
+            };
+            let c = &ctx.config.cookie;
+            let attrs = cookies::Attributes {
+                path: &c.path,
+                domain: c.domain.as_deref(),
+                secure: c.secure,
+                same_site: SameSite::Lax,
+            };
+            response.append_header("set-cookie", &cookies::clear(&c.name, &attrs)).with_log(json!({
+                "event": "logout",
+                "result": "logged_out",
+                "client_id": client_id,
+                "sessions_ended": sessions_ended,
+                "backchannel": summary,
+                "frontchannel_frames": frames.uris.len(),
+                "redirect": redirect.is_some(),
+            }))
+        }
+    }
+}

@@ -1,0 +1,207 @@
+//! Verifying an `id_token_hint`: the provider issued it (signature by one of its keys, `iss`),
+//! and to which client. It is accepted after its `exp`, as RP-Initiated Logout 1.0 allows and
+//! every leading provider does, but never with an `iat` in the future beyond a small leeway.
+
+use std::fmt;
+
+use serde::Deserialize;
+
+use crate::keys::{KeySet, VerifyError};
+use crate::ports::Platform;
+
+/// Clock skew tolerated on `iat`.
+pub const IAT_LEEWAY_S: i64 = 300;
+
+/// What a verified hint says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifiedHint {
+    pub sub: String,
+    pub sid: Option<String>,
+    /// The client the token was issued to (`azp`, or the one audience).
+    pub client_id: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HintError {
+    Signature(VerifyError),
+    WrongIssuer,
+    MissingClaim(&'static str),
+    IssuedInTheFuture,
+    /// Several audiences and no `azp` or `client_id` to choose among them.
+    AmbiguousAudience,
+    /// `client_id` was given and is not the client the token was issued to.
+    ClientMismatch,
+}
+
+impl fmt::Display for HintError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            HintError::Signature(e) => write!(f, "id_token_hint: {e}"),
+            HintError::WrongIssuer => f.write_str("id_token_hint was not issued by this provider"),
+            HintError::MissingClaim(c) => write!(f, "id_token_hint has no valid {c} claim"),
+            HintError::IssuedInTheFuture => f.write_str("id_token_hint is issued in the future"),
+            HintError::AmbiguousAudience => f.write_str("id_token_hint has several audiences and no azp"),
+            HintError::ClientMismatch => f.write_str("client_id does not match the client of id_token_hint"),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Audience {
+    One(String),
+    Many(Vec<String>),
+}
+
+#[derive(Deserialize)]
+struct HintClaims {
+    iss: Option<String>,
+    sub: Option<String>,
+    aud: Option<Audience>,
+    azp: Option<String>,
+    sid: Option<String>,
+}
+
+/// Verifies `jwt` against the provider's keys (the signature checked by `platform`) and
+/// `issuer`. `client_id` is the request's own `client_id` parameter, which must then name the
+/// token's client.
+pub async fn verify(
+    keys: &KeySet,
+    platform: &impl Platform,
+    issuer: &str,
+    jwt: &str,
+    client_id: Option<&str>,
+    now: i64,
+) -> Result<VerifiedHint, HintError> {
+    let candidates = keys.candidates(jwt).map_err(HintError::Signature)?;
+    let mut signed = false;
+    for key in &candidates.keys {
+        if platform.signature_valid(key, candidates.signing_input.as_bytes(), &candidates.signature).await {
+            signed = true;
+            break;
+        }
+    }
+    if !signed {
+        return Err(HintError::Signature(VerifyError::BadSignature));
+    }
+    let claims = candidates
+        .token
+        .deserialize_claims_unchecked::<HintClaims>()
+        .map_err(|_| HintError::Signature(VerifyError::Malformed))?;
+    let claims = &claims;
+    if let Some(iat) = claims.issued_at {
+        if iat.timestamp() > now + IAT_LEEWAY_S {
+            return Err(HintError::IssuedInTheFuture);
+        }
+    }
+    let c = &claims.custom;
+    if c.iss.as_deref() != Some(issuer) {
+        return Err(HintError::WrongIssuer);
+    }
+    let sub = c.sub.clone().filter(|s| !s.is_empty()).ok_or(HintError::MissingClaim("sub"))?;
+    let audiences: Vec<&str> = match &c.aud {
+        Some(Audience::One(a)) => vec![a.as_str()],
+        Some(Audience::Many(list)) => list.iter().map(String::as_str).collect(),
+        None => vec![],
+    };
+    if audiences.is_empty() {
+        return Err(HintError::MissingClaim("aud"));
+    }
+    let token_client = match (&c.azp, audiences.as_slice(), client_id) {
+        (Some(azp), _, _) => azp.clone(),
+        (None, [one], _) => one.to_string(),
+        // Several audiences: the request's client_id picks one of them, or nothing does.
+        (None, _, Some(id)) if audiences.contains(&id) => id.to_string(),
+        (None, _, Some(_)) => return Err(HintError::ClientMismatch),
+        (None, _, None) => return Err(HintError::AmbiguousAudience),
+    };
+    if client_id.is_some_and(|id| id != token_client) {
+        return Err(HintError::ClientMismatch);
+    }
+    Ok(VerifiedHint { sub, sid: c.sid.clone().filter(|s| !s.is_empty()), client_id: token_client })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::{generate, Alg};
+    use crate::testing::{id_token_with, keys as test_keys, Recorder, ISSUER, NOW};
+    use serde_json::{json, Value};
+
+    fn id_token(custom: Value) -> String {
+        id_token_with(test_keys(), Alg::RS256, custom, 60)
+    }
+
+    fn standard(sub: &str, sid: &str, aud: &str) -> Value {
+        json!({"iss": ISSUER, "sub": sub, "sid": sid, "aud": aud})
+    }
+
+    fn check(jwt: &str, client_id: Option<&str>) -> Result<VerifiedHint, HintError> {
+        futures::executor::block_on(verify(test_keys(), &Recorder::default(), ISSUER, jwt, client_id, NOW))
+    }
+
+    #[test]
+    fn a_valid_hint_with_each_algorithm() {
+        for alg in Alg::ALL {
+            let jwt = id_token_with(test_keys(), alg, standard("alice", "s1", "rp1"), 60);
+            assert_eq!(
+                check(&jwt, None).unwrap(),
+                VerifiedHint { sub: "alice".into(), sid: Some("s1".into()), client_id: "rp1".into() }
+            );
+        }
+    }
+
+    #[test]
+    fn expired_hints_are_accepted() {
+        let jwt = id_token_with(test_keys(), Alg::RS256, standard("alice", "s1", "rp1"), 30 * 86400);
+        assert!(check(&jwt, Some("rp1")).is_ok());
+    }
+
+    #[test]
+    fn future_iat_is_rejected_beyond_the_leeway() {
+        let ok = id_token_with(test_keys(), Alg::RS256, standard("alice", "s1", "rp1"), -(IAT_LEEWAY_S - 10));
+        assert!(check(&ok, None).is_ok());
+        let bad = id_token_with(test_keys(), Alg::RS256, standard("alice", "s1", "rp1"), -(IAT_LEEWAY_S + 10));
+        assert_eq!(check(&bad, None), Err(HintError::IssuedInTheFuture));
+    }
+
+    #[test]
+    fn issuer_and_claims() {
+        let wrong_iss = id_token(json!({"iss": "https://evil.example", "sub": "a", "aud": "rp1"}));
+        assert_eq!(check(&wrong_iss, None), Err(HintError::WrongIssuer));
+        let no_iss = id_token(json!({"sub": "a", "aud": "rp1"}));
+        assert_eq!(check(&no_iss, None), Err(HintError::WrongIssuer));
+        let trailing = id_token(json!({"iss": format!("{ISSUER}/"), "sub": "a", "aud": "rp1"}));
+        assert_eq!(check(&trailing, None), Err(HintError::WrongIssuer));
+        let no_sub = id_token(json!({"iss": ISSUER, "aud": "rp1"}));
+        assert_eq!(check(&no_sub, None), Err(HintError::MissingClaim("sub")));
+        let no_aud = id_token(json!({"iss": ISSUER, "sub": "a"}));
+        assert_eq!(check(&no_aud, None), Err(HintError::MissingClaim("aud")));
+        let no_sid = id_token(json!({"iss": ISSUER, "sub": "a", "aud": "rp1"}));
+        assert_eq!(check(&no_sid, None).unwrap().sid, None);
+    }
+
+    #[test]
+    fn audience_forms_and_client_id() {
+        let many = id_token(json!({"iss": ISSUER, "sub": "a", "aud": ["rp1", "rp2"]}));
+        assert_eq!(check(&many, None), Err(HintError::AmbiguousAudience));
+        assert_eq!(check(&many, Some("rp2")).unwrap().client_id, "rp2");
+        assert_eq!(check(&many, Some("rp3")), Err(HintError::ClientMismatch));
+        let azp = id_token(json!({"iss": ISSUER, "sub": "a", "aud": ["rp1", "rp2"], "azp": "rp1"}));
+        assert_eq!(check(&azp, None).unwrap().client_id, "rp1");
+        assert_eq!(check(&azp, Some("rp2")), Err(HintError::ClientMismatch));
+        let one = id_token(standard("a", "s", "rp1"));
+        assert_eq!(check(&one, Some("rp2")), Err(HintError::ClientMismatch));
+        assert_eq!(check(&one, Some("rp1")).unwrap().client_id, "rp1");
+    }
+
+    #[test]
+    fn foreign_and_forged_tokens() {
+        let foreign =
+            KeySet::parse(&json!({"keys": [generate::private_jwk(Alg::RS256, "test-rs256")]}).to_string(), None)
+                .unwrap();
+        let jwt = id_token_with(&foreign, Alg::RS256, standard("a", "s", "rp1"), 60);
+        assert_eq!(check(&jwt, None), Err(HintError::Signature(VerifyError::BadSignature)));
+        assert!(matches!(check("garbage", None), Err(HintError::Signature(VerifyError::Malformed))));
+    }
+}

@@ -1,0 +1,471 @@
+//! The end-session flow on the host, with an in-memory store: every row of the decision table
+//! and every hint defect, from request to response and stored state.
+
+use serde_json::{json, Value};
+
+use crate::http::form::encode_component as enc;
+use crate::http::{HttpRequest, HttpResponse, Method};
+use crate::keys::{generate, Alg, KeySet};
+use crate::testing::{id_token_with, keys as test_keys, request, with_app, TestApp, ADMIN_TOKEN, ISSUER};
+
+fn id_token(claims: Value) -> String {
+    crate::testing::id_token(Alg::RS256, claims)
+}
+
+fn standard(sub: &str, sid: &str, aud: &str) -> Value {
+    json!({"iss": ISSUER, "sub": sub, "sid": sid, "aud": aud})
+}
+
+async fn admin(app: &TestApp, method: Method, path: &str, body: Value) -> Value {
+    let mut r = request(method, path);
+    r.headers.push(("authorization".into(), format!("Bearer {ADMIN_TOKEN}")));
+    r.headers.push(("content-type".into(), "application/json".into()));
+    r.body = serde_json::to_vec(&body).unwrap();
+    let resp = app.call(r).await;
+    assert!(resp.status < 300, "{path}: {}", String::from_utf8_lossy(&resp.body));
+    serde_json::from_slice(&resp.body).unwrap()
+}
+
+/// Two clients and a session of alice with both; returns (sid, cookie).
+async fn setup(app: &TestApp) -> (String, String) {
+    for id in ["rp1", "rp2"] {
+        let body = json!({
+            "post_logout_redirect_uris": [format!("https://{id}.example/bye"), format!("https://{id}.example/q?x=1")],
+            "client_name": format!("App {id}"),
+        });
+        admin(app, Method::Put, &format!("/admin/clients/{id}"), body).await;
+    }
+    let s =
+        admin(app, Method::Post, "/admin/sessions", json!({"sub": "alice", "clients": ["rp1", "rp2"], "sid": "sid-a"}))
+            .await;
+    (s["sid"].as_str().unwrap().to_string(), s["cookie"].as_str().unwrap().to_string())
+}
+
+fn get(query: &str, cookie: Option<&str>) -> HttpRequest {
+    let mut r = request(Method::Get, &format!("/session/end?{query}"));
+    if let Some(c) = cookie {
+        r.headers.push(("cookie".into(), format!("op_session={c}")));
+    }
+    r
+}
+
+fn post(body: &str, cookie: Option<&str>) -> HttpRequest {
+    let mut r = request(Method::Post, "/session/end");
+    r.headers.push(("content-type".into(), "application/x-www-form-urlencoded".into()));
+    r.body = body.as_bytes().to_vec();
+    if let Some(c) = cookie {
+        r.headers.push(("cookie".into(), c.to_string()));
+    }
+    r
+}
+
+fn html(r: &HttpResponse) -> String {
+    String::from_utf8(r.body.clone()).unwrap()
+}
+
+fn hint_for(sid: &str) -> String {
+    id_token(standard("alice", sid, "rp1"))
+}
+
+fn logout_query(hint: &str, uri: &str, state: &str) -> String {
+    format!("id_token_hint={}&post_logout_redirect_uri={}&state={}", hint, enc(uri), enc(state))
+}
+
+async fn session_exists(app: &TestApp, sid: &str) -> bool {
+    crate::state::sessions::load(&app.store, sid, app.now).await.unwrap().is_some()
+}
+
+/// The hidden token and the binding cookie of a confirmation page.
+fn confirmation(r: &HttpResponse) -> (String, String) {
+    assert_eq!(r.status, 200, "{}", html(r));
+    let page = html(r);
+    let start = page.find(r#"name="confirm" value=""#).expect("a confirm input") + r#"name="confirm" value=""#.len();
+    let token = page[start..start + page[start..].find('"').unwrap()].to_string();
+    let set = r.header_all("set-cookie").find(|c| c.starts_with("op_session_confirm=")).expect("a binding cookie");
+    let binding = set.split(';').next().unwrap().to_string();
+    (token, binding)
+}
+
+fn assert_cleared_cookie(r: &HttpResponse) {
+    assert!(r
+        .header_all("set-cookie")
+        .any(|c| c.starts_with("op_session=;") && c.contains("Max-Age=0") && c.contains("Path=/")));
+}
+
+#[test]
+fn valid_hint_for_the_browsers_session_logs_out_and_redirects_with_state() {
+    with_app(|app| async move {
+        let (sid, cookie) = setup(app).await;
+        let q = logout_query(&hint_for(&sid), "https://rp1.example/bye", "st-1");
+        let r = app.call(get(&q, Some(&cookie))).await;
+        assert_eq!(r.status, 303);
+        assert_eq!(r.header("location"), Some("https://rp1.example/bye?state=st-1"));
+        assert_eq!(r.header("cache-control"), Some("no-store"));
+        assert_cleared_cookie(&r);
+        let log = r.log.as_ref().expect("a log line").to_string();
+        assert!(log.contains(r#""result":"logged_out""#) && log.contains(r#""client_id":"rp1""#), "{log}");
+        assert!(!log.contains(&cookie) && !log.contains(&hint_for(&sid)[..40]), "no secrets in logs: {log}");
+        assert!(!session_exists(app, &sid).await);
+        assert!(admin_sessions_of(app, "alice").await.is_empty());
+        let notified = app.notified.events.borrow();
+        assert_eq!(notified.len(), 1);
+        assert_eq!(notified[0].sessions()[0].clients, ["rp1", "rp2"]);
+    });
+}
+
+async fn admin_sessions_of(app: &TestApp, sub: &str) -> Vec<Value> {
+    let v = admin(app, Method::Get, &format!("/admin/sessions?sub={sub}"), Value::Null).await;
+    v["sessions"].as_array().unwrap().clone()
+}
+
+#[test]
+fn post_works_like_get() {
+    with_app(|app| async move {
+        let (sid, cookie) = setup(app).await;
+        let body = logout_query(&hint_for(&sid), "https://rp1.example/q?x=1", "s");
+        let r = app.call(post(&body, Some(&format!("op_session={cookie}")))).await;
+        assert_eq!(r.status, 303);
+        assert_eq!(r.header("location"), Some("https://rp1.example/q?x=1&state=s"));
+        assert!(!session_exists(app, &sid).await);
+    });
+}
+
+#[test]
+fn a_128_character_state_round_trips_and_no_state_adds_none() {
+    with_app(|app| async move {
+        let (sid, cookie) = setup(app).await;
+        let state: String = (0..128).map(|i| b"AZaz09-._~!*'()"[i % 15] as char).collect();
+        let r = app.call(get(&logout_query(&hint_for(&sid), "https://rp1.example/bye", &state), Some(&cookie))).await;
+        let location = url::Url::parse(r.header("location").unwrap()).unwrap();
+        let got: Vec<String> = location.query_pairs().filter(|(k, _)| k == "state").map(|(_, v)| v.into()).collect();
+        assert_eq!(got, [state]);
+
+        let (sid, cookie) = fresh_session(app, "alice").await;
+        let q = format!("id_token_hint={}&post_logout_redirect_uri={}", hint_for(&sid), enc("https://rp1.example/bye"));
+        let r = app.call(get(&q, Some(&cookie))).await;
+        assert_eq!(r.header("location"), Some("https://rp1.example/bye"));
+    });
+}
+
+async fn fresh_session(app: &TestApp, sub: &str) -> (String, String) {
+    let s = admin(app, Method::Post, "/admin/sessions", json!({"sub": sub, "clients": ["rp1"]})).await;
+    (s["sid"].as_str().unwrap().to_string(), s["cookie"].as_str().unwrap().to_string())
+}
+
+#[test]
+fn an_expired_hint_is_accepted() {
+    with_app(|app| async move {
+        let (sid, cookie) = setup(app).await;
+        let old = id_token_with(test_keys(), Alg::RS256, standard("alice", &sid, "rp1"), 7 * 86400);
+        let r = app.call(get(&logout_query(&old, "https://rp1.example/bye", "s"), Some(&cookie))).await;
+        assert_eq!(r.status, 303);
+        assert!(!session_exists(app, &sid).await);
+    });
+}
+
+/// Every defective request: 400, no redirect, nothing changed.
+#[test]
+fn defective_requests_are_refused_and_change_nothing() {
+    with_app(|app| async move {
+        let (sid, cookie) = setup(app).await;
+        let good = hint_for(&sid);
+        let foreign =
+            KeySet::parse(&json!({"keys": [generate::private_jwk(Alg::RS256, "test-rs256")]}).to_string(), None)
+                .unwrap();
+        let b64 = |b: &[u8]| {
+            use base64::Engine;
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b)
+        };
+        let payload = b64(standard("alice", &sid, "rp1").to_string().as_bytes());
+        let none = format!("{}.{payload}.", b64(br#"{"alg":"none"}"#));
+        let hs = {
+            let public = serde_json::to_vec(&test_keys().public_jwks()["keys"][0]).unwrap();
+            let header = jwt_compact::Header::empty().with_key_id("test-rs256");
+            use jwt_compact::AlgorithmExt;
+            jwt_compact::alg::Hs256
+                .token(
+                    &header,
+                    &jwt_compact::Claims::new(standard("alice", &sid, "rp1")),
+                    &jwt_compact::alg::Hs256Key::new(public),
+                )
+                .unwrap()
+        };
+        let mut modified: Vec<String> = good.split('.').map(str::to_string).collect();
+        modified[1] = b64(standard("bob", &sid, "rp1").to_string().as_bytes());
+        let modified = modified.join(".");
+        let future = id_token_with(test_keys(), Alg::RS256, standard("alice", &sid, "rp1"), -3600);
+        let uri = "https://rp1.example/bye";
+        let cases: Vec<(&str, String)> = vec![
+            (
+                "foreign key",
+                logout_query(&id_token_with(&foreign, Alg::RS256, standard("alice", &sid, "rp1"), 60), uri, "s"),
+            ),
+            ("alg none", logout_query(&none, uri, "s")),
+            ("HS256 with the public key", logout_query(&hs, uri, "s")),
+            ("modified", logout_query(&modified, uri, "s")),
+            ("iat in the future", logout_query(&future, uri, "s")),
+            (
+                "wrong iss",
+                logout_query(
+                    &id_token(json!({"iss": "https://evil.example", "sub": "alice", "sid": sid, "aud": "rp1"})),
+                    uri,
+                    "s",
+                ),
+            ),
+            (
+                "unknown aud",
+                logout_query(&id_token(json!({"iss": ISSUER, "sub": "alice", "sid": sid, "aud": "rp9"})), uri, "s"),
+            ),
+            ("client_id mismatch", format!("{}&client_id=rp2", logout_query(&good, uri, "s"))),
+            ("query appended", logout_query(&good, "https://rp1.example/bye?foo=bar", "s")),
+            ("trailing slash", logout_query(&good, "https://rp1.example/bye/", "s")),
+            ("another client's URI", logout_query(&good, "https://rp2.example/bye", "s")),
+            ("case change", logout_query(&good, "https://RP1.example/bye", "s")),
+            ("uri without hint or client_id", format!("post_logout_redirect_uri={}&state=s", enc(uri))),
+            ("unknown client_id", format!("client_id=rp9&post_logout_redirect_uri={}", enc(uri))),
+            ("client_id with another's uri", format!("client_id=rp2&post_logout_redirect_uri={}", enc(uri))),
+            ("duplicate state", format!("{}&state=t", logout_query(&good, uri, "s"))),
+            ("duplicate hint", format!("id_token_hint={good}&id_token_hint={good}")),
+            ("bad percent-encoding", format!("{}&state=%ZZ", logout_query(&good, uri, "s").replace("&state=s", ""))),
+            ("invalid UTF-8", "state=%C3%28".to_string()),
+            ("garbage hint", "id_token_hint=abc".to_string()),
+        ];
+        let before = app.store.snapshot();
+        for (name, q) in cases {
+            for req in [get(&q, Some(&cookie)), post(&q, Some(&format!("op_session={cookie}")))] {
+                let r = app.call(req).await;
+                assert_eq!(r.status, 400, "{name}: {}", html(&r));
+                assert!(r.header("location").is_none(), "{name}");
+                assert_eq!(r.header("cache-control"), Some("no-store"));
+                assert!(r.header("content-type").unwrap().starts_with("text/html"));
+                assert!(r.header_all("set-cookie").next().is_none(), "{name}");
+            }
+            assert_eq!(app.store.snapshot(), before, "{name} changed the store");
+        }
+        assert!(app.notified.events.borrow().is_empty());
+    });
+}
+
+#[test]
+fn errors_are_json_when_preferred() {
+    with_app(|app| async move {
+        setup(app).await;
+        let mut r = get("id_token_hint=abc", None);
+        r.headers.push(("accept".into(), "application/json".into()));
+        let resp = app.call(r).await;
+        assert_eq!(resp.status, 400);
+        let v: Value = serde_json::from_slice(&resp.body).unwrap();
+        assert_eq!(v["error"], "invalid_request");
+        assert!(v["error_description"].as_str().unwrap().contains("id_token_hint"));
+    });
+}
+
+#[test]
+fn no_hint_asks_and_yes_logs_out_to_the_signed_out_page() {
+    with_app(|app| async move {
+        let (sid, cookie) = setup(app).await;
+        let r = app.call(get("", Some(&cookie))).await;
+        let (token, binding) = confirmation(&r);
+        assert!(session_exists(app, &sid).await, "asking ends nothing");
+        assert!(html(&r).contains(r#"<form method="post" action="/session/end">"#));
+        let set = r.header_all("set-cookie").find(|c| c.starts_with("op_session_confirm=")).unwrap();
+        assert!(set.contains("HttpOnly") && set.contains("SameSite=Strict") && set.contains("Path=/session/end"));
+
+        let r = app
+            .call(post(&format!("confirm={token}&logout=yes"), Some(&format!("op_session={cookie}; {binding}"))))
+            .await;
+        assert_eq!(r.status, 200);
+        assert!(html(&r).contains("You are signed out"));
+        assert_cleared_cookie(&r);
+        assert!(!session_exists(app, &sid).await);
+    });
+}
+
+#[test]
+fn client_id_without_hint_asks_then_redirects() {
+    with_app(|app| async move {
+        let (sid, cookie) = setup(app).await;
+        let q = format!("client_id=rp1&post_logout_redirect_uri={}&state=abc", enc("https://rp1.example/bye"));
+        let r = app.call(get(&q, Some(&cookie))).await;
+        let (token, binding) = confirmation(&r);
+        assert!(html(&r).contains("App rp1"));
+        assert!(r.header("content-security-policy").unwrap().contains("form-action 'self' https://rp1.example"));
+        let r = app
+            .call(post(&format!("confirm={token}&logout=yes"), Some(&format!("op_session={cookie}; {binding}"))))
+            .await;
+        assert_eq!(r.status, 303);
+        assert_eq!(r.header("location"), Some("https://rp1.example/bye?state=abc"));
+        assert!(!session_exists(app, &sid).await);
+    });
+}
+
+#[test]
+fn no_ends_nothing_and_does_not_redirect() {
+    with_app(|app| async move {
+        let (sid, cookie) = setup(app).await;
+        let q = format!("client_id=rp1&post_logout_redirect_uri={}", enc("https://rp1.example/bye"));
+        let (token, binding) = confirmation(&app.call(get(&q, Some(&cookie))).await);
+        let r = app
+            .call(post(&format!("confirm={token}&logout=no"), Some(&format!("op_session={cookie}; {binding}"))))
+            .await;
+        assert_eq!(r.status, 200);
+        assert!(r.header("location").is_none());
+        assert!(html(&r).contains("still signed in"));
+        assert!(session_exists(app, &sid).await);
+        assert!(r.header_all("set-cookie").next().is_none());
+    });
+}
+
+#[test]
+fn confirmation_tokens_are_single_use_bound_and_required() {
+    with_app(|app| async move {
+        let (sid, cookie) = setup(app).await;
+        let (token, binding) = confirmation(&app.call(get("", Some(&cookie))).await);
+        let with_cookie = format!("op_session={cookie}; {binding}");
+        let before = app.store.snapshot();
+        for (name, body, cookies) in [
+            ("missing token", "logout=yes".to_string(), with_cookie.clone()),
+            ("forged token", "confirm=forged&logout=yes".to_string(), with_cookie.clone()),
+            ("no binding cookie", format!("confirm={token}&logout=yes"), format!("op_session={cookie}")),
+            (
+                "another browser's binding",
+                format!("confirm={token}&logout=yes"),
+                format!("op_session={cookie}; op_session_confirm=xyz"),
+            ),
+            ("confirmed=true flag", "confirmed=true&logout=yes".to_string(), with_cookie.clone()),
+        ] {
+            let r = app.call(post(&body, Some(&cookies))).await;
+            assert_eq!(r.status, 400, "{name}");
+            assert_eq!(app.store.snapshot(), before, "{name}");
+        }
+        let r = app.call(post(&format!("confirm={token}&logout=yes"), Some(&with_cookie))).await;
+        assert_eq!(r.status, 200);
+        assert!(!session_exists(app, &sid).await);
+
+        // Replayed: the token was used.
+        let (sid2, cookie2) = fresh_session(app, "alice").await;
+        let r = app
+            .call(post(&format!("confirm={token}&logout=yes"), Some(&format!("op_session={cookie2}; {binding}"))))
+            .await;
+        assert_eq!(r.status, 400);
+        assert!(session_exists(app, &sid2).await);
+
+        // Expiry is covered in confirm::tests.
+    });
+}
+
+#[test]
+fn a_hint_from_another_session_or_user_asks_and_ends_only_the_browsers_session() {
+    with_app(|app| async move {
+        let (sid_a, cookie_a) = setup(app).await;
+        let bob = admin(app, Method::Post, "/admin/sessions", json!({"sub": "bob", "clients": ["rp1"]})).await;
+        let sid_b = bob["sid"].as_str().unwrap().to_string();
+        let bobs_hint = id_token(standard("bob", &sid_b, "rp1"));
+        let r = app.call(get(&logout_query(&bobs_hint, "https://rp1.example/bye", "s"), Some(&cookie_a))).await;
+        let (token, binding) = confirmation(&r);
+        let r = app
+            .call(post(&format!("confirm={token}&logout=yes"), Some(&format!("op_session={cookie_a}; {binding}"))))
+            .await;
+        assert_eq!(r.status, 303);
+        assert!(!session_exists(app, &sid_a).await);
+        assert!(session_exists(app, &sid_b).await, "bob's session must survive alice's browser");
+
+        // Another session of the same user: asks as well.
+        let (sid_1, cookie_1) = fresh_session(app, "alice").await;
+        let (sid_2, _) = fresh_session(app, "alice").await;
+        let r = app.call(get(&logout_query(&hint_for(&sid_2), "https://rp1.example/bye", "s"), Some(&cookie_1))).await;
+        confirmation(&r);
+        assert!(session_exists(app, &sid_1).await && session_exists(app, &sid_2).await);
+    });
+}
+
+#[test]
+fn a_cross_site_post_without_cookie_asks_then_ends_the_hints_session() {
+    with_app(|app| async move {
+        let (sid, _cookie) = setup(app).await;
+        let body = logout_query(&hint_for(&sid), "https://rp1.example/bye", "s");
+        let r = app.call(post(&body, None)).await;
+        let (token, binding) = confirmation(&r);
+        assert!(session_exists(app, &sid).await);
+        let r = app.call(post(&format!("confirm={token}&logout=yes"), Some(&binding))).await;
+        assert_eq!(r.status, 303);
+        assert_eq!(r.header("location"), Some("https://rp1.example/bye?state=s"));
+        assert!(!session_exists(app, &sid).await);
+    });
+}
+
+#[test]
+fn already_logged_out_is_not_an_error() {
+    with_app(|app| async move {
+        let (sid, cookie) = setup(app).await;
+        let q = logout_query(&hint_for(&sid), "https://rp1.example/bye", "s");
+        assert_eq!(app.call(get(&q, Some(&cookie))).await.status, 303);
+        // Same request again: the session is gone, the URI is still valid.
+        let r = app.call(get(&q, Some(&cookie))).await;
+        assert_eq!(r.status, 303);
+        assert_eq!(r.header("location"), Some("https://rp1.example/bye?state=s"));
+        // No parameters, no session: the signed-out page.
+        let r = app.call(get("", None)).await;
+        assert_eq!(r.status, 200);
+        assert!(html(&r).contains("You are signed out"));
+        assert_eq!(app.notified.events.borrow().len(), 1);
+    });
+}
+
+#[test]
+fn unknown_parameters_are_ignored() {
+    with_app(|app| async move {
+        let (sid, cookie) = setup(app).await;
+        let q = format!(
+            "{}&foo=1&foo=2&logout_hint=alice&ui_locales=de",
+            logout_query(&hint_for(&sid), "https://rp1.example/bye", "s")
+        );
+        assert_eq!(app.call(get(&q, Some(&cookie))).await.status, 303);
+    });
+}
+
+#[test]
+fn front_channel_frames_then_the_redirect() {
+    with_app(|app| async move {
+        let (sid, cookie) = setup(app).await;
+        let body = json!({
+            "redirect_uris": ["https://rp1.example/cb"],
+            "post_logout_redirect_uris": ["https://rp1.example/bye"],
+            "frontchannel_logout_uri": "https://rp1.example/fc?k=v",
+            "frontchannel_logout_session_required": true,
+        });
+        admin(app, Method::Put, "/admin/clients/rp1", body).await;
+        let r = app.call(get(&logout_query(&hint_for(&sid), "https://rp1.example/bye", "s t"), Some(&cookie))).await;
+        assert_eq!(r.status, 200, "{}", html(&r));
+        let page = html(&r);
+        let frame = format!(r#"src="https://rp1.example/fc?k=v&#38;iss=https%3A%2F%2Fid.example.com&#38;sid={sid}""#);
+        assert!(page.contains(&frame), "{page}");
+        assert_eq!(page.matches("<iframe").count(), 1, "rp2 has no front-channel URI");
+        assert!(page.contains(r#"href="https://rp1.example/bye?state=s%20t""#));
+        assert!(page.contains(r#"<meta http-equiv="refresh" content="3;url=https://rp1.example/bye?state=s%20t">"#));
+        let csp = r.header("content-security-policy").unwrap();
+        assert!(csp.contains("frame-src https://rp1.example;"), "{csp}");
+        assert!(csp.contains("frame-ancestors 'none'"));
+        assert_cleared_cookie(&r);
+        assert!(!session_exists(app, &sid).await);
+    });
+}
+
+#[test]
+fn pages_speak_the_requested_language() {
+    with_app(|app| async move {
+        let (_, cookie) = setup(app).await;
+        let r = app.call(get("ui_locales=xx%20de-CH%20fr", Some(&cookie))).await;
+        assert_eq!(r.header("content-language"), Some("de"));
+        assert!(html(&r).contains(r#"<html lang="de">"#));
+        assert!(html(&r).contains("Abmelden"));
+        let mut req = get("", Some(&cookie));
+        req.headers.push(("accept-language".into(), "es-ES,es;q=0.9,en;q=0.5".into()));
+        assert_eq!(app.call(req).await.header("content-language"), Some("es"));
+        let r = app.call(get("ui_locales=tlh", Some(&cookie))).await;
+        assert_eq!((r.status, r.header("content-language")), (200, Some("en")));
+        let r = app.call(get("ui_locales=fr&id_token_hint=bad", None)).await;
+        assert_eq!((r.status, r.header("content-language")), (400, Some("fr")));
+        assert!(html(&r).contains("jeton"));
+    });
+}

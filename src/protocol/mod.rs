@@ -1,0 +1,14 @@
+//! The three logout specs and the ending of sessions, free of the platform: what a request
+//! means, what to answer, which tokens to send. Imports `ports`, `state`, `config`, `keys`,
+//! `http`, `ui`, `routes` and `budget`; never `admin`, `app` or the runtime.
+//!
+//! - [`end_session`]: RP-Initiated Logout 1.0 (the `end_session_endpoint`);
+//! - [`backchannel`]: Back-Channel Logout 1.0 (logout tokens, their delivery and retries);
+//! - [`frontchannel`]: Front-Channel Logout 1.0 (the frames of the signed-out page);
+//! - [`logout`]: ending sessions, the one place where they are deleted and their relying
+//!   parties handed to the platform.
+
+pub mod backchannel;
+pub mod end_session;
+pub mod frontchannel;
+pub mod logout;

@@ -1,0 +1,151 @@
+//! Which route a request path names, and which endpoint each method of it reaches: the one
+//! table of allowed methods (anything else is a 405 listing them in `Allow`).
+//! Imports only `http`.
+
+use crate::http::form;
+use crate::http::Method;
+
+pub const DISCOVERY_PATH: &str = "/.well-known/openid-configuration";
+pub const JWKS_PATH: &str = "/jwks";
+pub const END_SESSION_PATH: &str = "/session/end";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Route {
+    Discovery,
+    Jwks,
+    EndSession,
+    AdminClients,
+    AdminClient(String),
+    AdminSessions,
+    AdminSession(String),
+    AdminSessionClient { sid: String, client_id: String },
+    AdminDeliveries,
+}
+
+/// What a request asks for: a route and one of its methods.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Endpoint {
+    Discovery,
+    Jwks,
+    /// A CORS preflight of discovery or the JWKS.
+    Preflight,
+    EndSession,
+    Admin(AdminCall),
+}
+
+/// The calls of the admin API.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AdminCall {
+    ListClients,
+    GetClient(String),
+    PutClient(String),
+    DeleteClient(String),
+    CreateSession,
+    ListSessions,
+    EndSubject,
+    GetSession(String),
+    EndSession(String),
+    AddClient { sid: String, client_id: String },
+    ListDeliveries,
+}
+
+impl Route {
+    /// The endpoint `method` reaches on this route, if any: the one table of allowed methods.
+    /// `HEAD` is `GET` without the body, where `GET` is listed with it.
+    pub fn endpoint(&self, method: Method) -> Option<Endpoint> {
+        use Method::*;
+        let admin = |call: AdminCall| Some(Endpoint::Admin(call));
+        match (self, method) {
+            (Route::Discovery, Get | Head) => Some(Endpoint::Discovery),
+            (Route::Jwks, Get | Head) => Some(Endpoint::Jwks),
+            (Route::Discovery | Route::Jwks, Options) => Some(Endpoint::Preflight),
+            (Route::EndSession, Get | Post) => Some(Endpoint::EndSession),
+            (Route::AdminClients, Get) => admin(AdminCall::ListClients),
+            (Route::AdminClient(id), Get) => admin(AdminCall::GetClient(id.clone())),
+            (Route::AdminClient(id), Put) => admin(AdminCall::PutClient(id.clone())),
+            (Route::AdminClient(id), Delete) => admin(AdminCall::DeleteClient(id.clone())),
+            (Route::AdminSessions, Get) => admin(AdminCall::ListSessions),
+            (Route::AdminSessions, Post) => admin(AdminCall::CreateSession),
+            (Route::AdminSessions, Delete) => admin(AdminCall::EndSubject),
+            (Route::AdminSession(sid), Get) => admin(AdminCall::GetSession(sid.clone())),
+            (Route::AdminSession(sid), Delete) => admin(AdminCall::EndSession(sid.clone())),
+            (Route::AdminSessionClient { sid, client_id }, Put) => {
+                admin(AdminCall::AddClient { sid: sid.clone(), client_id: client_id.clone() })
+            }
+            (Route::AdminDeliveries, Get) => admin(AdminCall::ListDeliveries),
+            _ => None,
+        }
+    }
+
+    /// The methods this route answers, from [`Route::endpoint`]'s table.
+    pub fn methods(&self) -> Vec<Method> {
+        Method::ALL.into_iter().filter(|m| self.endpoint(*m).is_some()).collect()
+    }
+}
+
+/// Resolves `path` (raw, percent-encoded) under the issuer's `base_path`. Path parameters are
+/// decoded strictly; a segment that does not decode matches no route.
+pub fn resolve(base_path: &str, path: &str) -> Option<Route> {
+    let rest = path.strip_prefix(base_path)?;
+    match rest {
+        DISCOVERY_PATH => return Some(Route::Discovery),
+        JWKS_PATH => return Some(Route::Jwks),
+        END_SESSION_PATH => return Some(Route::EndSession),
+        _ => {}
+    }
+    let segments: Vec<&str> = rest.strip_prefix("/admin/")?.split('/').collect();
+    let param = |s: &str| form::percent_decode(s.as_bytes(), false).ok().filter(|p| !p.is_empty());
+    match segments.as_slice() {
+        ["clients"] => Some(Route::AdminClients),
+        ["clients", id] => Some(Route::AdminClient(param(id)?)),
+        ["sessions"] => Some(Route::AdminSessions),
+        ["deliveries"] => Some(Route::AdminDeliveries),
+        ["sessions", sid] => Some(Route::AdminSession(param(sid)?)),
+        ["sessions", sid, "clients", id] => Some(Route::AdminSessionClient { sid: param(sid)?, client_id: param(id)? }),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resolves_routes() {
+        assert_eq!(resolve("", "/.well-known/openid-configuration"), Some(Route::Discovery));
+        assert_eq!(resolve("", "/jwks"), Some(Route::Jwks));
+        assert_eq!(resolve("", "/session/end"), Some(Route::EndSession));
+        assert_eq!(resolve("", "/admin/clients"), Some(Route::AdminClients));
+        assert_eq!(resolve("", "/admin/clients/rp%3A1"), Some(Route::AdminClient("rp:1".into())));
+        assert_eq!(resolve("", "/admin/sessions/s1"), Some(Route::AdminSession("s1".into())));
+        assert_eq!(
+            resolve("", "/admin/sessions/s1/clients/rp1"),
+            Some(Route::AdminSessionClient { sid: "s1".into(), client_id: "rp1".into() })
+        );
+        assert_eq!(resolve("/t", "/t/jwks"), Some(Route::Jwks));
+    }
+
+    #[test]
+    fn unknown_paths_match_nothing() {
+        for p in
+            ["/", "/jwks/", "/admin", "/admin/clients/", "/admin/clients/%ZZ", "/admin/x", "/t/jwks", "/session/end/x"]
+        {
+            assert_eq!(resolve("", p), None, "{p}");
+        }
+        assert_eq!(resolve("/t", "/jwks"), None);
+    }
+
+    #[test]
+    fn the_allowed_methods_come_from_the_endpoint_table() {
+        use Method::*;
+        assert_eq!(Route::Discovery.methods(), [Get, Head, Options]);
+        assert_eq!(Route::EndSession.methods(), [Get, Post]);
+        assert_eq!(Route::AdminClient("x".into()).methods(), [Get, Put, Delete]);
+        assert_eq!(Route::AdminSessions.methods(), [Get, Post, Delete]);
+        assert_eq!(
+            Route::AdminSession("s".into()).endpoint(Delete),
+            Some(Endpoint::Admin(AdminCall::EndSession("s".into())))
+        );
+        assert_eq!(Route::AdminDeliveries.endpoint(Post), None);
+    }
+}

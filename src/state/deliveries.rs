@@ -1,0 +1,198 @@
+//! Back-channel deliveries that have not succeeded (yet), under `delivery/failed/{id}` and
+//! `delivery/dead/{id}` in the `SESSIONS` namespace, and the delivery itself: the queue
+//! message body, and what is minted into a fresh token at every attempt.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use super::store::{Ns, Store, StoreError};
+use crate::keys::Alg;
+
+/// One logout notification to one relying party: the queue message body, and what is minted
+/// into a fresh token at every attempt.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Delivery {
+    /// Stable across attempts: names the notification in the admin API.
+    pub id: String,
+    pub client_id: String,
+    pub uri: String,
+    pub alg: Alg,
+    pub sub: String,
+    pub sid: Option<String>,
+    /// The attempt this message is for, from 1.
+    pub attempt: u32,
+    pub last_error: Option<String>,
+    /// Set on queued retries, and in their record: see [`is_current`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nonce: Option<String>,
+}
+
+/// A delivery that has not succeeded (yet), as kept in KV under `delivery/{status}/{id}`: the
+/// admin API lists these, and a retry message is honoured only while it matches the record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeliveryRecord {
+    pub status: DeliveryStatus,
+    /// For `failed`: the next attempt to make; for `dead`: the last one made.
+    pub delivery: Delivery,
+    /// Unix time of the next attempt (`failed` only).
+    pub next_attempt_at: Option<i64>,
+    pub updated_at: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeliveryStatus {
+    /// Failed, and will be tried again.
+    Failed,
+    /// Given up: final answer, or out of attempts.
+    Dead,
+}
+
+impl DeliveryStatus {
+    pub fn parse(s: &str) -> Option<DeliveryStatus> {
+        match s {
+            "failed" => Some(DeliveryStatus::Failed),
+            "dead" => Some(DeliveryStatus::Dead),
+            _ => None,
+        }
+    }
+
+    fn prefix(self) -> &'static str {
+        match self {
+            DeliveryStatus::Failed => "delivery/failed/",
+            DeliveryStatus::Dead => "delivery/dead/",
+        }
+    }
+}
+
+/// How long the dead-letter list keeps a delivery.
+pub const DEAD_RETENTION_S: i64 = 30 * 86400;
+
+pub fn record_key(status: DeliveryStatus, id: &str) -> String {
+    format!("{}{id}", status.prefix())
+}
+
+impl DeliveryRecord {
+    /// A delivery that failed and is to be tried again at `next_attempt_at`.
+    pub fn failed(delivery: Delivery, next_attempt_at: i64, now: i64) -> DeliveryRecord {
+        DeliveryRecord {
+            status: DeliveryStatus::Failed,
+            delivery,
+            next_attempt_at: Some(next_attempt_at),
+            updated_at: now,
+        }
+    }
+
+    /// A delivery given up.
+    pub fn dead(delivery: Delivery, now: i64) -> DeliveryRecord {
+        DeliveryRecord { status: DeliveryStatus::Dead, delivery, next_attempt_at: None, updated_at: now }
+    }
+
+    pub fn key(&self) -> String {
+        record_key(self.status, &self.delivery.id)
+    }
+
+    /// Attempts made so far.
+    pub fn attempts(&self) -> u32 {
+        match self.status {
+            DeliveryStatus::Failed => self.delivery.attempt - 1,
+            DeliveryStatus::Dead => self.delivery.attempt,
+        }
+    }
+
+    /// When KV may forget the record.
+    pub fn expires_at(&self) -> i64 {
+        match self.next_attempt_at {
+            Some(at) => at.max(self.updated_at) + 86400,
+            None => self.updated_at + DEAD_RETENTION_S,
+        }
+    }
+
+    /// What the admin API shows: no URI query, no token.
+    pub fn view(&self) -> Value {
+        json!({
+            "id": self.delivery.id,
+            "status": self.status,
+            "client_id": self.delivery.client_id,
+            "sid": self.delivery.sid,
+            "sub": self.delivery.sub,
+            "attempts": self.attempts(),
+            "last_error": self.delivery.last_error,
+            "next_attempt_at": self.next_attempt_at,
+            "updated_at": self.updated_at,
+        })
+    }
+}
+
+/// Stores a record (replacing its `failed` record when it is now dead).
+pub async fn save(store: &impl Store, rec: &DeliveryRecord) -> Result<(), StoreError> {
+    let value = serde_json::to_string(&rec).expect("a delivery record serialises");
+    store.put(Ns::Sessions, &rec.key(), &value, Some(rec.expires_at()), None).await?;
+    if rec.status == DeliveryStatus::Dead {
+        store.delete(Ns::Sessions, &record_key(DeliveryStatus::Failed, &rec.delivery.id)).await?;
+    }
+    Ok(())
+}
+
+/// Whether a queued retry is still the live one: its record exists and carries its nonce. A
+/// message seen twice, or a chain forked by a duplicate, stops here.
+pub async fn is_current(store: &impl Store, d: &Delivery) -> Result<bool, StoreError> {
+    let Some(nonce) = &d.nonce else { return Ok(true) };
+    let raw = store.get(Ns::Sessions, &record_key(DeliveryStatus::Failed, &d.id)).await?;
+    Ok(raw
+        .and_then(|r| serde_json::from_str::<DeliveryRecord>(&r).ok())
+        .is_some_and(|r| r.delivery.nonce.as_ref() == Some(nonce) && r.delivery.attempt == d.attempt))
+}
+
+/// Retries whose message is overdue by more than `grace_s` (`BACKCHANNEL_SWEEP_GRACE_S`): the
+/// queue normally delivers long before, so past it the message was lost (a failed send, a
+/// queue that lost it). Each gets a new nonce from `new_nonce` (so that the lost message,
+/// should it turn up, is stale) and is recorded again; the caller re-queues the returned
+/// deliveries.
+pub async fn reissue_overdue(
+    store: &impl Store,
+    now: i64,
+    grace_s: i64,
+    limit: u32,
+    mut new_nonce: impl FnMut() -> String,
+) -> Result<Vec<Delivery>, StoreError> {
+    let page = store.list(Ns::Sessions, DeliveryStatus::Failed.prefix(), None, limit).await?;
+    let mut out = Vec::new();
+    for listed in page.keys {
+        let Some(raw) = store.get(Ns::Sessions, &listed.key).await? else { continue };
+        let Ok(mut rec) = serde_json::from_str::<DeliveryRecord>(&raw) else { continue };
+        if rec.next_attempt_at.is_none_or(|at| at + grace_s > now) {
+            continue;
+        }
+        rec.delivery.nonce = Some(new_nonce());
+        rec.next_attempt_at = Some(now);
+        rec.updated_at = now;
+        let value = serde_json::to_string(&rec).expect("a delivery record serialises");
+        store.put(Ns::Sessions, &rec.key(), &value, Some(rec.expires_at()), None).await?;
+        out.push(rec.delivery);
+    }
+    Ok(out)
+}
+
+/// Forgets the failure record of a delivery that finally succeeded.
+pub async fn delivered(store: &impl Store, d: &Delivery) -> Result<(), StoreError> {
+    if d.attempt > 1 {
+        store.delete(Ns::Sessions, &record_key(DeliveryStatus::Failed, &d.id)).await?;
+    }
+    Ok(())
+}
+
+/// A page of at most `limit` records of `status` from `cursor` (one listing, one bulk read), and
+/// where the next page starts.
+pub async fn page(
+    store: &impl Store,
+    status: DeliveryStatus,
+    cursor: Option<String>,
+    limit: u32,
+) -> Result<(Vec<DeliveryRecord>, Option<String>), StoreError> {
+    let page = store.list(Ns::Sessions, status.prefix(), cursor, limit).await?;
+    let keys: Vec<String> = page.keys.into_iter().map(|l| l.key).collect();
+    let records = store.get_many(Ns::Sessions, &keys).await?;
+    let found = records.into_iter().flatten().filter_map(|r| serde_json::from_str(&r).ok()).collect();
+    Ok((found, page.cursor))
+}

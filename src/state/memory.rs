@@ -1,0 +1,118 @@
+//! An in-memory [`Store`] with a clock the test sets, for host unit tests, fuzzing and the
+//! property tests (feature `test-support`).
+
+use serde_json::Value;
+
+use super::store::{ListPage, Listed, Ns, Store, StoreError, MIN_TTL_S};
+use crate::budget::BULK_READ_MAX;
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+
+type Entry = (String, Option<i64>, Option<Value>);
+
+/// An in-memory [`Store`] with a clock the test sets, for host unit tests.
+#[derive(Default)]
+pub struct MemoryStore {
+    data: RefCell<BTreeMap<(Ns, String), Entry>>,
+    pub now: std::cell::Cell<i64>,
+    /// Counted as KV would: one per call, one per [`BULK_READ_MAX`] keys of a bulk read.
+    pub ops: std::cell::Cell<usize>,
+}
+
+impl MemoryStore {
+    pub fn new(now: i64) -> Self {
+        let s = MemoryStore::default();
+        s.now.set(now);
+        s
+    }
+
+    /// Every live key and value, to compare states before and after a request.
+    pub fn snapshot(&self) -> Vec<(Ns, String, String)> {
+        let now = self.now.get();
+        self.data
+            .borrow()
+            .iter()
+            .filter(|(_, (_, exp, _))| exp.is_none_or(|e| e > now))
+            .map(|((ns, k), (v, _, _))| (*ns, k.clone(), v.clone()))
+            .collect()
+    }
+}
+
+impl MemoryStore {
+    fn read(&self, ns: Ns, key: &str) -> Option<String> {
+        let now = self.now.get();
+        self.data
+            .borrow()
+            .get(&(ns, key.to_string()))
+            .filter(|(_, exp, _)| exp.is_none_or(|e| e > now))
+            .map(|(v, _, _)| v.clone())
+    }
+
+    fn count(&self, n: usize) {
+        self.ops.set(self.ops.get() + n);
+    }
+}
+
+impl Store for MemoryStore {
+    async fn get(&self, ns: Ns, key: &str) -> Result<Option<String>, StoreError> {
+        self.count(1);
+        Ok(self.read(ns, key))
+    }
+
+    async fn get_many(&self, ns: Ns, keys: &[String]) -> Result<Vec<Option<String>>, StoreError> {
+        self.count(keys.len().div_ceil(BULK_READ_MAX));
+        Ok(keys.iter().map(|k| self.read(ns, k)).collect())
+    }
+
+    fn subrequests(&self) -> usize {
+        self.ops.get()
+    }
+
+    async fn put(
+        &self,
+        ns: Ns,
+        key: &str,
+        value: &str,
+        expires_at: Option<i64>,
+        metadata: Option<Value>,
+    ) -> Result<(), StoreError> {
+        self.count(1);
+        if let Some(exp) = expires_at {
+            if exp < self.now.get() + MIN_TTL_S {
+                return Err(StoreError(format!("expiration {exp} is less than {MIN_TTL_S} s ahead")));
+            }
+        }
+        self.data.borrow_mut().insert((ns, key.to_string()), (value.to_string(), expires_at, metadata));
+        Ok(())
+    }
+
+    async fn delete(&self, ns: Ns, key: &str) -> Result<(), StoreError> {
+        self.count(1);
+        self.data.borrow_mut().remove(&(ns, key.to_string()));
+        Ok(())
+    }
+
+    async fn list(&self, ns: Ns, prefix: &str, cursor: Option<String>, limit: u32) -> Result<ListPage, StoreError> {
+        self.count(1);
+        let now = self.now.get();
+        let data = self.data.borrow();
+        let mut keys: Vec<Listed> = data
+            .iter()
+            .filter(|((n, k), (_, exp, _))| {
+                *n == ns
+                    && k.starts_with(prefix)
+                    && cursor.as_ref().is_none_or(|c| k > c)
+                    && exp.is_none_or(|e| e > now)
+            })
+            .map(|((_, k), (_, _, m))| Listed { key: k.clone(), metadata: m.clone() })
+            .take(limit as usize + 1)
+            .collect();
+        let cursor = if keys.len() > limit as usize {
+            keys.truncate(limit as usize);
+            keys.last().map(|l| l.key.clone())
+        } else {
+            None
+        };
+        Ok(ListPage { keys, cursor })
+    }
+}

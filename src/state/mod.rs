@@ -1,0 +1,28 @@
+//! Everything edge-logout keeps in Workers KV, and the one place where each KV key is built.
+//! Imports `http` (URI rules), `keys` (algorithms), `budget` and `config`'s types; never the
+//! protocol, the admin API or the runtime.
+//!
+//! The key layout. `CLIENTS` namespace:
+//! - `client/{client_id}` → a [`clients::Client`] record, no expiry ([`clients`]).
+//!
+//! `SESSIONS` namespace (one key per item, so that no key is written more than once a second
+//! per session, and no per-user key is hot):
+//! - `session/{sid}` → a [`sessions::Session`] record, expiring with the session;
+//! - `subject/{b64url(sub)}/{sid}` → `""` with `{"exp": ...}` metadata: a subject's sessions,
+//!   listed by prefix ([`sessions`]);
+//! - `confirm/{b64url(sha256(token))}` → a pending confirmation, expiring when it does
+//!   ([`confirmations`]);
+//! - `delivery/failed/{id}` → a back-channel delivery to be retried, expiring a day after its
+//!   next attempt; `delivery/dead/{id}` → one given up, kept 30 days ([`deliveries`]).
+//!
+//! The browser cookie names its session itself (`{b64url(sid)}.{secret}`, the secret stored
+//! only hashed), so there is no browser index to keep.
+
+pub mod clients;
+pub mod confirmations;
+pub mod deliveries;
+#[cfg(any(test, feature = "test-support"))]
+pub mod memory;
+pub mod secrets;
+pub mod sessions;
+pub mod store;

@@ -1,0 +1,260 @@
+//! Sessions of the provider, and their keys in the `SESSIONS` namespace (see [`super`]):
+//! `session/{sid}` and `subject/{b64url(sub)}/{sid}`.
+//!
+//! The browser cookie names its session itself: `{b64url(sid)}.{secret}`, the secret random and
+//! stored only hashed in the record. A logout finds the session with one read and no index to
+//! keep, and knowing a `sid` (every relying party sees it) does not let anyone act as the browser.
+
+use base64::{engine::general_purpose::URL_SAFE_NO_PAD as B64, Engine};
+use serde::{Deserialize, Serialize};
+use subtle::ConstantTimeEq;
+
+use super::secrets::{hash_secret, random_token};
+use super::store::{Ns, Store, StoreError};
+
+pub const MAX_SID_LEN: usize = 128;
+pub const MAX_SUB_LEN: usize = 255;
+pub const MAX_CLIENTS_PER_SESSION: usize = 500;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Session {
+    pub sid: String,
+    pub sub: String,
+    /// The clients that were issued an ID token in this session, in the order they were recorded.
+    pub clients: Vec<String>,
+    pub created_at: i64,
+    pub expires_at: i64,
+    /// SHA-256 of the secret half of the browser cookie, base64url.
+    pub cookie_hash: String,
+}
+
+/// What the admin API shows of a session: never the cookie or its hash.
+#[derive(Debug, Serialize)]
+pub struct SessionView<'a> {
+    pub sid: &'a str,
+    pub sub: &'a str,
+    pub clients: &'a [String],
+    pub created_at: i64,
+    pub expires_at: i64,
+}
+
+impl Session {
+    pub fn view(&self) -> SessionView<'_> {
+        SessionView {
+            sid: &self.sid,
+            sub: &self.sub,
+            clients: &self.clients,
+            created_at: self.created_at,
+            expires_at: self.expires_at,
+        }
+    }
+}
+
+pub fn valid_sid(sid: &str) -> bool {
+    !sid.is_empty() && sid.len() <= MAX_SID_LEN && sid.bytes().all(|b| b.is_ascii_graphic() && b != b'/')
+}
+
+pub fn valid_sub(sub: &str) -> bool {
+    !sub.is_empty() && sub.len() <= MAX_SUB_LEN && !sub.chars().any(char::is_control)
+}
+
+pub fn session_key(sid: &str) -> String {
+    format!("session/{sid}")
+}
+
+pub fn subject_prefix(sub: &str) -> String {
+    format!("subject/{}/", B64.encode(sub.as_bytes()))
+}
+
+pub fn subject_key(sub: &str, sid: &str) -> String {
+    format!("{}{sid}", subject_prefix(sub))
+}
+
+/// Longest cookie value read: a 128-byte `sid` in base64url, a dot, a 32-byte secret.
+const MAX_COOKIE_LEN: usize = 240;
+
+/// A new browser cookie for the session `sid`, and the hash of its secret (the record keeps it).
+pub fn new_cookie(sid: &str) -> (String, String) {
+    let secret = random_token(32);
+    let hash = hash_secret(&secret);
+    (format!("{}.{secret}", B64.encode(sid.as_bytes())), hash)
+}
+
+/// The `sid` a cookie names and its secret, if it has the shape [`new_cookie`] gives.
+fn split_cookie(cookie: &str) -> Option<(String, &str)> {
+    if cookie.len() > MAX_COOKIE_LEN {
+        return None;
+    }
+    let (sid, secret) = cookie.split_once('.')?;
+    let sid = String::from_utf8(B64.decode(sid).ok()?).ok()?;
+    (valid_sid(&sid) && !secret.is_empty()).then_some((sid, secret))
+}
+
+/// Reads a session by `sid`; an unreadable record counts as absent.
+pub async fn load(store: &impl Store, sid: &str, now: i64) -> Result<Option<Session>, StoreError> {
+    if !valid_sid(sid) {
+        return Ok(None);
+    }
+    let raw = store.get(Ns::Sessions, &session_key(sid)).await?;
+    Ok(raw.and_then(|r| serde_json::from_str::<Session>(&r).ok()).filter(|s| s.expires_at > now))
+}
+
+/// The session a browser's cookie value belongs to, if any.
+pub async fn load_by_cookie(store: &impl Store, cookie: &str, now: i64) -> Result<Option<Session>, StoreError> {
+    let Some((sid, secret)) = split_cookie(cookie) else {
+        return Ok(None);
+    };
+    let hash = hash_secret(secret);
+    Ok(load(store, &sid, now).await?.filter(|s| bool::from(s.cookie_hash.as_bytes().ct_eq(hash.as_bytes()))))
+}
+
+/// Writes a session record, and with `new` its subject index entry, both expiring with it.
+pub async fn save(store: &impl Store, session: &Session, new: bool) -> Result<(), StoreError> {
+    let exp = Some(session.expires_at);
+    let record = serde_json::to_string(session).expect("a session serialises");
+    store.put(Ns::Sessions, &session_key(&session.sid), &record, exp, None).await?;
+    if new {
+        let meta = serde_json::json!({ "exp": session.expires_at });
+        store.put(Ns::Sessions, &subject_key(&session.sub, &session.sid), "", exp, Some(meta)).await?;
+    }
+    Ok(())
+}
+
+/// Deletes a session and its index entry ([`crate::budget::DELETES_PER_SESSION`] deletes). The record goes first: it is what makes the session
+/// exist (the index is only trusted when the record is there), so a logout cut short after it
+/// is complete, and one cut short before it leaves the session whole, to be ended again. An
+/// index entry left behind expires with the session.
+pub async fn delete(store: &impl Store, session: &Session) -> Result<(), StoreError> {
+    store.delete(Ns::Sessions, &session_key(&session.sid)).await?;
+    store.delete(Ns::Sessions, &subject_key(&session.sub, &session.sid)).await
+}
+
+/// The `sid`s of a subject's sessions, from the subject index (at most `limit`).
+pub async fn sids_of_subject(store: &impl Store, sub: &str, limit: usize) -> Result<Vec<String>, StoreError> {
+    let prefix = subject_prefix(sub);
+    let mut sids = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = store.list(Ns::Sessions, &prefix, cursor, 1000).await?;
+        sids.extend(page.keys.into_iter().map(|l| l.key[prefix.len()..].to_string()));
+        if sids.len() >= limit || page.cursor.is_none() {
+            sids.truncate(limit);
+            return Ok(sids);
+        }
+        cursor = page.cursor;
+    }
+}
+
+/// A page of at most `n` live sessions of `sub`, from `cursor`, read in bulk, and where the
+/// next page starts (`None` when this was the last).
+pub async fn page_of_subject(
+    store: &impl Store,
+    sub: &str,
+    n: usize,
+    cursor: Option<String>,
+    now: i64,
+) -> Result<(Vec<Session>, Option<String>), StoreError> {
+    let prefix = subject_prefix(sub);
+    let page = store.list(Ns::Sessions, &prefix, cursor, n as u32).await?;
+    let keys: Vec<String> = page.keys.iter().map(|l| session_key(&l.key[prefix.len()..])).collect();
+    Ok((live_of(store, sub, &keys, now).await?, page.cursor))
+}
+
+async fn live_of(store: &impl Store, sub: &str, keys: &[String], now: i64) -> Result<Vec<Session>, StoreError> {
+    let records = store.get_many(Ns::Sessions, keys).await?;
+    Ok(records
+        .into_iter()
+        .flatten()
+        .filter_map(|r| serde_json::from_str::<Session>(&r).ok())
+        .filter(|s| s.sub == sub && s.expires_at > now)
+        .collect())
+}
+
+/// The live sessions of `sub` (at most `limit`), read in bulk. The index can briefly outlive a
+/// session (KV is eventually consistent): such entries are skipped.
+pub async fn of_subject(store: &impl Store, sub: &str, limit: usize, now: i64) -> Result<Vec<Session>, StoreError> {
+    let keys: Vec<String> = sids_of_subject(store, sub, limit).await?.iter().map(|sid| session_key(sid)).collect();
+    live_of(store, sub, &keys, now).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::memory::MemoryStore;
+    use futures::executor::block_on;
+
+    fn session(sid: &str, sub: &str) -> (Session, String) {
+        let (cookie, cookie_hash) = new_cookie(sid);
+        let s = Session {
+            sid: sid.into(),
+            sub: sub.into(),
+            clients: vec!["rp1".into()],
+            created_at: 1000,
+            expires_at: 5000,
+            cookie_hash,
+        };
+        (s, cookie)
+    }
+
+    #[test]
+    fn subject_prefixes_do_not_overlap() {
+        assert!(!subject_key("alice2", "s").starts_with(&subject_prefix("alice")));
+        assert!(!subject_key("a/b", "s").starts_with(&subject_prefix("a")));
+    }
+
+    #[test]
+    fn save_find_and_delete() {
+        block_on(async {
+            let store = MemoryStore::new(1000);
+            let (s, cookie) = session("sid-1", "alice");
+            save(&store, &s, true).await.unwrap();
+            let (other, _) = session("sid-2", "alice");
+            save(&store, &other, true).await.unwrap();
+            assert_eq!(load(&store, "sid-1", 1000).await.unwrap(), Some(s.clone()));
+            assert_eq!(load_by_cookie(&store, &cookie, 1000).await.unwrap(), Some(s.clone()));
+            assert_eq!(load_by_cookie(&store, "sid-1", 1000).await.unwrap(), None);
+            // The sid is public: without the secret, or with another session's, nothing.
+            let (sid_part, secret) = cookie.split_once('.').unwrap();
+            assert_eq!(load_by_cookie(&store, sid_part, 1000).await.unwrap(), None);
+            assert_eq!(load_by_cookie(&store, &format!("{sid_part}."), 1000).await.unwrap(), None);
+            assert_eq!(load_by_cookie(&store, &format!("{sid_part}.{secret}x"), 1000).await.unwrap(), None);
+            let (other_cookie, _) = new_cookie("sid-2");
+            let other_secret = other_cookie.split_once('.').unwrap().1;
+            assert_eq!(load_by_cookie(&store, &format!("{sid_part}.{other_secret}"), 1000).await.unwrap(), None);
+            assert_eq!(sids_of_subject(&store, "alice", 10).await.unwrap(), ["sid-1", "sid-2"]);
+            assert_eq!(sids_of_subject(&store, "alice", 1).await.unwrap(), ["sid-1"]);
+            let live: Vec<String> =
+                of_subject(&store, "alice", 10, 1000).await.unwrap().into_iter().map(|s| s.sid).collect();
+            assert_eq!(live, ["sid-1", "sid-2"]);
+            delete(&store, &s).await.unwrap();
+            assert_eq!(load(&store, "sid-1", 1000).await.unwrap(), None);
+            assert_eq!(load_by_cookie(&store, &cookie, 1000).await.unwrap(), None);
+            assert_eq!(sids_of_subject(&store, "alice", 10).await.unwrap(), ["sid-2"]);
+        });
+    }
+
+    #[test]
+    fn cookies_name_their_session_and_hide_their_secret() {
+        let (cookie, hash) = new_cookie("a.b~c");
+        let (sid, secret) = split_cookie(&cookie).unwrap();
+        assert_eq!(sid, "a.b~c");
+        assert_eq!(hash_secret(secret), hash);
+        assert!(!cookie.contains(&hash));
+        // Only cookie-safe characters (RFC 6265 cookie-octet), whatever the sid holds.
+        let (odd, _) = new_cookie("x\"y;z,w");
+        assert!(odd.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)));
+        for bad in ["", ".", "c2lkLTE", "c2lkLTE.", "!!.secret", "Lw.secret", &"a".repeat(300)] {
+            assert_eq!(split_cookie(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn expired_sessions_are_gone() {
+        block_on(async {
+            let store = MemoryStore::new(1000);
+            let (s, _) = session("sid-1", "alice");
+            save(&store, &s, true).await.unwrap();
+            assert_eq!(load(&store, "sid-1", 5000).await.unwrap(), None);
+        });
+    }
+}

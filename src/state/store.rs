@@ -1,0 +1,67 @@
+//! The storage the protocol logic needs, as a trait: Workers KV implements it in the worker
+//! layer, and an in-memory map ([`super::memory`]) implements it for unit tests on the host.
+
+use std::fmt;
+
+use serde_json::Value;
+
+/// The two KV namespaces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Ns {
+    Clients,
+    Sessions,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreError(pub String);
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "storage error: {}", self.0)
+    }
+}
+
+/// One listed key with its metadata.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Listed {
+    pub key: String,
+    pub metadata: Option<Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ListPage {
+    pub keys: Vec<Listed>,
+    /// Where the next page starts; `None` when the listing is complete.
+    pub cursor: Option<String>,
+}
+
+/// KV's smallest allowed expiration TTL, in seconds.
+pub const MIN_TTL_S: i64 = 60;
+
+#[allow(async_fn_in_trait)] // single-threaded wasm: no Send bound wanted
+pub trait Store {
+    async fn get(&self, ns: Ns, key: &str) -> Result<Option<String>, StoreError>;
+    /// Several keys at once (KV's bulk read: one subrequest per [`crate::budget::BULK_READ_MAX`] keys), in order.
+    async fn get_many(&self, ns: Ns, keys: &[String]) -> Result<Vec<Option<String>>, StoreError> {
+        let mut out = Vec::with_capacity(keys.len());
+        for k in keys {
+            out.push(self.get(ns, k).await?);
+        }
+        Ok(out)
+    }
+    /// Writes `value`, expiring at the unix time `expires_at` when given (at least
+    /// [`MIN_TTL_S`] ahead, as KV requires), with optional listing metadata.
+    async fn put(
+        &self,
+        ns: Ns,
+        key: &str,
+        value: &str,
+        expires_at: Option<i64>,
+        metadata: Option<Value>,
+    ) -> Result<(), StoreError>;
+    async fn delete(&self, ns: Ns, key: &str) -> Result<(), StoreError>;
+    async fn list(&self, ns: Ns, prefix: &str, cursor: Option<String>, limit: u32) -> Result<ListPage, StoreError>;
+    /// Subrequests made so far (every call, and every [`crate::budget::BULK_READ_MAX`] keys of a bulk read),
+    /// so that a request can tell what it still affords (see [`crate::budget::affordable_inline`]).
+    fn subrequests(&self) -> usize;
+}

@@ -1,0 +1,193 @@
+//! The one home of test fixtures, for unit tests, property tests and the fuzz targets (feature
+//! `test-support`): one clock ([`NOW`]), one key set, one configuration, one recording platform,
+//! an app to call, a seeded store, and ID token minting.
+
+pub mod fixtures;
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::OnceLock;
+
+use serde_json::{json, Value};
+
+use crate::app;
+use crate::config::Config;
+use crate::http::{HttpRequest, HttpResponse, Method};
+use crate::keys::{generate, Alg, KeySet};
+use crate::ports::{Ctx, LogoutEvent, Platform, Summary};
+use crate::state::clients::Client;
+use crate::state::memory::MemoryStore;
+use crate::state::secrets::hash_secret;
+use crate::state::sessions::{self, Session};
+
+pub const ISSUER: &str = "https://id.example.com";
+pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789";
+/// The clock of every host test, in unix seconds.
+pub const NOW: i64 = 1_800_000_000;
+/// The browser cookie of the seeded session `sid-1` of `alice`: `b64url("sid-1")`, then its secret.
+pub const COOKIE: &str = "c2lkLTE.cookie-of-alice-0123456789abcdefghijklmnopq";
+
+/// One private JWKS with a key per algorithm (kids `test-rs256`, `test-es256`, `test-eddsa`),
+/// generated once per process.
+pub fn jwks() -> &'static str {
+    static JWKS: OnceLock<String> = OnceLock::new();
+    JWKS.get_or_init(|| {
+        let keys: Vec<Value> =
+            Alg::ALL.iter().map(|a| generate::private_jwk(*a, &format!("test-{}", a.name().to_lowercase()))).collect();
+        json!({ "keys": keys }).to_string()
+    })
+}
+
+/// The key set of [`jwks`].
+pub fn keys() -> &'static KeySet {
+    static KEYS: OnceLock<KeySet> = OnceLock::new();
+    KEYS.get_or_init(|| KeySet::parse(jwks(), None).expect("the test keys parse"))
+}
+
+/// The settings of the test configuration, to change before [`load`].
+pub fn settings() -> HashMap<&'static str, String> {
+    HashMap::from([
+        ("ISSUER", ISSUER.to_string()),
+        ("SIGNING_JWKS", jwks().to_string()),
+        ("ADMIN_TOKEN", ADMIN_TOKEN.to_string()),
+    ])
+}
+
+pub fn load(settings: &HashMap<&'static str, String>) -> Result<Config, crate::config::ConfigError> {
+    Config::from_lookup(|name| settings.get(name).cloned())
+}
+
+/// The test configuration, made once.
+pub fn config() -> &'static Config {
+    static CONFIG: OnceLock<Config> = OnceLock::new();
+    CONFIG.get_or_init(|| load(&settings()).expect("the test configuration is valid"))
+}
+
+/// The one test platform: tells nobody, records each event it is told of and how many
+/// deliveries it could make inline, and checks signatures in Rust.
+#[derive(Default)]
+pub struct Recorder {
+    pub events: RefCell<Vec<LogoutEvent>>,
+    pub inline_max: RefCell<Vec<usize>>,
+}
+
+impl Platform for Recorder {
+    async fn notify(&self, event: &LogoutEvent, _clients: &[Client], inline_max: usize) -> Summary {
+        self.events.borrow_mut().push(event.clone());
+        self.inline_max.borrow_mut().push(inline_max);
+        Summary::default()
+    }
+}
+
+/// The service with an in-memory store, a [`Recorder`] and a clock.
+pub struct TestApp {
+    pub config: Config,
+    pub store: MemoryStore,
+    pub notified: Recorder,
+    pub now: i64,
+}
+
+impl TestApp {
+    pub async fn call(&self, req: HttpRequest) -> HttpResponse {
+        self.store.now.set(self.now);
+        // Subrequests are counted per request, as the worker's store does.
+        self.store.ops.set(0);
+        let ctx = Ctx { config: &self.config, store: &self.store, platform: &self.notified, now: self.now };
+        app::handle(&ctx, &req).await
+    }
+}
+
+/// Runs `f` with a fresh app configured by `settings`.
+pub fn with_settings<F, Fut>(settings: HashMap<&'static str, String>, f: F)
+where
+    F: FnOnce(&'static TestApp) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let config = load(&settings).expect("the test settings are valid");
+    // Leaked so that the async test body may borrow it for as long as it likes.
+    let app: &'static TestApp =
+        Box::leak(Box::new(TestApp { config, store: MemoryStore::new(NOW), notified: Recorder::default(), now: NOW }));
+    futures::executor::block_on(f(app));
+}
+
+/// Runs `f` with a fresh app of the test configuration.
+pub fn with_app<F, Fut>(f: F)
+where
+    F: FnOnce(&'static TestApp) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    with_settings(settings(), f)
+}
+
+/// A request for `path_and_query` (raw), without headers or body.
+pub fn request(method: Method, path_and_query: &str) -> HttpRequest {
+    let (path, query) = match path_and_query.split_once('?') {
+        Some((p, q)) => (p.to_string(), Some(q.to_string())),
+        None => (path_and_query.to_string(), None),
+    };
+    HttpRequest { method, path, query, headers: vec![], body: vec![] }
+}
+
+/// An admin API request with the test token, and `body` as JSON when given.
+pub fn admin_request(method: Method, path: &str, body: Option<Value>) -> HttpRequest {
+    let mut r = request(method, path);
+    r.headers.push(("authorization".into(), format!("Bearer {ADMIN_TOKEN}")));
+    if let Some(b) = body {
+        r.headers.push(("content-type".into(), "application/json".into()));
+        r.body = serde_json::to_vec(&b).expect("JSON serialises");
+    }
+    r
+}
+
+/// A store with clients `rp1` and `rp2` and the session `sid-1` of `alice` (cookie [`COOKIE`]).
+pub fn seeded_store() -> MemoryStore {
+    let store = MemoryStore::new(NOW);
+    futures::executor::block_on(async {
+        for id in ["rp1", "rp2"] {
+            let body = json!({
+                "redirect_uris": [format!("https://{id}.example/cb")],
+                "post_logout_redirect_uris": [format!("https://{id}.example/bye"), format!("https://{id}.example/q?x=1")],
+                "backchannel_logout_uri": format!("https://{id}.example/bc"),
+                "frontchannel_logout_uri": format!("https://{id}.example/fc"),
+            });
+            let client = Client::from_registration(id, body.to_string().as_bytes(), config().uri_policy, &Alg::ALL)
+                .expect("valid metadata");
+            crate::state::clients::save(&store, &client).await.unwrap();
+        }
+        let session = Session {
+            sid: "sid-1".into(),
+            sub: "alice".into(),
+            clients: vec!["rp1".into(), "rp2".into()],
+            created_at: NOW,
+            expires_at: NOW + 3600,
+            cookie_hash: hash_secret(COOKIE.split_once('.').expect("sid.secret").1),
+        };
+        sessions::save(&store, &session, true).await.unwrap();
+    });
+    store
+}
+
+/// An ID token for `claims` signed by `keys`' `alg` key, issued `age` seconds before [`NOW`]
+/// and valid for an hour from then. Every helper signs with [`KeySet::signer`]'s key for the
+/// algorithm (the last one listed), so the same algorithm always means the same key.
+pub fn id_token_with(keys: &KeySet, alg: Alg, claims: Value, age: i64) -> String {
+    let at = |ts: i64| chrono::DateTime::from_timestamp(ts, 0).expect("a valid time");
+    let mut c = jwt_compact::Claims::new(claims);
+    c.issued_at = Some(at(NOW - age));
+    c.expiration = Some(at(NOW - age + 3600));
+    keys.signer(alg).expect("a key per algorithm").sign(None, &c)
+}
+
+/// An ID token for `claims` signed by the test keys' `alg` key, issued a minute ago.
+pub fn id_token(alg: Alg, claims: Value) -> String {
+    id_token_with(keys(), alg, claims, 60)
+}
+
+/// Handles one request with the test configuration and a seeded or empty store.
+pub fn call(store: &MemoryStore, req: &HttpRequest) -> HttpResponse {
+    store.now.set(NOW);
+    store.ops.set(0);
+    let ctx = Ctx { config: config(), store, platform: &Recorder::default(), now: NOW };
+    futures::executor::block_on(app::handle(&ctx, req))
+}
