@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The benchmark in one command: installs what is missing (scripts/setup.sh), builds the worker
 # when its sources changed (scripts/build.sh), compiles the host micro-benchmarks, then runs
-# bench/run.mjs with Node 22. Flags go to bench/run.mjs (see its header or bench/README.md).
+# bench/run.mjs with Node 22. Flags go to bench/run.mjs (see bench/lib/options.mjs or bench/README.md).
 #   bash bench/run.sh            # default run, a few minutes
 #   bash bench/run.sh --quick    # smoke run
 set -euo pipefail

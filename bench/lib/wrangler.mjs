@@ -42,6 +42,17 @@ export function projectConfig(mainPath) {
   return text.replace(/^main = .*$/m, `main = ${JSON.stringify(mainPath)}`);
 }
 
+/** The project's `compatibility_date = ...` line (the floor worker runs with the same). */
+export function compatibilityDateLine() {
+  const m = /^compatibility_date = .*$/m.exec(fs.readFileSync(path.join(ROOT, 'wrangler.toml'), 'utf8'));
+  return m ? m[0] : 'compatibility_date = "2026-11-01"';
+}
+
+/** The queue consumer's `max_batch_size` in the project's wrangler.toml (10 when not set: the platform's default). */
+export function consumerBatch() {
+  return Number(/max_batch_size = (\d+)/.exec(fs.readFileSync(path.join(ROOT, 'wrangler.toml'), 'utf8'))?.[1] ?? 10);
+}
+
 /**
  * Starts `wrangler dev` with `configText` (written to a temporary directory) and `vars` (an
  * env file). `probe` is the path requested to time the first answers. Returns
