@@ -5,7 +5,7 @@
 // Run by scripts/test.sh with Node 22: node --test --test-concurrency=1 tests/e2e/*.test.mjs
 import assert from 'node:assert/strict';
 import { createPublicKey, randomBytes } from 'node:crypto';
-import { after, before, describe, it } from 'node:test';
+import { after, before, describe } from 'node:test';
 
 import {
   Browser,
@@ -23,6 +23,7 @@ import {
   unsignedToken,
   withPayload,
 } from '../support/oidc.mjs';
+import { assertRefused as refused, exists as existsAt, it, newSession as newSessionAt, sessionCookies as cookiesOf } from '../support/fixtures.mjs';
 import { publicJwk } from '../support/keys.mjs';
 import { start as startRp } from '../support/rp.mjs';
 import { startWorker } from '../support/worker.mjs';
@@ -65,18 +66,8 @@ describe('the end-session endpoint', { timeout: 150_000 }, () => {
   // ---- helpers ---------------------------------------------------------------------------
 
   /** A new session of `sub` (with rp1 and rp2), and a browser holding its cookie. */
-  async function newSession(sub = 'alice', clients = ['rp1', 'rp2']) {
-    const r = await w.admin('POST', '/admin/sessions', { sub, clients });
-    assert.equal(r.status, 201, r.text);
-    assert.equal(r.json.cookie_name, COOKIE);
-    return { sid: r.json.sid, sub, cookie: r.json.cookie, browser: new Browser({ [COOKIE]: r.json.cookie }) };
-  }
-
-  async function exists(sid) {
-    const r = await w.admin('GET', `/admin/sessions/${encodeURIComponent(sid)}`);
-    assert.ok(r.status === 200 || r.status === 404, `GET session: ${r.status} ${r.text}`);
-    return r.status === 200;
-  }
+  const newSession = (sub = 'alice', clients = ['rp1', 'rp2']) => newSessionAt(w, sub, clients);
+  const exists = (sid) => existsAt(w, sid);
 
   async function assertAlive(sid, what) {
     assert.ok(await exists(sid), `${what}: the session ${sid} was ended`);
@@ -104,27 +95,10 @@ describe('the end-session endpoint', { timeout: 150_000 }, () => {
     return r;
   }
 
-  const sessionCookies = (r) => r.setCookies.map(parseSetCookie).filter((c) => c.name === COOKIE);
+  const sessionCookies = (r) => cookiesOf(r.setCookies);
 
   /** A refusal: 400, an error page (or JSON), no redirect, no cookie change; the sessions live. */
-  async function assertRefused(r, { what, sids = [], json = false, mention }) {
-    assert.equal(r.status, 400, `${what}: status (body ${r.text.slice(0, 300)})`);
-    assert.equal(r.location, null, `${what}: a refusal must not redirect`);
-    assert.deepEqual(sessionCookies(r), [], `${what}: a refusal must not touch the session cookie`);
-    if (json) {
-      assert.match(r.contentType, /^application\/json/, `${what}: content-type`);
-      const body = JSON.parse(r.text);
-      assert.equal(body.error, 'invalid_request', `${what}: error`);
-      assert.equal(typeof body.error_description, 'string', `${what}: error_description`);
-      if (mention) assert.match(body.error_description, mention, `${what}: ${body.error_description}`);
-    } else {
-      assert.match(r.contentType, /^text\/html/, `${what}: content-type`);
-      assert.match(r.text, /Sign-out could not proceed/, `${what}: not the error page`);
-      assert.equal(confirmationForm(r.text), null, `${what}: an error page has no confirmation form`);
-      if (mention) assert.match(r.text, mention, `${what}: the page does not say why`);
-    }
-    for (const sid of sids) await assertAlive(sid, what);
-  }
+  const assertRefused = (r, { json = false, ...opts }) => refused(r, { as: json ? 'json' : 'page', worker: w, ...opts });
 
   /** The session cookie was cleared, with the attributes it was set with. */
   function assertCookieCleared(r, what) {
