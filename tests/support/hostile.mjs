@@ -127,7 +127,7 @@ export async function startHostileWorld() {
     assertConfirmationPage(r, `${what}: the live session's cookie`);
   };
 
-  /** The valid logout request of `session` (default: the victim), plus `extra` (a raw query piece). */
+  /** The victim's valid logout request (or the same with another `hint`), plus `extra` (a raw query piece). */
   world.victimQuery = (extra = '', hint = world.victimHint) =>
     `${new URLSearchParams({ id_token_hint: hint, post_logout_redirect_uri: world.bye })}${extra ? `&${extra}` : ''}`;
   world.victimBrowser = () => new Browser({ [COOKIE]: world.victim.cookie });
