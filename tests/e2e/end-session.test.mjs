@@ -1,182 +1,51 @@
 // End-to-end tests of RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0) against the
 // built worker under `wrangler dev`: the end-session endpoint found through discovery, ID token
-// hints (valid, expired, forged), exact redirect matching, the confirmation step, and what a
-// refused request must leave untouched (the session, the cookie, no redirect).
+// hints (valid, expired, forged), exact redirect matching, malformed requests, and the state on
+// the way back; what a refused request must leave untouched (the session, the cookie, no
+// redirect). The confirmation step: end-session-confirmation.test.mjs.
 // Run by scripts/test.sh with Node 22: node --test --test-concurrency=1 tests/e2e/*.test.mjs
 import assert from 'node:assert/strict';
-import { createPublicKey, randomBytes } from 'node:crypto';
-import { after, before, describe, it } from 'node:test';
+import { createPublicKey } from 'node:crypto';
+import { after, before, describe } from 'node:test';
 
+import { COOKIE, startEndSessionWorld } from '../support/end-session.mjs';
+import { it } from '../support/fixtures.mjs';
+import { publicJwk } from '../support/keys.mjs';
 import {
-  Browser,
-  confirmationForm,
   discover,
   endSession,
   foreignKey,
   hmacToken,
   mintIdToken,
   nowS,
-  parseSetCookie,
   payloadOf,
   publicKeyBytes,
   signingKeys,
   unsignedToken,
   withPayload,
 } from '../support/oidc.mjs';
-import { publicJwk } from '../support/keys.mjs';
-import { start as startRp } from '../support/rp.mjs';
-import { startWorker } from '../support/worker.mjs';
-
-const COOKIE = 'op_session';
-const BINDING = 'op_session_confirm';
 
 describe('the end-session endpoint', { timeout: 150_000 }, () => {
+  let e; // the world of support/end-session.mjs
   let w;
   let rp;
   let endpoint; // from discovery
   let bye; // rp1's registered post-logout URIs
   let byeQuery;
   let bye2; // rp2's
+  let newSession, exists, assertAlive, assertEnded, es, answer, sessionCookies, assertRefused;
+  let assertCookieCleared, assertRedirected, assertSignedOutPage, assertConfirmation, hintFor;
 
   before(async () => {
-    [w, rp] = await Promise.all([startWorker(), startRp()]);
-    bye = `${rp.url}/bye`;
-    byeQuery = `${rp.url}/bye?from=op`;
-    bye2 = `${rp.url}/bye2`;
-    // No back- or front-channel URIs: the logout answers directly.
-    let r = await w.admin('PUT', '/admin/clients/rp1', {
-      redirect_uris: [`${rp.url}/cb`],
-      post_logout_redirect_uris: [bye, byeQuery],
-      client_name: 'RP One',
-    });
-    assert.equal(r.status, 201, r.text);
-    r = await w.admin('PUT', '/admin/clients/rp2', {
-      redirect_uris: [`${rp.url}/cb2`],
-      post_logout_redirect_uris: [bye2],
-    });
-    assert.equal(r.status, 201, r.text);
-    endpoint = (await discover(w)).end_session_endpoint;
+    e = await startEndSessionWorld();
+    ({ w, rp, endpoint, bye, byeQuery, bye2 } = e);
+    ({ newSession, exists, assertAlive, assertEnded, es, answer, sessionCookies, assertRefused } = e);
+    ({ assertCookieCleared, assertRedirected, assertSignedOutPage, assertConfirmation, hintFor } = e);
   }, { timeout: 90_000 });
 
   after(async () => {
-    await Promise.all([w?.stop(), rp?.close()]);
+    await e?.stop();
   });
-
-  // ---- helpers ---------------------------------------------------------------------------
-
-  /** A new session of `sub` (with rp1 and rp2), and a browser holding its cookie. */
-  async function newSession(sub = 'alice', clients = ['rp1', 'rp2']) {
-    const r = await w.admin('POST', '/admin/sessions', { sub, clients });
-    assert.equal(r.status, 201, r.text);
-    assert.equal(r.json.cookie_name, COOKIE);
-    return { sid: r.json.sid, sub, cookie: r.json.cookie, browser: new Browser({ [COOKIE]: r.json.cookie }) };
-  }
-
-  async function exists(sid) {
-    const r = await w.admin('GET', `/admin/sessions/${encodeURIComponent(sid)}`);
-    assert.ok(r.status === 200 || r.status === 404, `GET session: ${r.status} ${r.text}`);
-    return r.status === 200;
-  }
-
-  async function assertAlive(sid, what) {
-    assert.ok(await exists(sid), `${what}: the session ${sid} was ended`);
-  }
-
-  async function assertEnded(sid, what) {
-    assert.ok(!(await exists(sid)), `${what}: the session ${sid} still exists`);
-  }
-
-  /** A request to the endpoint from discovery; every answer must be uncacheable. */
-  async function es(opts = {}) {
-    const r = await endSession(endpoint, opts);
-    assert.equal(r.headers.get('cache-control'), 'no-store', `cache-control of a ${r.status}`);
-    return r;
-  }
-
-  /** Posts the user's answer to the confirmation form of `form`. */
-  async function answer(form, browser, logout, params) {
-    const r = await endSession(new URL(form.action, endpoint).href, {
-      method: 'POST',
-      params: params ?? { confirm: form.token, logout },
-      browser,
-    });
-    assert.equal(r.headers.get('cache-control'), 'no-store', `cache-control of a ${r.status}`);
-    return r;
-  }
-
-  const sessionCookies = (r) => r.setCookies.map(parseSetCookie).filter((c) => c.name === COOKIE);
-
-  /** A refusal: 400, an error page (or JSON), no redirect, no cookie change; the sessions live. */
-  async function assertRefused(r, { what, sids = [], json = false, mention }) {
-    assert.equal(r.status, 400, `${what}: status (body ${r.text.slice(0, 300)})`);
-    assert.equal(r.location, null, `${what}: a refusal must not redirect`);
-    assert.deepEqual(sessionCookies(r), [], `${what}: a refusal must not touch the session cookie`);
-    if (json) {
-      assert.match(r.contentType, /^application\/json/, `${what}: content-type`);
-      const body = JSON.parse(r.text);
-      assert.equal(body.error, 'invalid_request', `${what}: error`);
-      assert.equal(typeof body.error_description, 'string', `${what}: error_description`);
-      if (mention) assert.match(body.error_description, mention, `${what}: ${body.error_description}`);
-    } else {
-      assert.match(r.contentType, /^text\/html/, `${what}: content-type`);
-      assert.match(r.text, /Sign-out could not proceed/, `${what}: not the error page`);
-      assert.equal(confirmationForm(r.text), null, `${what}: an error page has no confirmation form`);
-      if (mention) assert.match(r.text, mention, `${what}: the page does not say why`);
-    }
-    for (const sid of sids) await assertAlive(sid, what);
-  }
-
-  /** The session cookie was cleared, with the attributes it was set with. */
-  function assertCookieCleared(r, what) {
-    const cleared = sessionCookies(r);
-    assert.equal(cleared.length, 1, `${what}: one Set-Cookie for ${COOKIE}: ${JSON.stringify(r.setCookies)}`);
-    assert.equal(cleared[0].value, '', what);
-    assert.equal(cleared[0].attrs['max-age'], '0', what);
-    assert.equal(cleared[0].attrs.path, '/', what);
-    assert.equal(cleared[0].attrs.httponly, true, what);
-  }
-
-  /** A logout that redirects to exactly `location`. */
-  async function assertRedirected(r, location, { what, ended = [] }) {
-    assert.equal(r.status, 303, `${what}: status (body ${r.text.slice(0, 300)})`);
-    assert.equal(r.location, location, `${what}: Location`);
-    assertCookieCleared(r, what);
-    for (const sid of ended) await assertEnded(sid, what);
-  }
-
-  /** A logout that shows the signed-out page. */
-  async function assertSignedOutPage(r, { what, ended = [] }) {
-    assert.equal(r.status, 200, `${what}: status (body ${r.text.slice(0, 300)})`);
-    assert.equal(r.location, null, `${what}: no redirect`);
-    assert.match(r.contentType, /^text\/html/, what);
-    assert.match(r.text, /You are signed out/, `${what}: not the signed-out page`);
-    assert.equal(confirmationForm(r.text), null, what);
-    assertCookieCleared(r, what);
-    for (const sid of ended) await assertEnded(sid, what);
-  }
-
-  /** A confirmation page: its form (token, buttons) and the browser-binding cookie. */
-  async function assertConfirmation(r, { what, alive = [] }) {
-    assert.equal(r.status, 200, `${what}: status (body ${r.text.slice(0, 300)})`);
-    assert.equal(r.location, null, `${what}: no redirect before the user answered`);
-    assert.deepEqual(sessionCookies(r), [], `${what}: the session cookie stays until the user answered`);
-    const form = confirmationForm(r.text);
-    assert.ok(form, `${what}: no confirmation form in ${r.text.slice(0, 500)}`);
-    assert.equal(form.action, new URL(endpoint).pathname, `${what}: the form posts back to the endpoint`);
-    assert.match(form.token ?? '', /^[A-Za-z0-9_-]{32,}$/, `${what}: confirmation token`);
-    assert.deepEqual(form.buttons, ['yes', 'no'], what);
-    const binding = r.setCookies.map(parseSetCookie).filter((c) => c.name === BINDING);
-    assert.equal(binding.length, 1, `${what}: binding cookie: ${JSON.stringify(r.setCookies)}`);
-    assert.match(binding[0].value, /^[A-Za-z0-9_-]{43}$/, what);
-    assert.equal(binding[0].attrs.path, new URL(endpoint).pathname, `${what}: binding cookie path`);
-    assert.equal(binding[0].attrs.httponly, true, `${what}: binding cookie HttpOnly`);
-    assert.equal(binding[0].attrs.samesite, 'Strict', `${what}: binding cookie SameSite`);
-    assert.ok(Number(binding[0].attrs['max-age']) > 0, `${what}: binding cookie Max-Age`);
-    for (const sid of alive) await assertAlive(sid, `${what}: nothing may end before the user answers`);
-    return { ...form, binding: binding[0].value };
-  }
-
-  const hintFor = (s, opts = {}) => mintIdToken(w, { sub: s.sub, sid: s.sid, aud: 'rp1', ...opts });
 
   // ---- discovery -------------------------------------------------------------------------
 
@@ -370,201 +239,6 @@ describe('the end-session endpoint', { timeout: 150_000 }, () => {
     // Not even for a browser without a session.
     const r = await es({ params: { post_logout_redirect_uri: bye } });
     await assertRefused(r, { what: 'URI alone, no session' });
-  });
-
-  // ---- the confirmation step -----------------------------------------------------------------
-
-  it('no hint, client_id and a registered URI: asks, then "yes" redirects with the state', async () => {
-    const s = await newSession();
-    const r = await es({ params: { client_id: 'rp1', post_logout_redirect_uri: bye, state: 'st-1' }, browser: s.browser });
-    const form = await assertConfirmation(r, { what: 'client_id + URI', alive: [s.sid] });
-    assert.match(r.text, /RP One/, 'the page names the client');
-    assert.match(r.headers.get('content-security-policy') ?? '', new RegExp(`form-action 'self' ${rp.url.replace(/[.]/g, '\\.')}`));
-    const yes = await answer(form, s.browser, 'yes');
-    await assertRedirected(yes, `${bye}?state=st-1`, { what: 'yes', ended: [s.sid] });
-  });
-
-  it('no parameters: asks, then "yes" shows the signed-out page', async () => {
-    const s = await newSession();
-    const r = await es({ params: { state: 'only-state' }, browser: s.browser });
-    const form = await assertConfirmation(r, { what: 'no parameters', alive: [s.sid] });
-    const yes = await answer(form, s.browser, 'yes');
-    await assertSignedOutPage(yes, { what: 'yes without URI', ended: [s.sid] });
-    assert.ok(!yes.text.includes('only-state'));
-  });
-
-  it('the confirmation is single-use, bound to its browser, and cannot be forged', async () => {
-    const s = await newSession();
-    const page = await es({ params: { client_id: 'rp1', post_logout_redirect_uri: bye, state: 'bound' }, browser: s.browser });
-    const form = await assertConfirmation(page, { what: 'first page', alive: [s.sid] });
-    assert.equal(s.browser.get(BINDING), form.binding);
-
-    // Another browser, with a session and a confirmation page of its own.
-    const m = await newSession('mallory');
-    const mPage = await es({ browser: m.browser });
-    const mForm = await assertConfirmation(mPage, { what: 'other browser\'s page', alive: [m.sid] });
-    assert.notEqual(mForm.binding, form.binding);
-    assert.notEqual(mForm.token, form.token);
-
-    const sids = [s.sid, m.sid];
-    // The token posted by the other browser (its own binding cookie, and its own session).
-    let r = await answer(form, m.browser, 'yes');
-    await assertRefused(r, { what: 'token from another browser', sids, mention: /not issued to this browser/ });
-    // The token with the session cookie but another binding cookie.
-    r = await answer(form, new Browser({ [COOKIE]: s.cookie, [BINDING]: mForm.binding }), 'yes');
-    await assertRefused(r, { what: 'other binding cookie', sids });
-    // The token with the session cookie and no binding cookie.
-    r = await answer(form, new Browser({ [COOKIE]: s.cookie }), 'yes');
-    await assertRefused(r, { what: 'no binding cookie', sids });
-    // The token with a made-up binding cookie of the right shape.
-    r = await answer(form, new Browser({ [COOKIE]: s.cookie, [BINDING]: randomBytes(32).toString('base64url') }), 'yes');
-    await assertRefused(r, { what: 'made-up binding cookie', sids });
-    // Forged tokens, with the right browser.
-    for (const forged of [randomBytes(32).toString('base64url'), `${form.token}x`, form.token.slice(0, -1), 'true', 'x'.repeat(200)]) {
-      r = await answer(form, s.browser, 'yes', { confirm: forged, logout: 'yes' });
-      await assertRefused(r, { what: `forged token ${forged.slice(0, 12)}`, sids });
-    }
-    // Incomplete forms.
-    for (const params of [{ logout: 'yes' }, { confirm: form.token }, { confirm: form.token, logout: 'maybe' }, { confirm: '', logout: 'yes' }, { confirmed: 'true', logout: 'yes' }]) {
-      r = await answer(form, s.browser, 'yes', params);
-      await assertRefused(r, { what: `incomplete form ${JSON.stringify(params)}`, sids });
-    }
-    // Duplicated answers.
-    r = await answer(form, s.browser, 'yes', [['confirm', form.token], ['logout', 'yes'], ['logout', 'yes']]);
-    await assertRefused(r, { what: 'logout twice', sids, mention: /more than once/ });
-    // A GET cannot confirm: it is one more logout request, which asks again.
-    r = await es({ params: { confirm: form.token, logout: 'yes' }, browser: s.browser });
-    const again = await assertConfirmation(r, { what: 'GET with the token', alive: sids });
-    assert.notEqual(again.token, form.token);
-    // None of this used the token up: its own browser can still answer.
-    r = await answer(form, s.browser, 'yes');
-    await assertRedirected(r, `${bye}?state=bound`, { what: 'the genuine answer', ended: [s.sid] });
-    await assertAlive(m.sid, 'the other browser\'s session');
-
-    // Replayed: the browser signed in again, and the used token comes back.
-    const s2 = await newSession();
-    s.browser.set(COOKIE, s2.cookie);
-    r = await answer(form, s.browser, 'yes');
-    await assertRefused(r, { what: 'replayed token', sids: [s2.sid, m.sid], mention: /already used/ });
-    // The second page's token is still good (two open pages both stay valid).
-    r = await answer(again, s.browser, 'yes');
-    // (It was asked for without client_id or URI: it ends in the signed-out page.)
-    await assertSignedOutPage(r, { what: 'second page token', ended: [s2.sid] });
-  });
-
-  it('a confirmation answered several times at the same moment is used once', async () => {
-    // README: "A confirmation token is single-use where it was issued". Double submissions
-    // (a double click, a retrying proxy) reach the same place at the same moment.
-    const rounds = [];
-    for (let round = 0; round < 10; round++) {
-      const s = await newSession();
-      const page = await es({ browser: s.browser });
-      const form = await assertConfirmation(page, { what: `round ${round}`, alive: [s.sid] });
-      const answers = await Promise.all(
-        [0, 1, 2, 3].map(() => answer(form, new Browser(Object.fromEntries(s.browser.jar)), 'yes')),
-      );
-      rounds.push(answers.map((r) => r.status));
-      await assertEnded(s.sid, `round ${round}`);
-    }
-    const reused = rounds.filter((statuses) => statuses.filter((st) => st !== 400).length !== 1);
-    assert.deepEqual(reused, [], `rounds where the token was not used exactly once (statuses of 4 concurrent answers, per round): ${JSON.stringify(rounds)}`);
-  });
-
-  it('"no" keeps the session and uses the confirmation up', async () => {
-    const s = await newSession();
-    const page = await es({ params: { client_id: 'rp1', post_logout_redirect_uri: bye }, browser: s.browser });
-    const form = await assertConfirmation(page, { what: 'page', alive: [s.sid] });
-    const no = await answer(form, s.browser, 'no');
-    assert.equal(no.status, 200, no.text.slice(0, 300));
-    assert.equal(no.location, null);
-    assert.match(no.text, /You are still signed in/);
-    assert.deepEqual(sessionCookies(no), []);
-    assert.equal(s.browser.get(COOKIE), s.cookie);
-    await assertAlive(s.sid, '"no"');
-    const yes = await answer(form, s.browser, 'yes');
-    await assertRefused(yes, { what: '"yes" after "no"', sids: [s.sid] });
-  });
-
-  it('a hint of another session of the same user asks, and ends only the browser\'s session', async () => {
-    const mine = await newSession('alice');
-    const elsewhere = await newSession('alice');
-    const hint = await hintFor(elsewhere);
-    const r = await es({ params: { id_token_hint: hint, post_logout_redirect_uri: bye, state: 'o' }, browser: mine.browser });
-    const form = await assertConfirmation(r, { what: 'hint of another session', alive: [mine.sid, elsewhere.sid] });
-    // A hint of the browser's user without any sid does not prove it is this session either.
-    const noSid = await mintIdToken(w, { sub: 'alice', aud: 'rp1' });
-    const r2 = await es({ params: { id_token_hint: noSid, post_logout_redirect_uri: bye }, browser: mine.browser });
-    await assertConfirmation(r2, { what: 'hint without sid', alive: [mine.sid, elsewhere.sid] });
-    const yes = await answer(form, mine.browser, 'yes');
-    await assertRedirected(yes, `${bye}?state=o`, { what: 'yes', ended: [mine.sid] });
-    await assertAlive(elsewhere.sid, 'the hint\'s session');
-  });
-
-  it('a hint of another user asks, and never ends that user\'s session from this browser', async () => {
-    const alice = await newSession('alice');
-    const bob = await newSession('bob');
-    const hint = await hintFor(bob);
-    // Even a hint whose sid names the browser's session, but for another sub, is not the browser's.
-    const mixed = await mintIdToken(w, { sub: 'bob', sid: alice.sid, aud: 'rp1' });
-    for (const h of [hint, mixed]) {
-      const r = await es({ params: { id_token_hint: h, post_logout_redirect_uri: bye }, browser: alice.browser });
-      await assertConfirmation(r, { what: 'hint of another user', alive: [alice.sid, bob.sid] });
-    }
-    const r = await es({ params: { id_token_hint: hint, post_logout_redirect_uri: bye, state: 'b' }, browser: alice.browser });
-    const form = await assertConfirmation(r, { what: 'hint of another user', alive: [alice.sid, bob.sid] });
-    const yes = await answer(form, alice.browser, 'yes');
-    await assertRedirected(yes, `${bye}?state=b`, { what: 'yes', ended: [alice.sid] });
-    await assertAlive(bob.sid, 'the other user\'s session');
-  });
-
-  it('a cross-site POST without cookies asks, then ends the hint\'s session', async () => {
-    const s = await newSession();
-    const bystander = await newSession('alice');
-    const hint = await hintFor(s);
-    const browser = new Browser(); // SameSite=Lax: no cookie on a cross-site POST
-    const r = await es({ method: 'POST', params: { id_token_hint: hint, post_logout_redirect_uri: bye, state: 'x-site' }, browser });
-    const form = await assertConfirmation(r, { what: 'cross-site POST', alive: [s.sid, bystander.sid] });
-    assert.equal(browser.get(COOKIE), undefined);
-    const yes = await answer(form, browser, 'yes');
-    await assertRedirected(yes, `${bye}?state=x-site`, { what: 'yes', ended: [s.sid] });
-    await assertAlive(bystander.sid, 'another session of the user');
-
-    // A hint naming a session of another subject: without a cookie, nothing is at stake.
-    const bob = await newSession('bob');
-    const forged = await mintIdToken(w, { sub: 'alice', sid: bob.sid, aud: 'rp1' });
-    const r2 = await es({ method: 'POST', params: { id_token_hint: forged, post_logout_redirect_uri: bye }, browser: new Browser() });
-    // Nothing of alice's is at stake: "already logged out", straight to the URI.
-    assert.equal(r2.status, 303, r2.text.slice(0, 300));
-    assert.equal(r2.location, bye);
-    await assertAlive(bob.sid, 'bob\'s session named by alice\'s hint');
-  });
-
-  it('already logged out: still redirects to a valid URI, or shows the signed-out page', async () => {
-    const s = await newSession();
-    const hint = await hintFor(s);
-    const stale = new Browser({ [COOKIE]: s.cookie });
-    let r = await es({ params: { id_token_hint: hint, post_logout_redirect_uri: bye, state: '1' }, browser: s.browser });
-    await assertRedirected(r, `${bye}?state=1`, { what: 'first logout', ended: [s.sid] });
-    // The same request again: no cookie now.
-    r = await es({ params: { id_token_hint: hint, post_logout_redirect_uri: bye, state: '2' }, browser: s.browser });
-    assert.equal(r.status, 303, r.text.slice(0, 200));
-    assert.equal(r.location, `${bye}?state=2`);
-    // With the stale cookie.
-    r = await es({ params: { id_token_hint: hint, post_logout_redirect_uri: bye, state: '3' }, browser: stale });
-    assert.equal(r.status, 303, r.text.slice(0, 200));
-    assert.equal(r.location, `${bye}?state=3`);
-    // Without a URI.
-    r = await es({ params: { id_token_hint: hint }, browser: new Browser() });
-    assert.equal(r.status, 200);
-    assert.match(r.text, /You are signed out/);
-    // Still checked: a wrong URI is refused even with nothing to end.
-    r = await es({ params: { id_token_hint: hint, post_logout_redirect_uri: `${bye}?foo=bar` }, browser: new Browser() });
-    await assertRefused(r, { what: 'wrong URI, nothing to end' });
-    // A hint of a session that never existed.
-    const ghost = await mintIdToken(w, { sub: 'alice', sid: 'never-existed', aud: 'rp1' });
-    r = await es({ params: { id_token_hint: ghost, post_logout_redirect_uri: bye }, browser: new Browser() });
-    assert.equal(r.status, 303);
-    assert.equal(r.location, bye);
   });
 
   // ---- malformed requests --------------------------------------------------------------------

@@ -2,10 +2,11 @@
 // discovery, JWKS, the admin API (clients and sessions), and what it refuses.
 // Run by scripts/test.sh with Node 22: node --test --test-concurrency=1 tests/e2e/*.test.mjs
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { after, before, describe } from 'node:test';
 
 import * as jose from 'jose';
 
+import { it, snapshot as snapshotOf } from '../support/fixtures.mjs';
 import { publicJwk } from '../support/keys.mjs';
 import { startWorker } from '../support/worker.mjs';
 
@@ -60,18 +61,8 @@ describe('a configured worker', { timeout: 180_000 }, () => {
     await w?.stop();
   });
 
-  /** The state the admin API shows: every client, and the sessions of the given subjects. */
-  async function snapshot(subs = ['alice', 'mallory']) {
-    const clients = await w.admin('GET', '/admin/clients');
-    assert.equal(clients.status, 200);
-    const sessions = {};
-    for (const sub of subs) {
-      const r = await w.admin('GET', `/admin/sessions?sub=${encodeURIComponent(sub)}`);
-      assert.equal(r.status, 200);
-      sessions[sub] = r.json.sessions.sort((a, b) => a.sid.localeCompare(b.sid));
-    }
-    return { clients: clients.json, sessions };
-  }
+  /** The state the admin API shows: every client, and the sessions of alice and mallory. */
+  const snapshot = () => snapshotOf(w);
 
   describe('discovery and keys', () => {
     it('serves the discovery document with our members over PROVIDER_METADATA', async () => {
@@ -312,8 +303,14 @@ describe('a configured worker', { timeout: 180_000 }, () => {
     });
 
     it('lists the sessions of a subject', async () => {
-      await w.admin('POST', '/admin/sessions', { sub: 'bob' });
-      let r = await w.admin('GET', '/admin/sessions?sub=alice');
+      // The control: bob's session exists, and must not be listed as alice's.
+      const bob = await w.admin('POST', '/admin/sessions', { sub: 'bob' });
+      assert.equal(bob.status, 201, bob.text);
+      assert.equal(bob.json.sub, 'bob');
+      let r = await w.admin('GET', '/admin/sessions?sub=bob');
+      assert.equal(r.status, 200, r.text);
+      assert.deepEqual(r.json.sessions.map((s) => s.sid), [bob.json.sid], 'bob\'s own listing');
+      r = await w.admin('GET', '/admin/sessions?sub=alice');
       assert.equal(r.status, 200, r.text);
       const sids = r.json.sessions.map((s) => s.sid).sort();
       assert.deepEqual(sids, [sid, 'given-sid-1'].sort());

@@ -11,45 +11,18 @@
 // Run by scripts/test.sh with Node 22: node --test --test-concurrency=1 tests/e2e/*.test.mjs
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import { after, before, describe, it } from 'node:test';
+import { after, before, describe } from 'node:test';
 
 import express from 'express';
 import eoc from 'express-openid-connect';
 import * as jose from 'jose';
 import * as oidc from 'openid-client';
 
+import { it } from '../support/fixtures.mjs';
 import { randomToken } from '../support/keys.mjs';
+import { BACKCHANNEL_EVENT, mintIdToken } from '../support/oidc.mjs';
 import { start as startRp } from '../support/rp.mjs';
 import { startWorker } from '../support/worker.mjs';
-
-const BACKCHANNEL_EVENT = 'http://schemas.openid.net/event/backchannel-logout';
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-/** An ID token from the provider's login half: signed by the worker's key for `alg`. */
-async function mintIdToken(w, { sub, sid, aud, alg = 'RS256', ttlS = 600 }) {
-  const jwk = JSON.parse(w.vars.SIGNING_JWKS).keys.findLast((k) => k.alg === alg);
-  const key = await jose.importJWK(jwk, alg);
-  const claims = sid === undefined ? {} : { sid };
-  return new jose.SignJWT(claims)
-    .setProtectedHeader({ alg, kid: jwk.kid, typ: 'JWT' })
-    .setIssuer(w.vars.ISSUER)
-    .setAudience(aud)
-    .setSubject(sub)
-    .setIssuedAt()
-    .setExpirationTime(`${ttlS}s`)
-    .sign(key);
-}
-
-/** Calls `check` until it returns a truthy value, or fails after `timeoutMs`. */
-async function eventually(check, what, timeoutMs = 10_000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await check();
-    if (v) return v;
-    if (Date.now() > deadline) assert.fail(`not within ${timeoutMs} ms: ${what}`);
-    await sleep(100);
-  }
-}
 
 /** An express-session compatible store (get/set/destroy with callbacks) that can be inspected. */
 class InspectableStore {

@@ -1,7 +1,7 @@
 // Headless Chromium for the browser tests, driven by playwright-core: Debian's Chromium
 // (scripts/setup-browser.sh installs it; playwright's own browser download cannot work here),
 // started with the flags that keep it off the network, plus helpers to put a provider session
-// into a browser, mint ID tokens, collect console messages and take screenshots.
+// into a browser, collect console messages and take screenshots (ID tokens: oidc.mjs).
 //
 //   const browser = await launchBrowser();
 //   const context = await browser.newContext({ viewport: DESKTOP });
@@ -12,7 +12,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
 
-import * as jose from 'jose';
 import { chromium } from 'playwright-core';
 
 import { ROOT } from './worker.mjs';
@@ -53,20 +52,6 @@ export async function launchBrowser() {
 /** Puts a provider session into the browser: the `name` cookie for the worker's origin. */
 export async function setSessionCookie(context, workerUrl, value, name = 'op_session') {
   await context.addCookies([{ name, value, url: workerUrl, httpOnly: true, sameSite: 'Lax' }]);
-}
-
-/**
- * An ID token of the worker's issuer, signed with its first `alg` key of SIGNING_JWKS:
- * `claims` (sub, sid, aud...) over iss=ISSUER, iat=now, exp=now+`ttl` s.
- */
-export async function mintIdToken(vars, claims, { alg = 'RS256', ttl = 600 } = {}) {
-  const jwk = JSON.parse(vars.SIGNING_JWKS).keys.find((k) => k.alg === alg);
-  if (!jwk) throw new Error(`no ${alg} key in SIGNING_JWKS`);
-  const key = await jose.importJWK(jwk, alg);
-  const now = Math.floor(Date.now() / 1000);
-  return new jose.SignJWT({ iss: vars.ISSUER, iat: now, exp: now + ttl, ...claims })
-    .setProtectedHeader({ alg, kid: jwk.kid, typ: 'JWT' })
-    .sign(key);
 }
 
 /**

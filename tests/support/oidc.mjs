@@ -12,11 +12,13 @@ import { createHmac, generateKeyPairSync } from 'node:crypto';
 import * as jose from 'jose';
 
 import { publicJwk } from './keys.mjs';
+export { eventually, sleep } from './time.mjs';
 import { DISCOVERY_PATH } from './worker.mjs';
 
 export const BACKCHANNEL_EVENT = 'http://schemas.openid.net/event/backchannel-logout';
 
-const b64 = (v) => Buffer.from(typeof v === 'string' ? v : JSON.stringify(v)).toString('base64url');
+/** base64url of a string, or of a value's JSON. */
+export const b64 = (v) => Buffer.from(typeof v === 'string' ? v : JSON.stringify(v)).toString('base64url');
 export const nowS = () => Math.floor(Date.now() / 1000);
 
 /** The discovery document of worker `w` (asserting nothing but a 200). */
@@ -26,7 +28,11 @@ export async function discover(w) {
   return res.json();
 }
 
-/** The worker's private signing JWKs by alg: {RS256, ES256, EdDSA}. */
+/**
+ * The worker's private signing JWKs by alg: {RS256, ES256, EdDSA}. The rule every helper
+ * follows: for an alg, the FIRST key of that alg in SIGNING_JWKS (the one the worker signs
+ * logout tokens with, and the one it names in its JWKS first).
+ */
 export function signingKeys(w) {
   const out = {};
   for (const k of JSON.parse(w.vars.SIGNING_JWKS).keys) out[k.alg] ??= k;
@@ -45,7 +51,8 @@ export function foreignKey(alg, kid) {
 }
 
 /**
- * An ID token signed with the worker's key of `alg` (or with `key`, a private JWK). Claims:
+ * An ID token signed with the worker's key of `alg` (see signingKeys: the first of that alg),
+ * or with `key`, a private JWK. The only minting helper of the tests. Claims:
  * iss (default the issuer), sub, sid, aud, azp, iat (default a minute ago), exp (default iat
  * + 1 h); `omit` lists claims to leave out, `extra` adds some. `header` adds header members.
  */
@@ -142,7 +149,7 @@ function encodeParams(params) {
  * list of pairs, or a raw (already encoded) query/body string. GET puts them in the query,
  * POST in an application/x-www-form-urlencoded body (`rawBody`: a Buffer or string sent as
  * is). `browser`: sends its cookies and absorbs the answer's. `accept`: the Accept header.
- * Returns {status, headers, text, location, setCookies, contentType, ms}.
+ * Returns {status, headers, text, location, setCookies, contentType, ms, headersAt, receivedAt}.
  */
 export async function endSession(endpoint, { method = 'GET', params, rawBody, browser, accept, headers = {}, timeoutMs = 20_000 } = {}) {
   const h = { ...headers };
@@ -160,6 +167,9 @@ export async function endSession(endpoint, { method = 'GET', params, rawBody, br
   }
   const started = Date.now();
   const res = await fetch(url, { method, headers: h, body, redirect: 'manual', signal: AbortSignal.timeout(timeoutMs) });
+  // When the status line and headers were here: a worker that answers before it has heard back
+  // from a relying party shows it here (compare with the RP stub's `answeredAt`).
+  const headersAt = Date.now();
   const text = await res.text();
   const ms = Date.now() - started;
   const setCookies = res.headers.getSetCookie();
@@ -172,6 +182,7 @@ export async function endSession(endpoint, { method = 'GET', params, rawBody, br
     setCookies,
     contentType: res.headers.get('content-type') ?? '',
     ms,
+    headersAt,
     receivedAt: Date.now(),
   };
 }
@@ -203,16 +214,4 @@ export async function verifyLogoutToken(token, { jwks, alg, issuer, audience }) 
     maxTokenAge: '5 minutes',
     clockTolerance: 5,
   });
-}
-
-/** Polls `fn` until it returns a truthy value (returned) or `timeoutMs` passes (throws). */
-export async function eventually(fn, { timeoutMs = 10_000, intervalMs = 100, what = 'condition' } = {}) {
-  const deadline = Date.now() + timeoutMs;
-  let last;
-  for (;;) {
-    last = await fn();
-    if (last) return last;
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, intervalMs));
-  }
 }

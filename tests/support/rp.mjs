@@ -104,6 +104,11 @@ export async function start({ port = 0, log } = {}) {
         logout_token: form?.logout_token,
         claims: form?.logout_token ? decodeJwtPayload(form.logout_token) : undefined,
       };
+      // When the connection of this request closed (the sender gave up, or after the answer):
+      // with `answeredAt` it shows whether the sender waited for the answer.
+      res.on('close', () => {
+        rec.closedAt = Date.now();
+      });
       received.push(rec);
       notify();
       if (log) log(rec);
@@ -129,6 +134,8 @@ export async function start({ port = 0, log } = {}) {
       }
       res.writeHead(status, headers);
       res.end(rec.method === 'HEAD' ? undefined : body);
+      rec.answeredAt = Date.now();
+      rec.answeredStatus = status;
     };
     if (rule.delayMs > 0) {
       const t = setTimeout(() => {
@@ -154,7 +161,12 @@ export async function start({ port = 0, log } = {}) {
   return {
     url: `http://127.0.0.1:${actualPort}`,
     port: actualPort,
-    /** Every request, in arrival order: {at, method, path, url, query, headers, body, form, logout_token, claims}. */
+    /**
+     * Every request, in arrival order: {at, method, path, url, query, headers, body, form,
+     * logout_token, claims}, and once known: `answeredAt`, `answeredStatus` (when and how this
+     * server answered; never set for a request it did not answer: hang, reset, or the sender
+     * closed the connection first) and `closedAt` (when the connection closed).
+     */
     received,
     /** Back-channel logout requests (POSTs that carried a logout_token). */
     backchannel: () => received.filter((r) => r.method === 'POST' && r.logout_token !== undefined),

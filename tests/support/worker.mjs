@@ -14,6 +14,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { generateVars, toEnvFile } from './keys.mjs';
+import { sleep } from './time.mjs';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const DISCOVERY_PATH = '/.well-known/openid-configuration';
@@ -95,8 +96,6 @@ export function trackProcessGroup(pid, dir) {
   live.set(pid, dir);
   return () => live.delete(pid);
 }
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /**
  * Runs `node22 args` (wrangler) as the leader of a new process group, tracked so that it goes
@@ -238,7 +237,7 @@ export async function startWorker({ vars, providerMetadata, port, persistTo: kee
     return { status: res.status, headers: res.headers, json, text };
   }
 
-  return {
+  const worker = {
     url,
     port,
     vars: settings,
@@ -246,6 +245,21 @@ export async function startWorker({ vars, providerMetadata, port, persistTo: kee
     admin,
     request,
     log: group.log,
-    stop,
+    /** The last `lines` lines of its `wrangler dev` output. */
+    logTail: (lines = 60) => group.log().split('\n').slice(-lines).join('\n'),
+    async stop() {
+      running.delete(worker);
+      await stop();
+    },
   };
+  running.add(worker);
+  return worker;
+}
+
+// The workers this process started and has not stopped: whose logs a failed test prints.
+const running = new Set();
+
+/** The workers started by startWorker and not stopped yet. */
+export function runningWorkers() {
+  return [...running];
 }
