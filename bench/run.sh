@@ -11,6 +11,6 @@ cd "$ROOT"
 bash scripts/build.sh
 case " $* " in
   *" --no-host "*) ;;
-  *) cargo bench --bench logout_crypto --no-run >&2 || echo "[bench] the host benchmarks do not build now: run.mjs reports it and goes on" >&2 ;;
+  *) cargo bench --bench logout_crypto --features test-support --no-run >&2 || echo "[bench] the host benchmarks do not build now: run.mjs reports it and goes on" >&2 ;;
 esac
 exec "$NODE22" bench/run.mjs "$@"

@@ -9,12 +9,12 @@ import { say } from '../lib/print.mjs';
 export function host(ctx) {
   const { report, quick } = ctx;
   const jsonPath = path.join(ctx.work, 'host.json');
-  say('\n[host] cargo bench --bench logout_crypto');
-  const r = spawnSync('cargo', ['bench', '--bench', 'logout_crypto', '--', '--json', jsonPath, ...(quick ? ['--quick'] : [])], {
+  say('\n[host] cargo bench --bench logout_crypto --features test-support');
+  const r = spawnSync('cargo', ['bench', '--bench', 'logout_crypto', '--features', 'test-support', '--', '--json', jsonPath, ...(quick ? ['--quick'] : [])], {
     cwd: ROOT, encoding: 'utf8', timeout: 20 * 60_000,
   });
   if (r.status === 0 && fs.existsSync(jsonPath)) {
-    report.host = { command: `cargo bench --bench logout_crypto${quick ? ' -- --quick' : ''}`, ...JSON.parse(fs.readFileSync(jsonPath, 'utf8')) };
+    report.host = { command: `cargo bench --bench logout_crypto --features test-support${quick ? ' -- --quick' : ''}`, ...JSON.parse(fs.readFileSync(jsonPath, 'utf8')) };
     say(r.stdout.split('\n').filter((l) => !l.startsWith('wrote')).join('\n'));
   } else {
     report.host = { error: `cargo bench failed (${r.status}): ${(r.stderr || '').split('\n').filter((l) => /^error/.test(l)).slice(0, 5).join(' | ') || (r.stderr || '').slice(-600)}` };

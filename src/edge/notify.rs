@@ -48,33 +48,43 @@ fn log_attempt(log: &RefCell<Vec<String>>, d: &Delivery, outcome: &Outcome, ms: 
     );
 }
 
+/// Why an attempt could not even be made.
+enum NotSent {
+    /// Not worth another attempt (the registered URI is unusable, no key for the algorithm).
+    Final(String),
+    /// Worth another attempt (WebCrypto failed to sign: fail closed, try again later).
+    Retry(String),
+}
+
 /// One attempt: a fresh token (new `jti`, `iat`, `exp`), POSTed without following redirects,
 /// given up after the timeout.
 pub async fn attempt(config: &Config, log: &RefCell<Vec<String>>, d: &Delivery) -> Outcome {
     let started = Date::now().as_millis();
     let outcome = match send(config, d).await {
         Ok(answer) => retry::judge(&answer, now()),
-        Err(e) => Outcome::Final { error: e },
+        Err(NotSent::Final(error)) => Outcome::Final { error },
+        Err(NotSent::Retry(error)) => Outcome::Retry { error, after_s: None },
     };
     log_attempt(log, d, &outcome, Date::now().as_millis().saturating_sub(started));
     outcome
 }
 
-async fn send(config: &Config, d: &Delivery) -> Result<Answer, String> {
-    let key = config.keys.signer(d.alg).ok_or_else(|| format!("no signing key for {}", d.alg))?;
+async fn send(config: &Config, d: &Delivery) -> Result<Answer, NotSent> {
+    let key = config.keys.signer(d.alg).ok_or_else(|| NotSent::Final(format!("no signing key for {}", d.alg)))?;
     let claims = token::claims(d, &config.issuer, now(), config.backchannel.token_ttl_s, &random_token(16));
     let input = token::signing_input(&key.kid, d.alg, &claims);
-    let signature = signer::sign(key, input.as_bytes(), config.sign_with_webcrypto).await;
+    let signature = signer::sign(key, input.as_bytes(), config.sign_with_webcrypto).await.map_err(NotSent::Retry)?;
     let body = token::request_body(&token::assemble(&input, &signature));
 
     let headers = Headers::new();
-    headers.set("content-type", "application/x-www-form-urlencoded").map_err(|e| e.to_string())?;
+    headers.set("content-type", "application/x-www-form-urlencoded").map_err(|e| NotSent::Final(e.to_string()))?;
     let mut init = RequestInit::new();
     init.with_method(Method::Post)
         .with_headers(headers)
         .with_body(Some(JsValue::from_str(&body)))
         .with_redirect(RequestRedirect::Manual);
-    let request = Request::new_with_init(&d.uri, &init).map_err(|e| format!("bad backchannel_logout_uri: {e}"))?;
+    let request = Request::new_with_init(&d.uri, &init)
+        .map_err(|e| NotSent::Final(format!("bad backchannel_logout_uri: {e}")))?;
     // Every delivery of a logout starts at once, so this also bounds them all together.
     let limit = config.backchannel.timeout_ms.min(config.backchannel.deadline_ms);
     let controller = AbortController::default();

@@ -1,8 +1,12 @@
 //! Signing and verifying with the runtime's WebCrypto: native code, several times cheaper in CPU
 //! than the same crypto computed by wasm. Keys are imported once per isolate. The signatures are
 //! those of [`SigningKey::sign_bytes`] (byte for byte for RS256 and EdDSA, which are
-//! deterministic), and the verdicts those of [`VerifyingKey::signature_valid`], which remain the
-//! fallback when an import fails.
+//! deterministic), and the verdicts those of [`VerifyingKey::signature_valid`].
+//!
+//! Signing fails closed: when WebCrypto cannot sign, the delivery fails and is retried; it never
+//! falls back silently to RSA compiled to wasm, whose `rsa` crate has an unfixed timing advisory
+//! (RUSTSEC-2023-0071, the Marvin attack). The wasm signer is only an explicit choice
+//! (`SIGNER=wasm`), for comparison.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -75,20 +79,17 @@ async fn webcrypto_sign(key: &CryptoKey, alg: Alg, input: &[u8]) -> Result<Vec<u
     Ok(Uint8Array::new(&buffer).to_vec())
 }
 
-/// The JWS signature of `input` with `key`.
-pub async fn sign(key: &SigningKey, input: &[u8], use_webcrypto: bool) -> Vec<u8> {
-    if use_webcrypto {
-        if let Some(k) = imported(key).await {
-            match webcrypto_sign(&k, key.alg, input).await {
-                Ok(sig) => return sig,
-                Err(e) => worker::console_warn!(
-                    "{}",
-                    serde_json::json!({"event": "webcrypto_sign_failed", "kid": key.kid, "error": e.as_string()})
-                ),
-            }
-        }
+/// The JWS signature of `input` with `key`: WebCrypto's, or with `use_webcrypto` false the
+/// wasm signer's. An error when WebCrypto cannot sign (the caller retries later).
+pub async fn sign(key: &SigningKey, input: &[u8], use_webcrypto: bool) -> Result<Vec<u8>, String> {
+    if !use_webcrypto {
+        return Ok(key.sign_bytes(input));
     }
-    key.sign_bytes(input)
+    let k = imported(key).await.ok_or_else(|| format!("WebCrypto could not import the key {}", key.kid))?;
+    webcrypto_sign(&k, key.alg, input).await.map_err(|e| {
+        let error = e.as_string().unwrap_or_else(|| "an exception".into());
+        format!("WebCrypto could not sign with {}: {}", key.kid, error.chars().take(200).collect::<String>())
+    })
 }
 
 async fn imported_public(key: &VerifyingKey) -> Option<CryptoKey> {
