@@ -3,14 +3,13 @@
 //! protocol asks of the runtime beyond storage ([`Platform`]). The worker layer (`edge/`)
 //! implements both traits for Workers; `testing` implements them for host tests.
 //!
-//! May import: `config`, `keys`, `state` (the records the platform is handed).
+//! May import: `config`, `keys`, `state` (the deliveries and messages the platform is handed).
 
 use serde::Serialize;
 
 use crate::config::Config;
 use crate::keys::VerifyingKey;
-use crate::state::clients::Client;
-use crate::state::sessions::Session;
+use crate::state::deliveries::{Delivery, QueueMessage};
 
 pub use crate::state::store::{ListPage, Listed, Ns, Store, StoreError};
 
@@ -24,29 +23,6 @@ pub struct Ctx<'a, S, N> {
     pub now: i64,
 }
 
-/// What ended, for the relying parties' sake.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum LogoutEvent {
-    /// These sessions ended (RP-initiated logout, admin logout of one session).
-    Sessions(Vec<Session>),
-    /// Every session of `sub` ended (admin logout of a user): relying parties get one token
-    /// without `sid`, meaning all of this user's sessions, unless they require `sid`.
-    Subject { sub: String, sessions: Vec<Session> },
-}
-
-impl LogoutEvent {
-    pub fn sessions(&self) -> &[Session] {
-        match self {
-            LogoutEvent::Sessions(s) | LogoutEvent::Subject { sessions: s, .. } => s,
-        }
-    }
-
-    /// Every client of the ended sessions, each once, in first-seen order.
-    pub fn client_ids(&self) -> Vec<&str> {
-        crate::state::clients::unique_ids(self.sessions().iter().flat_map(|s| &s.clients).map(String::as_str))
-    }
-}
-
 /// What became of the back-channel notifications of one logout.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct Summary {
@@ -56,17 +32,38 @@ pub struct Summary {
     pub queued: usize,
     /// Failed for good (a final answer such as 400).
     pub dead: usize,
+    /// Neither of those yet: kept in the outbox, sent again by the re-check or the sweep
+    /// (a queue send or a record write failed). Shown only when some are.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub pending: usize,
 }
 
-/// What the protocol logic asks of the runtime beyond storage: telling the relying parties of
-/// ended sessions (back-channel logout lives behind it), and checking signatures.
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
+/// What became of deliveries handed to the platform.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Handoff {
+    pub summary: Summary,
+    /// Those neither delivered, nor queued, nor recorded as failed (a queue send or a record
+    /// write failed): the caller keeps them in the outbox.
+    pub unsent: Vec<Delivery>,
+}
+
+/// What the protocol logic asks of the runtime beyond storage: sending logout tokens and queue
+/// messages, fresh ids, and checking signatures.
 #[allow(async_fn_in_trait)] // single-threaded wasm: no Send bound wanted
 pub trait Platform {
-    /// Called with what ended and the registered clients of those sessions, before the
-    /// sessions are deleted and the user answered: at most `inline_max` notifications are
-    /// delivered now, the rest queued; every one is delivered, queued or recorded by the time
-    /// this returns.
-    async fn notify(&self, event: &LogoutEvent, clients: &[Client], inline_max: usize) -> Summary;
+    /// Attempts the first `inline_max` deliveries now, in parallel, and queues the rest; a
+    /// failed attempt is recorded and queued for a retry (or dead-lettered).
+    async fn deliver(&self, deliveries: Vec<Delivery>, inline_max: usize) -> Handoff;
+
+    /// Sends `message` to the queue, to be consumed after `delay_s`; false when the send failed.
+    async fn enqueue(&self, message: &QueueMessage, delay_s: u32) -> bool;
+
+    /// A fresh random id (a logout's, from which its deliveries' ids are numbered).
+    fn random_id(&self) -> String;
 
     /// Whether `signature` is `key`'s JWS signature over `input`. The default computes it in
     /// Rust; the worker asks the runtime's WebCrypto, which is far cheaper than wasm.

@@ -20,6 +20,8 @@ pub enum Route {
     AdminSession(String),
     AdminSessionClient { sid: String, client_id: String },
     AdminDeliveries,
+    AdminDelivery(String),
+    AdminDeliveryRetry(String),
 }
 
 /// What a request asks for: a route and one of its methods.
@@ -47,6 +49,8 @@ pub enum AdminCall {
     EndSession(String),
     AddClient { sid: String, client_id: String },
     ListDeliveries,
+    RetryDelivery(String),
+    AcknowledgeDelivery(String),
 }
 
 impl Route {
@@ -73,6 +77,8 @@ impl Route {
                 admin(AdminCall::AddClient { sid: sid.clone(), client_id: client_id.clone() })
             }
             (Route::AdminDeliveries, Get) => admin(AdminCall::ListDeliveries),
+            (Route::AdminDelivery(id), Delete) => admin(AdminCall::AcknowledgeDelivery(id.clone())),
+            (Route::AdminDeliveryRetry(id), Post) => admin(AdminCall::RetryDelivery(id.clone())),
             _ => None,
         }
     }
@@ -100,6 +106,8 @@ pub fn resolve(base_path: &str, path: &str) -> Option<Route> {
         ["clients", id] => Some(Route::AdminClient(param(id)?)),
         ["sessions"] => Some(Route::AdminSessions),
         ["deliveries"] => Some(Route::AdminDeliveries),
+        ["deliveries", id] => Some(Route::AdminDelivery(param(id)?)),
+        ["deliveries", id, "retry"] => Some(Route::AdminDeliveryRetry(param(id)?)),
         ["sessions", sid] => Some(Route::AdminSession(param(sid)?)),
         ["sessions", sid, "clients", id] => Some(Route::AdminSessionClient { sid: param(sid)?, client_id: param(id)? }),
         _ => None,

@@ -17,6 +17,10 @@ pub enum AdminError {
     InvalidRequest(String),
     InvalidClientMetadata(String),
     SessionExists,
+    /// The session has ended: its `sid` is never live again.
+    SessionEnded,
+    /// The delivery's client was deleted (or no longer has a back-channel URI): cancelled.
+    ClientDeleted,
     Storage(StoreError),
 }
 
@@ -38,7 +42,7 @@ impl ErrorTable for AdminError {
             AdminError::Unauthorized => 401,
             AdminError::NotJson => 415,
             AdminError::InvalidRequest(_) | AdminError::InvalidClientMetadata(_) => 400,
-            AdminError::SessionExists => 409,
+            AdminError::SessionExists | AdminError::SessionEnded | AdminError::ClientDeleted => 409,
             AdminError::Storage(_) => 503,
         }
     }
@@ -50,6 +54,8 @@ impl ErrorTable for AdminError {
             AdminError::NotJson | AdminError::InvalidRequest(_) => "invalid_request",
             AdminError::InvalidClientMetadata(_) => "invalid_client_metadata",
             AdminError::SessionExists => "conflict",
+            AdminError::SessionEnded => "session_ended",
+            AdminError::ClientDeleted => "client_deleted",
             AdminError::Storage(_) => "temporarily_unavailable",
         }
     }
@@ -62,6 +68,8 @@ impl ErrorTable for AdminError {
             AdminError::NotJson => "the body must be application/json".into(),
             AdminError::InvalidRequest(d) | AdminError::InvalidClientMetadata(d) => d.clone(),
             AdminError::SessionExists => "a session with this sid exists".into(),
+            AdminError::SessionEnded => "this session has ended; a new login needs a new sid".into(),
+            AdminError::ClientDeleted => "the delivery's client was deleted: the delivery is cancelled".into(),
             AdminError::Storage(_) => STORAGE_UNAVAILABLE.into(),
         }
     }

@@ -47,6 +47,8 @@ async fn dispatch<S: Store, N: Platform>(ctx: &Ctx<'_, S, N>, call: AdminCall, r
         AdminCall::EndSubject => sessions::end_subject(ctx, req).await,
         AdminCall::AddClient { sid, client_id } => sessions::add_client(ctx, &sid, &client_id).await,
         AdminCall::ListDeliveries => deliveries::list(ctx, req).await,
+        AdminCall::RetryDelivery(id) => deliveries::retry(ctx, &id).await,
+        AdminCall::AcknowledgeDelivery(id) => deliveries::acknowledge(ctx, &id).await,
     }
 }
 

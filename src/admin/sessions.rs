@@ -8,11 +8,12 @@ use super::errors::{invalid, AdminError};
 use super::{json_body, query_param, Answer};
 use crate::budget::SUBJECT_LOGOUT_PAGE;
 use crate::http::{HttpRequest, HttpResponse};
-use crate::ports::{Ctx, LogoutEvent, Platform, Store};
+use crate::ports::{Ctx, Platform, Store};
 use crate::protocol::logout;
+use crate::protocol::logout::LogoutEvent;
 use crate::state::clients;
 use crate::state::secrets::random_token;
-use crate::state::sessions::{self, Session, MAX_CLIENTS_PER_SESSION};
+use crate::state::sessions::{self, Lookup, Session, MAX_CLIENTS_PER_SESSION};
 use crate::state::store::MIN_TTL_S;
 
 const DEFAULT_SESSION_TTL_S: i64 = 24 * 3600;
@@ -63,12 +64,11 @@ pub async fn create<S: Store, N>(ctx: &Ctx<'_, S, N>, req: &HttpRequest) -> Answ
         Some(sid) if !sessions::valid_sid(&sid) => {
             return Err(invalid("sid must be 1 to 128 visible ASCII characters without '/'"))
         }
-        Some(sid) => {
-            if sessions::load(ctx.store, &sid, ctx.now).await?.is_some() {
-                return Err(AdminError::SessionExists);
-            }
-            sid
-        }
+        Some(sid) => match sessions::lookup(ctx.store, &sid, ctx.now).await? {
+            Lookup::Live(_) => return Err(AdminError::SessionExists),
+            Lookup::Ended => return Err(AdminError::SessionEnded),
+            Lookup::Unknown => sid,
+        },
         None => random_token(16),
     };
     let (cookie, cookie_hash) = sessions::new_cookie(&sid);
@@ -94,8 +94,17 @@ pub async fn create<S: Store, N>(ctx: &Ctx<'_, S, N>, req: &HttpRequest) -> Answ
     ))
 }
 
+/// A live session by `sid`: 404 when unknown or ended.
+async fn live(store: &impl Store, sid: &str, now: i64) -> Result<Session, AdminError> {
+    match sessions::lookup(store, sid, now).await? {
+        Lookup::Live(s) => Ok(s),
+        Lookup::Ended | Lookup::Unknown => Err(AdminError::NotFound("session")),
+    }
+}
+
+/// A session with every client recorded in it.
 pub async fn get<S: Store, N>(ctx: &Ctx<'_, S, N>, sid: &str) -> Answer {
-    let session = sessions::load(ctx.store, sid, ctx.now).await?.ok_or(AdminError::NotFound("session"))?;
+    let session = sessions::with_members(ctx.store, live(ctx.store, sid, ctx.now).await?).await?;
     Ok(HttpResponse::json(200, &session.view()))
 }
 
@@ -110,29 +119,37 @@ fn subject_param(req: &HttpRequest) -> Result<String, AdminError> {
 pub async fn list<S: Store, N>(ctx: &Ctx<'_, S, N>, req: &HttpRequest) -> Answer {
     let sub = subject_param(req)?;
     let found = sessions::of_subject(ctx.store, &sub, MAX_LISTED_SESSIONS, ctx.now).await?;
-    let views: Vec<_> = found.iter().map(Session::view).collect();
+    // An ended session whose record this location still sees is not listed.
+    let sids: Vec<&str> = found.iter().map(|s| s.sid.as_str()).collect();
+    let ended = sessions::ended_among(ctx.store, &sids).await?;
+    let views: Vec<_> = found.iter().zip(ended).filter(|(_, e)| !e).map(|(s, _)| s.view()).collect();
     Ok(HttpResponse::json(200, &json!({ "sessions": views })))
 }
 
+/// Records that `client_id` got an ID token in the session: its own key, never a rewrite of the
+/// session record, so that concurrent recordings all stay. Refused once the session has ended
+/// (409 `session_ended`). The answer lists the clients the session was created with and this
+/// one; `GET /admin/sessions/{sid}` lists them all.
 pub async fn add_client<S: Store, N>(ctx: &Ctx<'_, S, N>, sid: &str, client_id: &str) -> Answer {
-    let mut session = sessions::load(ctx.store, sid, ctx.now).await?.ok_or(AdminError::NotFound("session"))?;
+    let mut session = match sessions::lookup(ctx.store, sid, ctx.now).await? {
+        Lookup::Live(s) => s,
+        Lookup::Ended => return Err(AdminError::SessionEnded),
+        Lookup::Unknown => return Err(AdminError::NotFound("session")),
+    };
     check_clients(ctx.store, &[client_id.to_string()]).await?;
     if !session.clients.iter().any(|c| c == client_id) {
-        if session.clients.len() >= MAX_CLIENTS_PER_SESSION {
-            return Err(invalid("too many clients"));
-        }
+        sessions::add_member(ctx.store, &session, client_id).await?;
         session.clients.push(client_id.to_string());
-        sessions::save(ctx.store, &session, false).await?;
     }
     Ok(HttpResponse::json(200, &session.view()))
 }
 
 /// Admin logout of one session: its relying parties are told, as for a user's own logout.
 pub async fn end<S: Store, N: Platform>(ctx: &Ctx<'_, S, N>, sid: &str) -> Answer {
-    let session = sessions::load(ctx.store, sid, ctx.now).await?.ok_or(AdminError::NotFound("session"))?;
+    let session = sessions::with_members(ctx.store, live(ctx.store, sid, ctx.now).await?).await?;
     let event = LogoutEvent::Sessions(vec![session]);
     let inline_max = ctx.config.backchannel.inline_max;
-    let ended = logout::end_sessions(ctx.store, ctx.platform, &event, inline_max, Vec::new()).await?;
+    let ended = logout::end_sessions(ctx.store, ctx.platform, &event, inline_max, Vec::new(), ctx.now).await?;
     Ok(HttpResponse::json(200, &json!({ "sessions_ended": [sid], "backchannel": ended.summary }))
         .with_log(json!({"event": "admin_logout", "sessions_ended": 1, "backchannel": ended.summary})))
 }
@@ -143,10 +160,14 @@ pub async fn end_subject<S: Store, N: Platform>(ctx: &Ctx<'_, S, N>, req: &HttpR
     let sub = subject_param(req)?;
     let cursor = query_param(req, "cursor")?;
     let (found, next) = sessions::page_of_subject(ctx.store, &sub, SUBJECT_LOGOUT_PAGE, cursor, ctx.now).await?;
-    let sids: Vec<String> = found.iter().map(|s| s.sid.clone()).collect();
-    let event = LogoutEvent::Subject { sub, sessions: found };
+    let mut complete = Vec::with_capacity(found.len());
+    for s in found {
+        complete.push(sessions::with_members(ctx.store, s).await?);
+    }
+    let sids: Vec<String> = complete.iter().map(|s| s.sid.clone()).collect();
+    let event = LogoutEvent::Subject { sub, sessions: complete };
     let inline_max = ctx.config.backchannel.inline_max;
-    let ended = logout::end_sessions(ctx.store, ctx.platform, &event, inline_max, Vec::new()).await?;
+    let ended = logout::end_sessions(ctx.store, ctx.platform, &event, inline_max, Vec::new(), ctx.now).await?;
     let mut body = json!({ "sessions_ended": sids, "backchannel": ended.summary });
     if let Some(c) = next {
         body["cursor"] = c.into();

@@ -4,7 +4,7 @@ use serde_json::{json, Value};
 
 use crate::budget::{DEFAULT_INLINE_MAX, SUBJECT_LOGOUT_PAGE, SUBREQUESTS_PER_DELIVERY, SUBREQUEST_LIMIT};
 use crate::http::{HttpResponse, Method};
-use crate::ports::{LogoutEvent, Store};
+use crate::ports::Store;
 use crate::state::sessions::Session;
 use crate::testing::{admin_request as admin, with_app, TestApp, ADMIN_TOKEN};
 
@@ -157,9 +157,15 @@ fn admin_logout_of_a_session_and_of_a_user() {
         assert_eq!(app.call(admin(Method::Get, "/admin/sessions/a2", None)).await.status, 404);
         assert_eq!(app.call(admin(Method::Get, "/admin/sessions/b1", None)).await.status, 200);
         assert_eq!(app.call(admin(Method::Delete, "/admin/sessions", None)).await.status, 400);
-        let events = app.notified.events.borrow();
-        assert!(matches!(&events[0], LogoutEvent::Sessions(s) if s.len() == 1 && s[0].sid == "a1"));
-        assert!(matches!(&events[1], LogoutEvent::Subject { sub, sessions } if sub == "alice" && sessions.len() == 2));
+        // One re-check per logout, naming what ended.
+        let rechecks = app.notified.rechecks();
+        assert_eq!(rechecks.len(), 2);
+        let sids = |i: usize| rechecks[i].sessions.iter().map(|s| s.sid.clone()).collect::<Vec<_>>();
+        assert_eq!((rechecks[0].subject.as_deref(), sids(0)), (None, vec!["a1".to_string()]));
+        assert_eq!(
+            (rechecks[1].subject.as_deref(), sids(1)),
+            (Some("alice"), vec!["a2".to_string(), "a3".to_string()])
+        );
     });
 }
 
@@ -209,12 +215,12 @@ fn admin_logout_of_many_sessions_goes_page_by_page_within_the_subrequest_limit()
             }
             assert!(pages < 10, "the pages do not end");
         }
-        assert_eq!(pages, 3);
+        assert_eq!(pages, 45usize.div_ceil(SUBJECT_LOGOUT_PAGE));
         ended.sort();
         assert_eq!(ended, sids, "every session ended exactly once");
         assert_eq!(body(&app.call(admin(Method::Get, "/admin/sessions?sub=carol", None)).await)["sessions"], json!([]));
-        // A full page leaves room for one inline delivery; the rest are queued.
-        assert_eq!(app.notified.inline_max.borrow()[0], 1);
+        // A full page leaves room for at most one inline delivery; the rest are queued.
+        assert!(app.notified.inline_max.borrow()[0] <= 1);
     });
 }
 
@@ -242,6 +248,7 @@ fn lists_failed_and_dead_deliveries() {
         use crate::config::BackchannelConfig;
         use crate::protocol::backchannel::plan::plan;
         use crate::protocol::backchannel::retry::{after_failure, record, Outcome};
+        use crate::protocol::logout::LogoutEvent;
         use crate::state::clients::Client;
         let client: Client = serde_json::from_value(json!({
             "client_id": "rp1", "redirect_uris": [], "post_logout_redirect_uris": [],

@@ -21,11 +21,12 @@ use super::KvStores;
 use crate::budget::QUEUE_BATCH_MAX;
 use crate::config::Config;
 use crate::keys::VerifyingKey;
-use crate::ports::{LogoutEvent, Platform, Summary};
+use crate::ports::{Handoff, Platform};
 use crate::protocol::backchannel::retry::{self, Answer, Next, Outcome};
-use crate::protocol::backchannel::{plan, token};
-use crate::state::clients::Client;
-use crate::state::deliveries::{self, Delivery};
+use crate::protocol::backchannel::token;
+use crate::protocol::logout;
+use crate::state::deliveries::{self, Delivery, QueueMessage};
+use crate::state::outbox;
 use crate::state::secrets::random_token;
 
 pub fn now() -> i64 {
@@ -129,29 +130,53 @@ impl EdgePlatform<'_> {
         }
     }
 
-    /// Records a failed delivery and queues its retry (or dead-letters it).
+    /// Records a failed delivery, tells the sweep, and queues its retry (or dead-letters it).
+    /// An error only when nothing durable was written: then the caller keeps the delivery.
     async fn after(&self, next: &Next) -> Result<(), String> {
-        retry::record(self.store, next, now()).await.map_err(|e| e.to_string())?;
+        let now = now();
+        retry::record(self.store, next, now).await.map_err(|e| e.to_string())?;
         match next {
             Next::RetryIn { delivery, delay_s } => {
-                let queue = self.queue.as_ref().ok_or("no BACKCHANNEL_QUEUE binding")?;
-                let message = MessageBuilder::new(message_of(delivery)).delay_seconds(*delay_s).build();
-                queue.send(message).await.map_err(|e| e.to_string())
+                // Recorded: should the send fail, or the queue lose the message, the sweep
+                // re-queues it from the record.
+                outbox::mark_due(self.store, now).await.map_err(|e| e.to_string())?;
+                let sent = match self.queue.as_ref() {
+                    Some(queue) => {
+                        let message = MessageBuilder::new(message_of(delivery)).delay_seconds(*delay_s).build();
+                        queue.send(message).await.map_err(|e| e.to_string())
+                    }
+                    None => Err("no BACKCHANNEL_QUEUE binding".into()),
+                };
+                if let Err(e) = sent {
+                    self.log_error(json!({"event": "backchannel_queue_failed", "delivery": delivery.id, "error": e}));
+                }
+                Ok(())
             }
-            Next::Dead(d) => match &self.dead_letters {
-                Some(q) => q.send(message_of(d)).await.map_err(|e| e.to_string()),
-                None => Ok(()),
-            },
+            Next::Dead(d) => {
+                // The record is what the admin API lists; the dead-letter queue is a courtesy.
+                if let Some(q) = &self.dead_letters {
+                    if let Err(e) = q.send(message_of(d)).await {
+                        self.log_error(
+                            json!({"event": "backchannel_dlq_failed", "delivery": d.id, "error": e.to_string()}),
+                        );
+                    }
+                }
+                Ok(())
+            }
         }
     }
 
-    async fn queue_now(&self, deliveries: Vec<Delivery>) -> Result<(), String> {
+    async fn queue_now(&self, deliveries: &[Delivery]) -> Result<(), String> {
         let queue = self.queue.as_ref().ok_or("no BACKCHANNEL_QUEUE binding")?;
         // One subrequest per batch of up to QUEUE_BATCH_MAX messages.
         for chunk in deliveries.chunks(QUEUE_BATCH_MAX) {
             send_batch(queue, chunk).await.map_err(|e| format!("{e:?}"))?;
         }
         Ok(())
+    }
+
+    fn log_error(&self, line: serde_json::Value) {
+        worker::console_error!("{line}");
     }
 }
 
@@ -160,39 +185,56 @@ impl Platform for EdgePlatform<'_> {
         signer::signature_valid(key, input, signature, self.config.sign_with_webcrypto).await
     }
 
-    async fn notify(&self, event: &LogoutEvent, clients: &[Client], inline_max: usize) -> Summary {
-        // One random prefix per logout, numbered: ids stay unique without a CSPRNG call each.
-        let prefix = random_token(12);
-        let mut n = 0;
-        let mut deliveries = plan::plan(event, clients, || {
-            n += 1;
-            format!("{prefix}{n}")
-        });
+    fn random_id(&self) -> String {
+        random_token(12)
+    }
+
+    async fn enqueue(&self, message: &QueueMessage, delay_s: u32) -> bool {
+        let Some(queue) = self.queue.as_ref() else { return false };
+        let body = serde_json::to_string(message).expect("a queue message serialises");
+        match queue.send(MessageBuilder::new(body).delay_seconds(delay_s).build()).await {
+            Ok(()) => true,
+            Err(e) => {
+                self.log_error(json!({"event": "queue_send_failed", "error": e.to_string()}));
+                false
+            }
+        }
+    }
+
+    async fn deliver(&self, mut deliveries: Vec<Delivery>, inline_max: usize) -> Handoff {
         let overflow = deliveries.split_off(deliveries.len().min(inline_max));
-        let mut summary = Summary { queued: overflow.len(), ..Summary::default() };
+        let mut handoff = Handoff::default();
         if !overflow.is_empty() {
-            if let Err(e) = self.queue_now(overflow).await {
-                worker::console_error!("{}", json!({"event": "backchannel_queue_failed", "error": e}));
+            match self.queue_now(&overflow).await {
+                Ok(()) => handoff.summary.queued += overflow.len(),
+                Err(e) => {
+                    self.log_error(
+                        json!({"event": "backchannel_queue_failed", "deliveries": overflow.len(), "error": e}),
+                    );
+                    handoff.summary.pending += overflow.len();
+                    handoff.unsent.extend(overflow);
+                }
             }
         }
         let outcomes = join_all(deliveries.iter().map(|d| attempt(self.config, &self.log, d))).await;
-        for (d, outcome) in deliveries.iter().zip(&outcomes) {
-            let Some(next) = retry::after_failure(&self.config.backchannel, d, outcome, random_token(12)) else {
-                summary.delivered += 1;
+        for (d, outcome) in deliveries.into_iter().zip(&outcomes) {
+            let Some(next) = retry::after_failure(&self.config.backchannel, &d, outcome, random_token(12)) else {
+                handoff.summary.delivered += 1;
                 continue;
             };
-            match next {
-                Next::RetryIn { .. } => summary.queued += 1,
-                Next::Dead(_) => summary.dead += 1,
-            }
-            if let Err(e) = self.after(&next).await {
-                worker::console_error!(
-                    "{}",
-                    json!({"event": "backchannel_record_failed", "delivery": d.id, "error": e})
-                );
+            match self.after(&next).await {
+                Ok(()) => match next {
+                    Next::RetryIn { .. } => handoff.summary.queued += 1,
+                    Next::Dead(_) => handoff.summary.dead += 1,
+                },
+                Err(e) => {
+                    self.log_error(json!({"event": "backchannel_record_failed", "delivery": d.id, "error": e}));
+                    handoff.summary.pending += 1;
+                    handoff.unsent.push(d);
+                }
             }
         }
-        summary
+        handoff
     }
 }
 
@@ -221,61 +263,101 @@ fn message_of(d: &Delivery) -> String {
     serde_json::to_string(d).expect("a delivery serialises")
 }
 
-/// The queue consumer: one attempt per message, then ack; a retry is a new message with the
+/// The queue consumer. A delivery: one attempt, then ack; a retry is a new message with the
 /// attempt counter advanced (worker 0.8 has no attempts accessor), so every message is acked
-/// here, except when recording its follow-up failed: then the runtime redelivers it.
+/// here, except when recording its follow-up failed: then the runtime redelivers it. A
+/// re-check: [`logout::recheck`], retried by the runtime when the store failed.
 pub async fn consume(batch: MessageBatch<String>, config: &Config, platform: &EdgePlatform<'_>) {
     let messages: Vec<_> = batch.iter().collect();
     let work = messages.into_iter().map(|message| async move {
         let message = match message {
             Ok(m) => m,
             Err(e) => {
-                worker::console_error!("{}", json!({"event": "backchannel_bad_message", "error": e.to_string()}));
+                worker::console_error!("{}", json!({"event": "queue_bad_message", "error": e.to_string()}));
                 return;
             }
         };
-        let Ok(d) = serde_json::from_str::<Delivery>(message.body()) else {
-            // Not a delivery of ours, and never will be: logged and dropped.
-            worker::console_error!("{}", json!({"event": "backchannel_bad_message"}));
-            return message.ack();
-        };
-        match deliveries::is_current(platform.store, &d).await {
-            Ok(true) => {}
-            Ok(false) => return message.ack(),
-            Err(_) => return message.retry(),
-        }
-        let outcome = attempt(config, &platform.log, &d).await;
-        let settled = match retry::after_failure(&config.backchannel, &d, &outcome, random_token(12)) {
-            None => deliveries::delivered(platform.store, &d).await.map_err(|e| e.to_string()),
-            Some(next) => platform.after(&next).await,
-        };
-        match settled {
-            Ok(()) => message.ack(),
-            Err(e) => {
-                worker::console_error!(
-                    "{}",
-                    json!({"event": "backchannel_settle_failed", "delivery": d.id, "error": e})
-                );
-                message.retry();
+        match serde_json::from_str::<QueueMessage>(message.body()) {
+            Ok(QueueMessage::Deliver(d)) => {
+                if deliver_queued(config, platform, &d).await {
+                    message.ack()
+                } else {
+                    message.retry()
+                }
+            }
+            Ok(QueueMessage::Recheck(check)) => match logout::recheck(platform.store, platform, &check, now()).await {
+                Ok(()) => message.ack(),
+                Err(e) => {
+                    worker::console_error!(
+                        "{}",
+                        json!({"event": "recheck_failed", "logout": check.logout_id, "error": e.0})
+                    );
+                    message.retry()
+                }
+            },
+            Err(_) => {
+                // Not a message of ours, and never will be: logged and dropped.
+                worker::console_error!("{}", json!({"event": "queue_bad_message"}));
+                message.ack()
             }
         }
     });
     join_all(work).await;
 }
 
-/// Re-queues overdue retries (the cron trigger).
+/// One queued delivery attempt; false when the message must come again.
+async fn deliver_queued(config: &Config, platform: &EdgePlatform<'_>, d: &Delivery) -> bool {
+    match deliveries::is_current(platform.store, d).await {
+        Ok(true) => {}
+        Ok(false) => return true,
+        Err(_) => return false,
+    }
+    let outcome = attempt(config, &platform.log, d).await;
+    let settled = match retry::after_failure(&config.backchannel, d, &outcome, random_token(12)) {
+        None => deliveries::delivered(platform.store, d).await.map_err(|e| e.to_string()),
+        Some(next) => platform.after(&next).await,
+    };
+    match settled {
+        Ok(()) => true,
+        Err(e) => {
+            worker::console_error!("{}", json!({"event": "backchannel_settle_failed", "delivery": d.id, "error": e}));
+            false
+        }
+    }
+}
+
+/// The cron trigger: when something was left for it (one read, and no list otherwise: lists
+/// count against the free plan's 1,000 a day), re-queues retries whose queue message was lost
+/// and sends again what logouts left in the outbox; once an hour it looks at the outbox
+/// anyway, for a logout cut short before it could tell the sweep.
 pub async fn sweep(platform: &EdgePlatform<'_>) {
+    let store = platform.store;
+    let now = now();
     let grace = platform.config.backchannel.sweep_grace_s;
-    match deliveries::reissue_overdue(platform.store, now(), grace, 100, || random_token(12)).await {
-        Ok(deliveries) if !deliveries.is_empty() => {
-            let n = deliveries.len();
-            let result = platform.queue_now(deliveries).await;
+    match outbox::due(store).await {
+        Ok(true) => {}
+        Ok(false) if now % 3600 < 60 => {
+            let resent = logout::sweep_outbox(store, platform, now, grace, 100).await.map_err(|e| e.0);
             platform
                 .log
                 .borrow_mut()
-                .push(json!({"event": "backchannel_sweep", "requeued": n, "error": result.err()}).to_string());
+                .push(json!({"event": "sweep", "hourly": true, "outbox_resent": resent}).to_string());
+            return;
         }
-        Ok(_) => {}
-        Err(e) => worker::console_error!("{}", json!({"event": "backchannel_sweep", "error": e.0})),
+        Ok(false) => return,
+        Err(e) => return worker::console_error!("{}", json!({"event": "sweep", "error": e.0})),
     }
+    let requeued = match deliveries::reissue_overdue(store, now, grace, 100, || random_token(12)).await {
+        Ok(overdue) if !overdue.is_empty() => {
+            let n = overdue.len();
+            platform.queue_now(&overdue).await.map(|()| n)
+        }
+        Ok(_) => Ok(0),
+        Err(e) => Err(e.0),
+    };
+    let resent = logout::sweep_outbox(store, platform, now, grace, 100).await.map_err(|e| e.0);
+    platform
+        .log
+        .borrow_mut()
+        .push(json!({"event": "sweep", "requeued": requeued, "outbox_resent": resent}).to_string());
 }

@@ -12,3 +12,6 @@ pub mod backchannel;
 pub mod end_session;
 pub mod frontchannel;
 pub mod logout;
+
+#[cfg(test)]
+mod convergence;

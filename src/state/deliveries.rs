@@ -27,6 +27,37 @@ pub struct Delivery {
     pub nonce: Option<String>,
 }
 
+/// A later look at the sessions one logout ended, as a delayed queue message: KV is eventually
+/// consistent, so a location may log out before it sees every client recorded elsewhere, or
+/// before its delete is seen elsewhere (see `protocol::logout::recheck`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Recheck {
+    pub logout_id: String,
+    /// 1 for the first look.
+    pub round: u32,
+    /// For a user-wide logout, its subject: relying parties get tokens without `sid`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    pub sessions: Vec<EndedSession>,
+}
+
+/// One ended session, and the clients already told of it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EndedSession {
+    pub sid: String,
+    pub sub: String,
+    pub notified: Vec<String>,
+}
+
+/// What the queue carries: a delivery attempt, or a re-check.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum QueueMessage {
+    // First: a delivery has no `logout_id`, so it never reads as a re-check.
+    Recheck(Recheck),
+    Deliver(Delivery),
+}
+
 /// A delivery that has not succeeded (yet), as kept in KV under `delivery/{status}/{id}`: the
 /// admin API lists these, and a retry message is honoured only while it matches the record.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -44,8 +75,11 @@ pub struct DeliveryRecord {
 pub enum DeliveryStatus {
     /// Failed, and will be tried again.
     Failed,
-    /// Given up: final answer, or out of attempts.
+    /// Given up: final answer, or out of attempts. Listed until an operator drives it again
+    /// or acknowledges it.
     Dead,
+    /// Not made: its client was deleted from the registry before the attempt.
+    Cancelled,
 }
 
 impl DeliveryStatus {
@@ -53,6 +87,7 @@ impl DeliveryStatus {
         match s {
             "failed" => Some(DeliveryStatus::Failed),
             "dead" => Some(DeliveryStatus::Dead),
+            "cancelled" => Some(DeliveryStatus::Cancelled),
             _ => None,
         }
     }
@@ -61,6 +96,7 @@ impl DeliveryStatus {
         match self {
             DeliveryStatus::Failed => "delivery/failed/",
             DeliveryStatus::Dead => "delivery/dead/",
+            DeliveryStatus::Cancelled => "delivery/cancelled/",
         }
     }
 }
@@ -88,6 +124,12 @@ impl DeliveryRecord {
         DeliveryRecord { status: DeliveryStatus::Dead, delivery, next_attempt_at: None, updated_at: now }
     }
 
+    /// A delivery not made because its client was deleted.
+    pub fn cancelled(mut delivery: Delivery, now: i64) -> DeliveryRecord {
+        delivery.last_error = Some("the client was deleted".into());
+        DeliveryRecord { status: DeliveryStatus::Cancelled, delivery, next_attempt_at: None, updated_at: now }
+    }
+
     pub fn key(&self) -> String {
         record_key(self.status, &self.delivery.id)
     }
@@ -95,7 +137,7 @@ impl DeliveryRecord {
     /// Attempts made so far.
     pub fn attempts(&self) -> u32 {
         match self.status {
-            DeliveryStatus::Failed => self.delivery.attempt - 1,
+            DeliveryStatus::Failed | DeliveryStatus::Cancelled => self.delivery.attempt - 1,
             DeliveryStatus::Dead => self.delivery.attempt,
         }
     }
@@ -124,11 +166,22 @@ impl DeliveryRecord {
     }
 }
 
-/// Stores a record (replacing its `failed` record when it is now dead).
+/// A record by status and id.
+pub async fn load(store: &impl Store, status: DeliveryStatus, id: &str) -> Result<Option<DeliveryRecord>, StoreError> {
+    let raw = store.get(Ns::Sessions, &record_key(status, id)).await?;
+    Ok(raw.and_then(|r| serde_json::from_str(&r).ok()))
+}
+
+/// Forgets a record.
+pub async fn forget(store: &impl Store, status: DeliveryStatus, id: &str) -> Result<(), StoreError> {
+    store.delete(Ns::Sessions, &record_key(status, id)).await
+}
+
+/// Stores a record (replacing its `failed` record when it is now dead or cancelled).
 pub async fn save(store: &impl Store, rec: &DeliveryRecord) -> Result<(), StoreError> {
     let value = serde_json::to_string(&rec).expect("a delivery record serialises");
     store.put(Ns::Sessions, &rec.key(), &value, Some(rec.expires_at()), None).await?;
-    if rec.status == DeliveryStatus::Dead {
+    if rec.status != DeliveryStatus::Failed {
         store.delete(Ns::Sessions, &record_key(DeliveryStatus::Failed, &rec.delivery.id)).await?;
     }
     Ok(())

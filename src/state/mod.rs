@@ -12,8 +12,14 @@
 //!   listed by prefix ([`sessions`]);
 //! - `confirm/{b64url(sha256(token))}` → a pending confirmation, expiring when it does
 //!   ([`confirmations`]);
+//! - `member/{sid}/{client_id}` → `""`: a client recorded in the session after its creation,
+//!   expiring with the session ([`sessions`]);
+//! - `ended/{sid}` → `{"sub", "ended_at"}`: the tombstone of an ended session, for as long as a
+//!   session may live ([`sessions`]);
 //! - `delivery/failed/{id}` → a back-channel delivery to be retried, expiring a day after its
-//!   next attempt; `delivery/dead/{id}` → one given up, kept 30 days ([`deliveries`]).
+//!   next attempt; `delivery/dead/{id}` → one given up, kept 30 days ([`deliveries`]);
+//! - `outbox/{logout_id}` → the deliveries of a logout not yet handed off, and `sweep/due` →
+//!   the time something was last left for the cron sweep ([`outbox`]).
 //!
 //! The browser cookie names its session itself (`{b64url(sid)}.{secret}`, the secret stored
 //! only hashed), so there is no browser index to keep.
@@ -23,6 +29,7 @@ pub mod confirmations;
 pub mod deliveries;
 #[cfg(any(test, feature = "test-support"))]
 pub mod memory;
+pub mod outbox;
 pub mod secrets;
 pub mod sessions;
 pub mod store;

@@ -1,5 +1,12 @@
 //! Sessions of the provider, and their keys in the `SESSIONS` namespace (see [`super`]):
-//! `session/{sid}` and `subject/{b64url(sub)}/{sid}`.
+//! `session/{sid}`, `subject/{b64url(sub)}/{sid}`, `member/{sid}/{client_id}` and
+//! `ended/{sid}`.
+//!
+//! A session's clients are those it was created with (in its record) and one `member/` key per
+//! client recorded since: recording a client writes its own key and never rewrites the record,
+//! so concurrent recordings (a single sign-on burst) cannot overwrite each other, and a
+//! recording cannot revive an ended session's record. An ended session leaves a tombstone,
+//! `ended/{sid}`, which refuses it being created or joined again.
 //!
 //! The browser cookie names its session itself: `{b64url(sid)}.{secret}`, the secret random and
 //! stored only hashed in the record. A logout finds the session with one read and no index to
@@ -105,7 +112,7 @@ pub async fn load_by_cookie(store: &impl Store, cookie: &str, now: i64) -> Resul
         return Ok(None);
     };
     let hash = hash_secret(secret);
-    Ok(load(store, &sid, now).await?.filter(|s| bool::from(s.cookie_hash.as_bytes().ct_eq(hash.as_bytes()))))
+    Ok(load_live(store, &sid, now).await?.filter(|s| bool::from(s.cookie_hash.as_bytes().ct_eq(hash.as_bytes()))))
 }
 
 /// Writes a session record, and with `new` its subject index entry, both expiring with it.
@@ -175,6 +182,99 @@ async fn live_of(store: &impl Store, sub: &str, keys: &[String], now: i64) -> Re
 pub async fn of_subject(store: &impl Store, sub: &str, limit: usize, now: i64) -> Result<Vec<Session>, StoreError> {
     let keys: Vec<String> = sids_of_subject(store, sub, limit).await?.iter().map(|sid| session_key(sid)).collect();
     live_of(store, sub, &keys, now).await
+}
+
+/// How long a tombstone refuses its `sid`: the longest a session may live (so that no session
+/// of that `sid` can still be in use anywhere), which is far beyond KV's propagation window.
+pub const TOMBSTONE_TTL_S: i64 = 366 * 24 * 3600;
+
+fn member_prefix(sid: &str) -> String {
+    format!("member/{sid}/")
+}
+
+fn tombstone_key(sid: &str) -> String {
+    format!("ended/{sid}")
+}
+
+/// Records that `client_id` got an ID token in `session`: one key of its own, expiring with
+/// the session.
+pub async fn add_member(store: &impl Store, session: &Session, client_id: &str) -> Result<(), StoreError> {
+    let key = format!("{}{client_id}", member_prefix(&session.sid));
+    store.put(Ns::Sessions, &key, "", Some(session.expires_at), None).await
+}
+
+/// The clients recorded in the session `sid` after its creation, each once, in key order.
+pub async fn members(store: &impl Store, sid: &str) -> Result<Vec<String>, StoreError> {
+    let prefix = member_prefix(sid);
+    let mut out = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = store.list(Ns::Sessions, &prefix, cursor, 1000).await?;
+        out.extend(page.keys.into_iter().map(|l| l.key[prefix.len()..].to_string()));
+        if page.cursor.is_none() {
+            return Ok(out);
+        }
+        cursor = page.cursor;
+    }
+}
+
+/// `session` with every client recorded since its creation added (one listing).
+pub async fn with_members(store: &impl Store, mut session: Session) -> Result<Session, StoreError> {
+    for id in members(store, &session.sid).await? {
+        if !session.clients.contains(&id) {
+            session.clients.push(id);
+        }
+    }
+    Ok(session)
+}
+
+/// Leaves the tombstone of an ended session.
+pub async fn bury(store: &impl Store, sid: &str, sub: &str, now: i64) -> Result<(), StoreError> {
+    let value = serde_json::json!({ "sub": sub, "ended_at": now }).to_string();
+    store.put(Ns::Sessions, &tombstone_key(sid), &value, Some(now + TOMBSTONE_TTL_S), None).await
+}
+
+/// Whether the session `sid` has ended (its tombstone is visible here).
+pub async fn ended(store: &impl Store, sid: &str) -> Result<bool, StoreError> {
+    Ok(store.get(Ns::Sessions, &tombstone_key(sid)).await?.is_some())
+}
+
+/// What is known of a `sid`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Lookup {
+    Live(Session),
+    /// Its tombstone is visible: it ended, and stays ended.
+    Ended,
+    Unknown,
+}
+
+/// A session by `sid` and whether it has ended, in one bulk read (its record and its
+/// tombstone): a record still visible beside its tombstone is ended.
+pub async fn lookup(store: &impl Store, sid: &str, now: i64) -> Result<Lookup, StoreError> {
+    if !valid_sid(sid) {
+        return Ok(Lookup::Unknown);
+    }
+    let found = store.get_many(Ns::Sessions, &[session_key(sid), tombstone_key(sid)]).await?;
+    let (record, tombstone) = (&found[0], &found[1]);
+    if tombstone.is_some() {
+        return Ok(Lookup::Ended);
+    }
+    let live = record.as_deref().and_then(|r| serde_json::from_str::<Session>(r).ok()).filter(|s| s.expires_at > now);
+    Ok(live.map_or(Lookup::Unknown, Lookup::Live))
+}
+
+/// A live session by `sid`: `None` when unknown, expired or ended (one bulk read).
+pub async fn load_live(store: &impl Store, sid: &str, now: i64) -> Result<Option<Session>, StoreError> {
+    Ok(match lookup(store, sid, now).await? {
+        Lookup::Live(s) => Some(s),
+        Lookup::Ended | Lookup::Unknown => None,
+    })
+}
+
+/// Which of `sids` have ended, in one bulk read.
+pub async fn ended_among(store: &impl Store, sids: &[&str]) -> Result<Vec<bool>, StoreError> {
+    let keys: Vec<String> = sids.iter().map(|sid| tombstone_key(sid)).collect();
+    Ok(store.get_many(Ns::Sessions, &keys).await?.into_iter().map(|v| v.is_some()).collect())
 }
 
 #[cfg(test)]

@@ -2,9 +2,10 @@
 //! `test-support`): one clock ([`NOW`]), one key set, one configuration, one recording platform,
 //! an app to call, a seeded store, and ID token minting.
 
+pub mod eventual;
 pub mod fixtures;
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::OnceLock;
@@ -15,8 +16,9 @@ use crate::app;
 use crate::config::Config;
 use crate::http::{HttpRequest, HttpResponse, Method};
 use crate::keys::{generate, Alg, KeySet};
-use crate::ports::{Ctx, LogoutEvent, Platform, Summary};
+use crate::ports::{Ctx, Handoff, Platform, Store, Summary};
 use crate::state::clients::Client;
+use crate::state::deliveries::{Delivery, QueueMessage, Recheck};
 use crate::state::memory::MemoryStore;
 use crate::state::secrets::hash_secret;
 use crate::state::sessions::{self, Session};
@@ -64,19 +66,62 @@ pub fn config() -> &'static Config {
     CONFIG.get_or_init(|| load(&settings()).expect("the test configuration is valid"))
 }
 
-/// The one test platform: tells nobody, records each event it is told of and how many
-/// deliveries it could make inline, and checks signatures in Rust.
+/// The one test platform: sends nothing, records every delivery handed to it (as delivered
+/// inline or queued), how many it could make inline, and every queue message; ids are
+/// numbered; signatures are checked in Rust. With `queue_down` set, queue sends fail: what
+/// does not go inline comes back unsent, and `enqueue` answers false.
 #[derive(Default)]
 pub struct Recorder {
-    pub events: RefCell<Vec<LogoutEvent>>,
+    pub handed: RefCell<Vec<Delivery>>,
     pub inline_max: RefCell<Vec<usize>>,
+    pub enqueued: RefCell<Vec<(QueueMessage, u32)>>,
+    pub queue_down: Cell<bool>,
+    ids: Cell<u32>,
+}
+
+impl Recorder {
+    /// The re-checks queued so far, one per logout.
+    pub fn rechecks(&self) -> Vec<Recheck> {
+        self.enqueued
+            .borrow()
+            .iter()
+            .filter_map(|(m, _)| match m {
+                QueueMessage::Recheck(r) => Some(r.clone()),
+                QueueMessage::Deliver(_) => None,
+            })
+            .collect()
+    }
 }
 
 impl Platform for Recorder {
-    async fn notify(&self, event: &LogoutEvent, _clients: &[Client], inline_max: usize) -> Summary {
-        self.events.borrow_mut().push(event.clone());
+    async fn deliver(&self, deliveries: Vec<Delivery>, inline_max: usize) -> Handoff {
         self.inline_max.borrow_mut().push(inline_max);
-        Summary::default()
+        let inline = deliveries.len().min(inline_max);
+        let mut handoff = Handoff { summary: Summary { delivered: inline, ..Summary::default() }, unsent: Vec::new() };
+        for (i, d) in deliveries.into_iter().enumerate() {
+            if i >= inline && self.queue_down.get() {
+                handoff.unsent.push(d);
+                continue;
+            }
+            if i >= inline {
+                handoff.summary.queued += 1;
+            }
+            self.handed.borrow_mut().push(d);
+        }
+        handoff
+    }
+
+    async fn enqueue(&self, message: &QueueMessage, delay_s: u32) -> bool {
+        if self.queue_down.get() {
+            return false;
+        }
+        self.enqueued.borrow_mut().push((message.clone(), delay_s));
+        true
+    }
+
+    fn random_id(&self) -> String {
+        self.ids.set(self.ids.get() + 1);
+        format!("L{}", self.ids.get())
     }
 }
 
@@ -189,5 +234,11 @@ pub fn call(store: &MemoryStore, req: &HttpRequest) -> HttpResponse {
     store.now.set(NOW);
     store.ops.set(0);
     let ctx = Ctx { config: config(), store, platform: &Recorder::default(), now: NOW };
+    futures::executor::block_on(app::handle(&ctx, req))
+}
+
+/// Handles one request with the test configuration, against any store and at any time.
+pub fn call_with<S: Store>(store: &S, platform: &Recorder, now: i64, req: &HttpRequest) -> HttpResponse {
+    let ctx = Ctx { config: config(), store, platform, now };
     futures::executor::block_on(app::handle(&ctx, req))
 }

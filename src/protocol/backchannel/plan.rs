@@ -3,7 +3,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use crate::ports::LogoutEvent;
+use crate::protocol::logout::LogoutEvent;
 use crate::state::clients::Client;
 use crate::state::deliveries::Delivery;
 

@@ -3,6 +3,7 @@
 
 use crate::config::BackchannelConfig;
 use crate::ports::{Store, StoreError};
+use crate::state::clients::Client;
 use crate::state::deliveries::{self, Delivery, DeliveryRecord};
 
 /// Longest delay between two attempts, whatever the backoff or `Retry-After` says.
@@ -93,6 +94,18 @@ pub fn after_failure(cfg: &BackchannelConfig, d: &Delivery, outcome: &Outcome, n
     Some(Next::RetryIn { delay_s: retry_delay(cfg, next.attempt, after_s), delivery: next })
 }
 
+/// A queued delivery as it is to be attempted now: to its client's current back-channel URI
+/// and algorithm (registration may have changed them since), or `None` when the client was
+/// deleted or no longer takes back-channel logout (the delivery is then cancelled).
+pub fn current(d: &Delivery, client: Option<&Client>) -> Option<Delivery> {
+    let client = client?;
+    let uri = client.backchannel_logout_uri.as_ref()?;
+    let mut now = d.clone();
+    now.uri = uri.clone();
+    now.alg = client.id_token_signed_response_alg;
+    Some(now)
+}
+
 /// The record of what comes after a failed attempt.
 pub fn record_of(next: &Next, now: i64) -> DeliveryRecord {
     match next {
@@ -111,8 +124,8 @@ pub async fn record(store: &impl Store, next: &Next, now: i64) -> Result<Deliver
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ports::LogoutEvent;
     use crate::protocol::backchannel::plan;
+    use crate::protocol::logout::LogoutEvent;
     use crate::state::deliveries::{delivered, is_current, reissue_overdue, DeliveryStatus};
     use crate::testing::fixtures::{clients, ids, session};
 
@@ -220,5 +233,21 @@ mod tests {
             assert!(is_current(&store, &again[0]).await.unwrap());
             assert!(!is_current(&store, &lost).await.unwrap());
         });
+    }
+
+    #[test]
+    fn a_queued_delivery_follows_its_clients_registration() {
+        let d = plan::plan(&LogoutEvent::Sessions(vec![session("s1", &["rp1"])]), &clients(), ids()).remove(0);
+        let mut moved = clients()[0].clone();
+        moved.backchannel_logout_uri = Some("https://rp1/new-bc".into());
+        moved.id_token_signed_response_alg = crate::keys::Alg::ES256;
+        let now = current(&d, Some(&moved)).unwrap();
+        assert_eq!(
+            (now.uri.as_str(), now.alg, now.id.as_str()),
+            ("https://rp1/new-bc", crate::keys::Alg::ES256, d.id.as_str())
+        );
+        assert_eq!(current(&d, None), None, "client deleted");
+        moved.backchannel_logout_uri = None;
+        assert_eq!(current(&d, Some(&moved)), None, "no back-channel any more");
     }
 }

@@ -47,8 +47,8 @@ pub fn request_body(token: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ports::LogoutEvent;
     use crate::protocol::backchannel::plan;
+    use crate::protocol::logout::LogoutEvent;
     use crate::testing::fixtures::{clients, ids, session};
 
     #[test]

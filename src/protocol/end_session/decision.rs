@@ -66,6 +66,8 @@ pub struct Facts<'a> {
     pub browser: Option<&'a Session>,
     /// The session the hint's `sid` names (read when [`hint_sid_to_read`] says so).
     pub hint_session: Option<&'a Session>,
+    /// Whether that session's tombstone was seen: it ended already.
+    pub hint_session_ended: bool,
 }
 
 /// The `sid` whose session the decision needs besides the browser's: the hint's, when the
@@ -107,6 +109,17 @@ pub fn decide(f: &Facts<'_>) -> Decision {
         Decision::LogOut { target: Some(target.clone()), redirect }
     } else {
         Decision::Confirm { target: target.clone(), redirect }
+    }
+}
+
+/// The session a verified hint names that this location does not see: with no browser session
+/// and no session found for the hint's `sid`, a logout that goes ahead still ends that session
+/// where KV shows it later (see `protocol::logout::end_unseen`).
+pub fn unseen_hint_session<'a>(f: &Facts<'a>) -> Option<(&'a str, &'a str)> {
+    let hint = f.hint?;
+    match (f.browser, f.hint_session, f.hint_session_ended, hint.sid.as_deref()) {
+        (None, None, false, Some(sid)) => Some((sid, hint.sub.as_str())),
+        _ => None,
     }
 }
 
@@ -186,6 +199,7 @@ mod tests {
         client: NamedClient<'a>,
         browser: Option<Session>,
         hint_session: Option<Session>,
+        ended: bool,
     }
 
     impl Case<'_> {
@@ -196,12 +210,13 @@ mod tests {
                 client: self.client,
                 browser: self.browser.as_ref(),
                 hint_session: self.hint_session.as_ref(),
+                hint_session_ended: false,
             })
         }
     }
 
     fn case(params: LogoutParams) -> Case<'static> {
-        Case { params, hint: None, client: NamedClient::None, browser: None, hint_session: None }
+        Case { params, hint: None, client: NamedClient::None, browser: None, hint_session: None, ended: false }
     }
 
     #[test]
@@ -376,5 +391,37 @@ mod tests {
         assert_eq!(recorded_sid_to_read(true, None, "s1"), Some("s1"));
         assert_eq!(recorded_sid_to_read(true, Some(&browser), "s1"), None);
         assert_eq!(recorded_sid_to_read(false, None, "s1"), None);
+    }
+
+    #[test]
+    fn a_hints_session_not_seen_here_is_ended_where_it_is_seen_later() {
+        let cl = client();
+        let mut c = case(params(None, None));
+        c.client = NamedClient::Found(&cl);
+        c.hint = Some(hint("alice", Some("s1")));
+        let facts = |c: &Case<'_>| {
+            unseen_hint_session(&Facts {
+                params: &c.params,
+                hint: c.hint.as_ref(),
+                client: c.client,
+                browser: c.browser.as_ref(),
+                hint_session: c.hint_session.as_ref(),
+                hint_session_ended: c.ended,
+            })
+            .map(|(sid, sub)| (sid.to_string(), sub.to_string()))
+        };
+        assert_eq!(facts(&c), Some(("s1".to_string(), "alice".to_string())));
+        // Seen here (even as another user's), or a browser session at stake: not this rule.
+        c.hint_session = Some(session("s1", "mallory"));
+        assert_eq!(facts(&c), None);
+        c.hint_session = None;
+        c.browser = Some(session("s2", "alice"));
+        assert_eq!(facts(&c), None);
+        c.browser = None;
+        c.ended = true;
+        assert_eq!(facts(&c), None, "ended already");
+        c.ended = false;
+        c.hint = Some(hint("alice", None));
+        assert_eq!(facts(&c), None);
     }
 }

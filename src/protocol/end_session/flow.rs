@@ -12,12 +12,13 @@ use super::params::{self, ConfirmAnswer, EndSessionRequest, LogoutParams, ParamE
 use crate::http::cookies::{self, SameSite};
 use crate::http::errors::ErrorTable;
 use crate::http::{prefers_json, HttpRequest, HttpResponse};
-use crate::ports::{Ctx, LogoutEvent, Platform, Store, Summary};
+use crate::ports::{Ctx, Platform, Store, Summary};
 use crate::protocol::frontchannel::{self, Frames};
 use crate::protocol::logout;
+use crate::protocol::logout::LogoutEvent;
 use crate::state::clients::{self, Client};
 use crate::state::confirmations::{self, binding_value, Redeemed};
-use crate::state::sessions::{self, Session};
+use crate::state::sessions::{self, Lookup, Session};
 use crate::ui::i18n;
 use crate::ui::pages::{self, PageContext};
 
@@ -87,8 +88,12 @@ async fn browser_session<S: Store, N>(
     ctx: &Ctx<'_, S, N>,
     inputs: &Inputs<'_>,
 ) -> Result<Option<Session>, EndSessionError> {
+    // With every client recorded in it: they all hear of its end.
     Ok(match inputs.session_cookie {
-        Some(value) => sessions::load_by_cookie(ctx.store, value, ctx.now).await?,
+        Some(value) => match sessions::load_by_cookie(ctx.store, value, ctx.now).await? {
+            Some(s) => Some(sessions::with_members(ctx.store, s).await?),
+            None => None,
+        },
         None => None,
     })
 }
@@ -126,9 +131,14 @@ async fn start<S: Store, N: Platform>(
         (Some(_), Some(c)) => NamedClient::Found(c),
         (Some(_), None) => NamedClient::Unknown,
     };
-    let hint_session = match decision::hint_sid_to_read(hint.as_ref(), browser.as_ref()) {
-        Some(sid) => sessions::load(ctx.store, sid, ctx.now).await?,
-        None => None,
+    let hint_lookup = match decision::hint_sid_to_read(hint.as_ref(), browser.as_ref()) {
+        Some(sid) => sessions::lookup(ctx.store, sid, ctx.now).await?,
+        None => Lookup::Unknown,
+    };
+    let hint_session_ended = hint_lookup == Lookup::Ended;
+    let hint_session = match hint_lookup {
+        Lookup::Live(s) => Some(s),
+        Lookup::Ended | Lookup::Unknown => None,
     };
     let facts = Facts {
         params: p,
@@ -136,10 +146,14 @@ async fn start<S: Store, N: Platform>(
         client: named,
         browser: browser.as_ref(),
         hint_session: hint_session.as_ref(),
+        hint_session_ended,
     };
     let view = match decision::decide(&facts) {
         Decision::Reject(r) => return Err(EndSessionError::Refused(r)),
         Decision::LogOut { target, redirect } => {
+            if let Some((sid, sub)) = decision::unseen_hint_session(&facts) {
+                logout::end_unseen(ctx.store, ctx.platform, sid, sub, ctx.now).await?;
+            }
             let client_id = client_id.map(str::to_string);
             log_out(ctx, target, client_id, redirect, loaded.clone()).await?
         }
@@ -181,7 +195,10 @@ async fn confirmed<S: Store, N: Platform>(
     };
     let browser = if answer.log_out { browser_session(ctx, inputs).await? } else { None };
     let recorded = match decision::recorded_sid_to_read(answer.log_out, browser.as_ref(), &pending.target_sid) {
-        Some(sid) => sessions::load(ctx.store, sid, ctx.now).await?,
+        Some(sid) => match sessions::load_live(ctx.store, sid, ctx.now).await? {
+            Some(s) => Some(sessions::with_members(ctx.store, s).await?),
+            None => None,
+        },
         None => None,
     };
     let answered = Answered {
@@ -212,7 +229,8 @@ async fn log_out<S: Store, N: Platform>(
     let sessions_ended = ended.len();
     let event = LogoutEvent::Sessions(ended);
     let result =
-        logout::end_sessions(ctx.store, ctx.platform, &event, ctx.config.backchannel.inline_max, known).await?;
+        logout::end_sessions(ctx.store, ctx.platform, &event, ctx.config.backchannel.inline_max, known, ctx.now)
+            .await?;
     let frames = frontchannel::frames(&ctx.config.issuer, event.sessions(), &result.clients);
     Ok(View::LoggedOut { client_id, sessions_ended, summary: result.summary, frames, redirect })
 }

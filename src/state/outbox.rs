@@ -1,0 +1,85 @@
+//! The outbox: the deliveries (and the re-check) of one logout, stored under
+//! `outbox/{logout_id}` before the first attempt and before any session is deleted, and removed
+//! once every one was handed off (delivered, queued, or recorded as failed). What a failed queue
+//! send or a logout cut short leaves here, the re-check or the cron sweep sends again: nothing
+//! is lost between the decision to notify and the queue.
+//!
+//! The sweep lists KV only while `sweep/due` exists (each list counts against the free plan's
+//! 1,000 a day): it is written whenever something is left for the sweep.
+
+use serde::{Deserialize, Serialize};
+
+use super::deliveries::{Delivery, Recheck};
+use super::store::{Ns, Store, StoreError};
+
+const PREFIX: &str = "outbox/";
+const DUE_KEY: &str = "sweep/due";
+
+/// How long the sweep keeps looking after the last thing left for it: longer than the longest
+/// retry delay (an hour) and the sweep's grace, so that a retry whose message was lost is found.
+pub const DUE_TTL_S: i64 = 2 * 3600;
+
+/// How long KV keeps an outbox record that nobody handled (far beyond the sweep's grace).
+const OUTBOX_TTL_S: i64 = 7 * 86400;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Outbox {
+    pub logout_id: String,
+    /// Not yet handed off.
+    pub deliveries: Vec<Delivery>,
+    /// The re-check, while its queue message is not sent.
+    pub recheck: Option<Recheck>,
+    pub created_at: i64,
+}
+
+impl Outbox {
+    pub fn is_empty(&self) -> bool {
+        self.deliveries.is_empty() && self.recheck.is_none()
+    }
+}
+
+fn key(logout_id: &str) -> String {
+    format!("{PREFIX}{logout_id}")
+}
+
+pub async fn save(store: &impl Store, outbox: &Outbox, now: i64) -> Result<(), StoreError> {
+    let value = serde_json::to_string(outbox).expect("an outbox serialises");
+    store.put(Ns::Sessions, &key(&outbox.logout_id), &value, Some(now + OUTBOX_TTL_S), None).await
+}
+
+pub async fn load(store: &impl Store, logout_id: &str) -> Result<Option<Outbox>, StoreError> {
+    let raw = store.get(Ns::Sessions, &key(logout_id)).await?;
+    Ok(raw.and_then(|r| serde_json::from_str(&r).ok()))
+}
+
+pub async fn remove(store: &impl Store, logout_id: &str) -> Result<(), StoreError> {
+    store.delete(Ns::Sessions, &key(logout_id)).await
+}
+
+/// Stores what is left of an outbox, or removes it when nothing is; something left is due for
+/// the sweep.
+pub async fn settle(store: &impl Store, outbox: &Outbox, now: i64) -> Result<(), StoreError> {
+    if outbox.is_empty() {
+        return remove(store, &outbox.logout_id).await;
+    }
+    save(store, outbox, now).await?;
+    mark_due(store, now).await
+}
+
+/// Up to `limit` outbox records, oldest keys first (one listing, one bulk read).
+pub async fn page(store: &impl Store, limit: u32) -> Result<Vec<Outbox>, StoreError> {
+    let listed = store.list(Ns::Sessions, PREFIX, None, limit).await?;
+    let keys: Vec<String> = listed.keys.into_iter().map(|l| l.key).collect();
+    let records = store.get_many(Ns::Sessions, &keys).await?;
+    Ok(records.into_iter().flatten().filter_map(|r| serde_json::from_str(&r).ok()).collect())
+}
+
+/// Tells the sweep there is something for it (a retry, or an outbox left behind).
+pub async fn mark_due(store: &impl Store, now: i64) -> Result<(), StoreError> {
+    store.put(Ns::Sessions, DUE_KEY, &now.to_string(), Some(now + DUE_TTL_S), None).await
+}
+
+/// Whether the sweep has anything to look for (one read, no list).
+pub async fn due(store: &impl Store) -> Result<bool, StoreError> {
+    Ok(store.get(Ns::Sessions, DUE_KEY).await?.is_some())
+}
