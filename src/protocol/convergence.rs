@@ -20,7 +20,7 @@ use crate::state::outbox;
 use crate::state::sessions::{self, Lookup};
 use crate::state::store::{ListPage, Ns};
 use crate::testing::eventual::World;
-use crate::testing::{admin_request, call_with, id_token, request, Recorder, ISSUER, NOW};
+use crate::testing::{admin_request, call_with, handle, id_token, request, Recorder, ISSUER, NOW};
 
 const SID: &str = "sid-x";
 const CLIENTS: [&str; 6] = ["rp1", "rp2", "rp3", "rp4", "rp5", "rp6"];
@@ -263,10 +263,10 @@ fn twelve_recordings_at_once_are_all_kept_and_all_told() {
     assert_eq!(call_with(&store, &platform, NOW, &create).status, 201);
     // Twelve recordings interleaved: each reads the session before any of them writes.
     let yielding = Yielding(&store);
-    let ctx = crate::ports::Ctx { config: crate::testing::config(), store: &yielding, platform: &platform, now: NOW };
     let calls: Vec<_> = (0..12).map(|i| record(&format!("app{i}"))).collect();
-    let answers =
-        futures::executor::block_on(futures::future::join_all(calls.iter().map(|req| crate::app::handle(&ctx, req))));
+    let answers = futures::executor::block_on(futures::future::join_all(
+        calls.iter().map(|req| handle(crate::testing::config(), &yielding, &platform, NOW, req)),
+    ));
     assert!(answers.iter().all(|r| r.status == 200));
     let end = admin_request(Method::Delete, &format!("/admin/sessions/{SID}"), None);
     assert_eq!(call_with(&store, &platform, NOW, &end).status, 200);
@@ -392,8 +392,7 @@ fn a_failed_queue_send_loses_nothing_the_sweep_sends_it_again() {
     let mut settings = crate::testing::settings();
     settings.insert("BACKCHANNEL_INLINE_MAX", "2".into());
     let config = crate::testing::load(&settings).unwrap();
-    let ctx = crate::ports::Ctx { config: &config, store: &store, platform: &platform, now: NOW };
-    let r = futures::executor::block_on(crate::app::handle(&ctx, &rp_logout(&cookie)));
+    let r = futures::executor::block_on(handle(&config, &store, &platform, NOW, &rp_logout(&cookie)));
     assert_eq!(r.status, 303);
     assert_eq!(told(&platform).len(), 2, "two inline");
     // The rest, and the re-check, wait in the outbox; the sweep is told.

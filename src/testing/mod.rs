@@ -242,3 +242,16 @@ pub fn call_with<S: Store>(store: &S, platform: &Recorder, now: i64, req: &HttpR
     let ctx = Ctx { config: config(), store, platform, now };
     futures::executor::block_on(app::handle(&ctx, req))
 }
+
+/// Handles one request with `config`, against any store and at any time, as a future (to run
+/// several at once).
+pub async fn handle<S: Store>(
+    config: &Config,
+    store: &S,
+    platform: &Recorder,
+    now: i64,
+    req: &HttpRequest,
+) -> HttpResponse {
+    let ctx = Ctx { config, store, platform, now };
+    app::handle(&ctx, req).await
+}
