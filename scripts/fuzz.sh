@@ -6,7 +6,7 @@
 # FUZZ_SANITIZER=address.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-. "$ROOT/scripts/setup.sh"
+. "$ROOT/scripts/setup.sh" fuzz
 cd "$ROOT"
 seconds="${1:-5}"
 shift || true
@@ -22,6 +22,6 @@ for t in "${targets[@]}"; do
   echo "[fuzz] $t for ${seconds}s" >&2
   # -max_len bounds inputs to the service's own limits; a slow input (> 2 s) is a failure.
   "$CARGO_FUZZ" run -s "$sanitizer" "$t" "fuzz/corpus/$t" -- -max_total_time="$seconds" -max_len=16384 \
-    -timeout=2 -rss_limit_mb=2048 -print_final_stats=0 "${dict[@]}" 2>&1 | grep -E "^Done|ERROR|panicked|SUMMARY" >&2
+    -timeout=2 -rss_limit_mb=2048 -print_final_stats=0 ${dict[@]+"${dict[@]}"} 2>&1 | grep -E "^Done|ERROR|panicked|SUMMARY" >&2
 done
 echo "[fuzz] all targets ran without a crash" >&2
