@@ -66,6 +66,7 @@ say "$(grep -E 'Total Upload' "$tmp/deploy.log" | head -n 1 | sed 's/^ *//')"
 port="$("$NODE22" -e 'const s = require("node:net").createServer().listen(0, "127.0.0.1", () => { const p = s.address().port; s.close(() => console.log(p)); })')"
 say "./scripts/dev.sh (PORT=$port), then Ctrl-C"
 t=$SECONDS
+: > "$tmp/dev.log"
 env -u EDGE_LOGOUT_PREBUILT PORT="$port" ${target[@]+"${target[@]}"} ./scripts/dev.sh > "$tmp/dev.log" 2>&1 &
 dev_pid=$!
 stop_dev() { kill -INT "$dev_pid" 2>/dev/null || true; }
