@@ -165,3 +165,7 @@ for bin in ${npm_bins[@]+"${npm_bins[@]}"} ${NODE22:+"$NODE22"} ${WORKER_BUILD:+
   ${WASM_BINDGEN_BIN:+"$WASM_BINDGEN_BIN"} ${CARGO_FUZZ:+"$CARGO_FUZZ"}; do
   [ -e "$bin" ] || { say "missing after install: $bin"; exit 1; }
 done
+# Run directly (not sourced): say where the Node for wrangler is, on stdout.
+if [ "${BASH_SOURCE[0]}" = "$0" ] && [ -n "${NODE22:-}" ]; then
+  printf 'NODE22=%s\n' "$NODE22"
+fi

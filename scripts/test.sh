@@ -19,7 +19,7 @@ cd "$ROOT"
 export CI=true
 
 step() { printf '\n==> %s\n' "$*" >&2; }
-usage() { sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 started=$SECONDS
 
 part="${1:-all}"
