@@ -1,17 +1,43 @@
 #!/usr/bin/env bash
-# Builds the worker (build/index.js + wasm) with worker-build, using the tools setup.sh installed
-# instead of the downloads worker-build would try. Skips the build when nothing changed.
+# Builds the worker (build/index.js + build/index_bg.wasm) with worker-build, using the tools
+# setup.sh installs instead of the downloads worker-build would try. It is also wrangler's
+# [build] command (wrangler.toml), so that `wrangler deploy` and `wrangler dev` build a clean
+# clone themselves, installing the Rust tools they need when they are missing (after `npm ci`).
+# Skips everything, tool checks included, when the inputs did not change since the last build:
+# then it costs a fraction of a second, which keeps `wrangler dev` starts quick.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-. "$ROOT/scripts/setup.sh"
 cd "$ROOT"
 
+# SHA-256 of stdin with whatever this system has (GNU coreutils, macOS/BSD, or OpenSSL).
+sha256() {
+  if command -v sha256sum >/dev/null 2>&1; then
+    sha256sum | cut -d' ' -f1
+  elif command -v shasum >/dev/null 2>&1; then
+    shasum -a 256 | cut -d' ' -f1
+  else
+    openssl dgst -sha256 | sed 's/^.*= *//'
+  fi
+}
+# The inputs: the crate's manifest and lockfile, this script, and every file under src/ (names
+# and contents, in a fixed order).
+inputs="$(
+  {
+    cat Cargo.toml Cargo.lock scripts/build.sh
+    find src -type f | LC_ALL=C sort | while IFS= read -r f; do
+      printf '\n%s\n' "$f"
+      cat "$f"
+    done
+  } | sha256
+)"
 stamp=build/.inputs
-inputs="$(cat Cargo.toml Cargo.lock $(find src -type f | sort) | sha256sum | cut -d' ' -f1)"
-if [ -f build/index.js ] && [ "$(cat "$stamp" 2>/dev/null)" = "$inputs" ]; then
+if [ -f build/index.js ] && [ -f build/index_bg.wasm ] && [ "$(cat "$stamp" 2>/dev/null)" = "$inputs" ]; then
   echo "[build] up to date" >&2
   exit 0
 fi
+
+. "$ROOT/scripts/setup.sh" build
+rm -f "$stamp"
 echo "[build] worker-build --release" >&2
 # worker-build runs wasm-bindgen, wasm-opt and esbuild found through these variables.
 "$WORKER_BUILD" --release >&2
@@ -21,3 +47,4 @@ echo "[build] worker-build --release" >&2
   --enable-nontrapping-float-to-int --enable-bulk-memory --enable-multivalue --enable-reference-types \
   --enable-exception-handling build/index_bg.wasm -o build/index_bg.wasm
 echo "$inputs" > "$stamp"
+echo "[build] built build/index.js and build/index_bg.wasm" >&2

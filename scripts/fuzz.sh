@@ -6,7 +6,7 @@
 # FUZZ_SANITIZER=address.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-. "$ROOT/scripts/setup.sh"
+. "$ROOT/scripts/setup.sh" fuzz
 cd "$ROOT"
 seconds="${1:-5}"
 shift || true
@@ -25,7 +25,7 @@ for t in "${targets[@]}"; do
   # -max_len bounds inputs to the service's own limits; a slow input (> 2 s) is a failure.
   if ! "$CARGO_FUZZ" run -s "$sanitizer" "$t" "fuzz/corpus/$t" "fuzz/seeds/$t" -- -max_total_time="$seconds" \
     -max_len=16384 -timeout=2 -rss_limit_mb=2048 -print_final_stats=0 -artifact_prefix="fuzz/artifacts/$t/" \
-    "${dict[@]}" >"$logs/$t.log" 2>&1; then
+    ${dict[@]+"${dict[@]}"} >"$logs/$t.log" 2>&1; then
     # The panic's message and where the crashing input was written.
     echo "[fuzz] $t FAILED; the end of its log ($logs/$t.log):" >&2
     grep -E "panicked|assertion|left:|right:|ERROR|SUMMARY|Test unit written|Base64" "$logs/$t.log" | tail -n 20 >&2 || tail -n 40 "$logs/$t.log" >&2

@@ -1,35 +1,122 @@
 #!/usr/bin/env bash
-# Runs every test of edge-logout: formatting, lints (host and wasm32), the Rust unit tests, the
-# worker build, and the end-to-end tests against the built worker under `wrangler dev`.
-# Installs what is missing first (scripts/setup.sh). Exits non-zero on the first failure.
+# Runs the tests of edge-logout; with no argument, all of them:
+#   ./scripts/test.sh                  everything below, in this order, then checks that the
+#                                      working tree is as clean as it was (git status)
+#   ./scripts/test.sh lint             cargo fmt --check, clippy (host --all-targets, and wasm32)
+#   ./scripts/test.sh rust             cargo test (unit, property and host integration tests)
+#   ./scripts/test.sh fuzz             every fuzz target for 5 s (scripts/fuzz.sh)
+#   ./scripts/test.sh e2e [WORD...]    builds the worker, then the end-to-end tests under
+#                                      `wrangler dev`: only the files of tests/e2e/ whose name
+#                                      contains one of the WORDs, if any (e.g. `e2e backchannel`)
+#   ./scripts/test.sh clone            what a new user does with a clean clone: npm ci, wrangler
+#                                      deploy --dry-run (builds through [build]), ./scripts/dev.sh
+#                                      (scripts/check-clone.sh)
+# Installs what the chosen part needs and is missing first (scripts/setup.sh). Exits non-zero on
+# the first failure.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
-. scripts/setup.sh
 export CI=true
 
 step() { printf '\n==> %s\n' "$*" >&2; }
+usage() { sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 started=$SECONDS
 
-step "cargo fmt --check"
-cargo fmt --check
-step "cargo clippy --all-targets -- -D warnings"
-cargo clippy --all-targets -- -D warnings
-step "cargo clippy --target wasm32-unknown-unknown -- -D warnings"
-cargo clippy --target wasm32-unknown-unknown -- -D warnings
-step "cargo test"
-cargo test
-step "fuzz every target briefly (scripts/fuzz.sh 3600 for long runs)"
-bash scripts/fuzz.sh 5
-step "build the worker"
-bash scripts/build.sh
-step "browser for the end-to-end tests (scripts/setup-browser.sh)"
-CHROMIUM="$(bash scripts/setup-browser.sh | sed -n 's/^CHROMIUM=//p')"
-[ -n "$CHROMIUM" ] || { echo "scripts/setup-browser.sh named no browser" >&2; exit 1; }
-export CHROMIUM
-step "end-to-end tests (Node $("$NODE22" --version), wrangler dev)"
-mkdir -p tests/artifacts
-# One file at a time; every test and hook is bounded in time (--test-timeout, and the suites' own).
-"$NODE22" --test --test-concurrency=1 --test-timeout=240000 --test-reporter=spec tests/e2e/*.test.mjs
+part="${1:-all}"
+[ $# -gt 0 ] && shift
+words=("$@")
+case "$part" in
+  all | lint | rust | fuzz | e2e | clone) ;;
+  -h | --help | help) usage ;;
+  *) echo "unknown part '$part'" >&2; usage ;;
+esac
+if [ "$part" != e2e ] && [ ${#words[@]} -gt 0 ]; then
+  echo "only e2e takes words" >&2
+  usage
+fi
 
-step "all tests passed in $((SECONDS - started)) s"
+# What the working tree looked like before (the full run must leave it so).
+before="$(git status --porcelain 2>/dev/null || true)"
+
+case "$part" in
+  all) . scripts/setup.sh test ;;
+  lint) . scripts/setup.sh rust ;;
+  rust) ;;
+  fuzz) . scripts/setup.sh fuzz ;;
+  e2e) . scripts/setup.sh dev ;;
+  clone) ;;
+esac
+
+run_lint() {
+  step "cargo fmt --check"
+  cargo fmt --check
+  step "cargo clippy --all-targets -- -D warnings"
+  cargo clippy --all-targets -- -D warnings
+  step "cargo clippy --target wasm32-unknown-unknown -- -D warnings"
+  cargo clippy --target wasm32-unknown-unknown -- -D warnings
+}
+run_rust() {
+  step "cargo test"
+  cargo test
+}
+run_fuzz() {
+  step "fuzz every target briefly (scripts/fuzz.sh 3600 for long runs)"
+  bash scripts/fuzz.sh 5
+}
+run_e2e() {
+  step "build the worker"
+  bash scripts/build.sh
+  step "browser for the end-to-end tests (scripts/setup-browser.sh)"
+  CHROMIUM="$(bash scripts/setup-browser.sh | sed -n 's/^CHROMIUM=//p')"
+  [ -n "$CHROMIUM" ] || { echo "scripts/setup-browser.sh named no browser" >&2; exit 1; }
+  export CHROMIUM
+  local files=() f w
+  for f in tests/e2e/*.test.mjs; do
+    if [ ${#words[@]} -eq 0 ]; then
+      files+=("$f")
+      continue
+    fi
+    for w in "${words[@]}"; do
+      case "$(basename "$f")" in *"$w"*) files+=("$f"); break ;; esac
+    done
+  done
+  [ ${#files[@]} -gt 0 ] || { echo "no file in tests/e2e/ has ${words[*]} in its name" >&2; exit 1; }
+  step "end-to-end tests (Node $("$NODE22" --version), wrangler dev): ${files[*]}"
+  mkdir -p tests/artifacts
+  # One file at a time; every test and hook is bounded in time (--test-timeout, and the suites'
+  # own). The worker was built above: EDGE_LOGOUT_PREBUILT (tests/support/worker.mjs) skips
+  # wrangler.toml's [build] at each of the many starts.
+  "$NODE22" --test --test-concurrency=1 --test-timeout=240000 --test-reporter=spec "${files[@]}"
+}
+run_clone() {
+  step "a clean clone: npm ci, wrangler deploy --dry-run --outdir, ./scripts/dev.sh (scripts/check-clone.sh)"
+  bash scripts/check-clone.sh
+}
+
+case "$part" in
+  all)
+    run_lint
+    run_rust
+    run_fuzz
+    run_e2e
+    run_clone
+    step "the commands left the working tree as it was (git status --porcelain)"
+    after="$(git status --porcelain 2>/dev/null || true)"
+    if [ "$after" != "$before" ]; then
+      echo "git status --porcelain before the tests:" >&2
+      printf '%s\n' "${before:-(nothing)}" >&2
+      echo "and after:" >&2
+      printf '%s\n' "${after:-(nothing)}" >&2
+      git diff --stat >&2 || true
+      echo "the tests changed the working tree (above): every file they write must be ignored" >&2
+      exit 1
+    fi
+    ;;
+  lint) run_lint ;;
+  rust) run_rust ;;
+  fuzz) run_fuzz ;;
+  e2e) run_e2e ;;
+  clone) run_clone ;;
+esac
+
+step "$part: passed in $((SECONDS - started)) s"

