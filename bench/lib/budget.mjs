@@ -64,37 +64,48 @@ export function budgetModel(figures) {
   const bulkReads = (keys) => ceilDiv(keys, F.bulkReadMax);
 
   /**
-   * An RP-initiated logout whose session has `k` clients, `d` of them with a back-channel URI:
-   * one get (the session; the cookie names it), one bulk read of the clients (the hint's client
-   * among them), DELETES_PER_SESSION deletes (session, subject index), the inline deliveries,
-   * the queue sends of the rest.
+   * An RP-initiated logout whose session has `k` clients, `d` of them with a back-channel URI
+   * (src/protocol/logout.rs, end_sessions): one bulk read (the session and its tombstone; the
+   * cookie names it), one list (its recorded clients), one bulk read of the clients (the hint's
+   * client among them), the outbox write, the re-check's queue send, the tombstone, the inline
+   * deliveries, the queue sends of the rest, the outbox's removal and DELETES_PER_SESSION deletes.
    */
   function subrequestsLogout(k, d = k) {
     const seq = 1;
-    const deletes = F.deletesPerSession;
+    const lists = 1;
     const reads = bulkReads(k);
-    const fetches = Math.min(d, affordableInline(seq + reads, deletes, k));
-    const sends = ceilDiv(Math.max(0, d - fetches), QUEUE_SEND_BATCH);
-    return { kvGets: seq + reads, kvGetsSequential: seq, clientReads: reads, clientKeys: k, kvDeletes: deletes, fetches, queueSends: sends, total: seq + reads + deletes + fetches + sends };
+    const puts = 2; // the outbox, the tombstone
+    const deletes = F.deletesPerSession + 1; // the session, its subject index; the outbox
+    const recheck = 1;
+    const fetches = Math.min(d, affordableInline(seq + lists + reads + puts, deletes + recheck, k));
+    const sends = recheck + ceilDiv(Math.max(0, d - fetches), QUEUE_SEND_BATCH);
+    return {
+      kvGets: seq + reads, kvGetsSequential: seq, kvLists: lists, clientReads: reads, clientKeys: k, kvPuts: puts,
+      kvDeletes: deletes, fetches, queueSends: sends, total: seq + lists + reads + puts + deletes + fetches + sends,
+    };
   }
 
   /**
    * One request of an admin logout of a user (DELETE /admin/sessions?sub=): `s` sessions (a page
    * of at most SUBJECT_LOGOUT_PAGE), `k` clients, `d` deliveries (one per client and session with
-   * backchannel_logout_session_required): a KV list, the sessions in bulk reads, the clients in
-   * bulk reads, DELETES_PER_SESSION per session, the inline deliveries, the queue sends.
+   * backchannel_logout_session_required): a KV list, the sessions in bulk reads, one list per
+   * session (its recorded clients), the clients in bulk reads, the outbox write, the re-check's
+   * send, a tombstone and DELETES_PER_SESSION deletes per session, the inline deliveries, the
+   * queue sends, the outbox's removal.
    */
   function subrequestsAdmin(s, k = 3, d = k * s) {
-    const lists = ceilDiv(s, KV_LIST_MAX) || 1;
-    const deletes = F.deletesPerSession * s;
+    const lists = (ceilDiv(s, KV_LIST_MAX) || 1) + s;
+    const puts = 1 + s;
+    const deletes = F.deletesPerSession * s + 1;
     const reads = bulkReads(k);
     const sessionReads = bulkReads(s);
-    const fetches = Math.min(d, affordableInline(lists + sessionReads + reads, deletes, k * s));
-    const sends = ceilDiv(Math.max(0, d - fetches), QUEUE_SEND_BATCH);
+    const recheck = 1;
+    const fetches = Math.min(d, affordableInline(lists + sessionReads + reads + puts, deletes + recheck, k * s));
+    const sends = recheck + ceilDiv(Math.max(0, d - fetches), QUEUE_SEND_BATCH);
     return {
       kvLists: lists, kvGets: sessionReads + reads, kvGetsSequential: sessionReads, sessionKeys: s,
-      clientReads: reads, clientKeys: k, kvDeletes: deletes, fetches, queueSends: sends,
-      total: lists + sessionReads + reads + deletes + fetches + sends,
+      clientReads: reads, clientKeys: k, kvPuts: puts, kvDeletes: deletes, fetches, queueSends: sends,
+      total: lists + sessionReads + reads + puts + deletes + fetches + sends,
     };
   }
 

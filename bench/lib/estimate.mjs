@@ -8,6 +8,8 @@ export function isolateEstimate(raw, sub, u, queued = 0) {
   if (!u) return null;
   const clients = (sub.clientReads ?? 0) * u.kvGet + (sub.clientKeys ?? 0) * (u.kvBulkPerKey ?? 0);
   const gets = (sub.kvGetsSequential ?? sub.kvGets) * u.kvGet + (sub.sessionKeys ?? 0) * (u.kvBulkPerKey ?? 0) + clients;
-  const platform = u.request + gets + sub.kvDeletes * u.kvDelete + (sub.kvLists ?? 0) * u.kvGet + sub.fetches * u.post + queued * (u.queueMessage ?? 0);
+  // KV writes (the outbox, tombstones) are costed as deletes where the floor has no write figure.
+  const puts = (sub.kvPuts ?? 0) * (u.kvPut ?? u.kvDelete);
+  const platform = u.request + gets + sub.kvDeletes * u.kvDelete + puts + (sub.kvLists ?? 0) * u.kvGet + sub.fetches * u.post + queued * (u.queueMessage ?? 0);
   return r2(raw - platform);
 }

@@ -27,7 +27,9 @@ export function costTables(v, out) {
     ['measured: workerd CPU per logout (median of the mix runs)', mixCpu, ''],
     [`- local runtime: the request itself (floor /noop at concurrency ${opt.concurrency})`, -floor.request, 'not in production CPU'],
     [`- local runtime: ${mixSub.kvGetsSequential} KV gets + ${mixSub.clientReads} bulk read of ${mixSub.clientKeys} clients`, -(mixSub.kvGetsSequential * floor.kvGet + (mixSub.clientReads * floor.kvGet + mixSub.clientKeys * (floor.kvBulkPerKey ?? 0))), 'the session; the named client with the session\'s clients'],
-    [`- local runtime: ${mixSub.kvDeletes} KV deletes`, -mixSub.kvDeletes * floor.kvDelete, 'session, subject index'],
+    [`- local runtime: ${mixSub.kvDeletes} KV deletes`, -mixSub.kvDeletes * floor.kvDelete, 'session, subject index, outbox'],
+    [`- local runtime: ${mixSub.kvPuts ?? 0} KV writes`, -(mixSub.kvPuts ?? 0) * (floor.kvPut ?? floor.kvDelete), 'outbox, tombstone (costed as deletes)'],
+    [`- local runtime: ${mixSub.kvLists ?? 0} KV list`, -(mixSub.kvLists ?? 0) * floor.kvGet, 'the recorded clients (costed as a get)'],
     [`- local runtime: ${mixSub.fetches} back-channel POSTs`, -mixSub.fetches * floor.post, ''],
   ];
   const isolate = parts.reduce((a, p) => a + p[1], 0);
