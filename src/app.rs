@@ -139,4 +139,144 @@ mod tests {
             assert_eq!(app.call(long).await.status, 414);
         });
     }
+
+    /// KV operations of each operation, as the daily quotas count them (the README's quota
+    /// table): a change in what an operation costs fails here first.
+    mod quota {
+        use serde_json::json;
+
+        use crate::http::Method;
+        use crate::state::memory::OpCounts;
+        use crate::testing::{admin_request as admin, id_token, request, with_app, TestApp, ISSUER};
+
+        fn ops(reads: usize, writes: usize, deletes: usize, lists: usize) -> OpCounts {
+            OpCounts { reads, writes, deletes, lists }
+        }
+
+        /// Registers `n` clients with back-channel URIs (not counted).
+        async fn clients(app: &TestApp, n: usize) -> Vec<String> {
+            clients_from(app, 0, n).await
+        }
+
+        async fn clients_from(app: &TestApp, first: usize, n: usize) -> Vec<String> {
+            let ids: Vec<String> = (first..first + n).map(|i| format!("rp{i}")).collect();
+            for id in &ids {
+                let body = json!({"redirect_uris": [format!("https://{id}.example/cb")], "backchannel_logout_uri": format!("https://{id}.example/bc")});
+                assert_eq!(app.call(admin(Method::Put, &format!("/admin/clients/{id}"), Some(body))).await.status, 201);
+            }
+            app.store.take_counts();
+            ids
+        }
+
+        async fn counted(app: &TestApp, req: crate::http::HttpRequest, status: u16) -> OpCounts {
+            app.store.take_counts();
+            let r = app.call(req).await;
+            assert_eq!(r.status, status, "{}", String::from_utf8_lossy(&r.body));
+            app.store.take_counts()
+        }
+
+        /// A session of alice with `ids` (not counted); its sid and cookie.
+        async fn session(app: &TestApp, ids: &[String], sid: &str) -> String {
+            let body = json!({"sub": "alice", "sid": sid, "clients": ids});
+            let r = app.call(admin(Method::Post, "/admin/sessions", Some(body))).await;
+            assert_eq!(r.status, 201);
+            app.store.take_counts();
+            serde_json::from_slice::<serde_json::Value>(&r.body).unwrap()["cookie"].as_str().unwrap().to_string()
+        }
+
+        fn user_logout(sid: &str, cookie: &str) -> crate::http::HttpRequest {
+            let hint =
+                id_token(crate::keys::Alg::RS256, json!({"iss": ISSUER, "sub": "alice", "sid": sid, "aud": "rp0"}));
+            let mut r = request(Method::Get, &format!("/session/end?id_token_hint={hint}"));
+            r.headers.push(("cookie".into(), format!("op_session={cookie}")));
+            r
+        }
+
+        #[test]
+        fn a_login_and_a_recorded_client() {
+            with_app(|app| async move {
+                let ids = clients(app, 3).await;
+                let login = admin(Method::Post, "/admin/sessions", Some(json!({"sub": "alice", "clients": ids})));
+                // The clients checked in one bulk read; the record and the subject index.
+                assert_eq!(counted(app, login, 201).await, ops(3, 2, 0, 0));
+                let with_sid =
+                    admin(Method::Post, "/admin/sessions", Some(json!({"sub": "alice", "sid": "s2", "clients": ids})));
+                // And the sid's record and tombstone, read together.
+                assert_eq!(counted(app, with_sid, 201).await, ops(5, 2, 0, 0));
+                let extra = clients_from(app, 3, 1).await;
+                let record = admin(Method::Put, &format!("/admin/sessions/s2/clients/{}", extra[0]), None);
+                assert_eq!(counted(app, record, 200).await, ops(3, 1, 0, 0));
+            });
+        }
+
+        #[test]
+        fn a_logout_by_number_of_relying_parties() {
+            for k in [1usize, 3, 10] {
+                with_app(|app| async move {
+                    let ids = clients(app, k).await;
+                    let cookie = session(app, &ids, "s1").await;
+                    // The session and its tombstone; its recorded clients (a list); its clients
+                    // (one bulk read); the outbox and the tombstone written; the outbox, the
+                    // session and its subject index deleted.
+                    assert_eq!(counted(app, user_logout("s1", &cookie), 200).await, ops(2 + k, 2, 3, 1), "{k} RPs");
+                    // Each of its two re-checks: the outbox (gone), the session and its
+                    // recorded clients (a list).
+                    let rechecks = app.notified.rechecks();
+                    assert_eq!(rechecks.len(), 1);
+                    let check = &rechecks[0];
+                    crate::protocol::logout::recheck(&app.store, &app.notified, check, app.now).await.unwrap();
+                    assert_eq!(app.store.take_counts(), ops(2, 0, 0, 1), "{k} RPs, a re-check");
+                });
+            }
+        }
+
+        #[test]
+        fn each_admin_operation() {
+            with_app(|app| async move {
+                let ids = clients(app, 3).await;
+                let get = |p: &str| admin(Method::Get, p, None);
+                assert_eq!(counted(app, get("/admin/clients/rp0"), 200).await, ops(1, 0, 0, 0));
+                assert_eq!(counted(app, get("/admin/clients"), 200).await, ops(3, 0, 0, 1));
+                let body = json!({"redirect_uris": ["https://rp0.example/cb"]});
+                assert_eq!(
+                    counted(app, admin(Method::Put, "/admin/clients/rp0", Some(body)), 200).await,
+                    ops(1, 1, 0, 0)
+                );
+                let _ = session(app, &ids, "s1").await;
+                let _ = session(app, &ids, "s2").await;
+                assert_eq!(counted(app, get("/admin/sessions/s1"), 200).await, ops(2, 0, 0, 1));
+                // The subject's index; the records and the tombstones, each in one bulk read.
+                assert_eq!(counted(app, get("/admin/sessions?sub=alice"), 200).await, ops(4, 0, 0, 1));
+                assert_eq!(counted(app, get("/admin/deliveries?status=dead"), 200).await, ops(0, 0, 0, 1));
+                let end_one = admin(Method::Delete, "/admin/sessions/s1", None);
+                assert_eq!(counted(app, end_one, 200).await, ops(5, 2, 3, 1));
+                // A page of the user's sessions (one left): the index, the records, per session
+                // its recorded clients, the clients, the outbox, the tombstones, the deletes.
+                let end_user = admin(Method::Delete, "/admin/sessions?sub=alice", None);
+                assert_eq!(counted(app, end_user, 200).await, ops(4, 2, 3, 2));
+                assert_eq!(counted(app, admin(Method::Delete, "/admin/clients/rp2", None), 204).await, ops(1, 0, 1, 0));
+            });
+        }
+
+        #[test]
+        fn a_cron_tick() {
+            with_app(|app| async move {
+                use crate::protocol::logout::sweep;
+                let (store, platform) = (&app.store, &app.notified);
+                store.take_counts();
+                // Nothing left for it: one read, no list (not at the first tick of an hour).
+                let idle = app.now - app.now % 3600 + 300;
+                assert!(!sweep(store, platform, idle, 300, || "n".into()).await.unwrap().looked);
+                assert_eq!(store.take_counts(), ops(1, 0, 0, 0));
+                // At the hour: the outbox is listed once.
+                assert!(sweep(store, platform, idle - 300, 300, || "n".into()).await.unwrap().looked);
+                assert_eq!(store.take_counts(), ops(1, 0, 0, 1));
+                // Something due: the retries and the outbox listed.
+                crate::state::outbox::mark_due(store, app.now).await.unwrap();
+                store.take_counts();
+                assert!(sweep(store, platform, idle, 300, || "n".into()).await.unwrap().looked);
+                assert_eq!(store.take_counts(), ops(1, 0, 0, 2));
+            });
+        }
+    }
 }

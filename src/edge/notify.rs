@@ -326,38 +326,15 @@ async fn deliver_queued(config: &Config, platform: &EdgePlatform<'_>, d: &Delive
     }
 }
 
-/// The cron trigger: when something was left for it (one read, and no list otherwise: lists
-/// count against the free plan's 1,000 a day), re-queues retries whose queue message was lost
-/// and sends again what logouts left in the outbox; once an hour it looks at the outbox
-/// anyway, for a logout cut short before it could tell the sweep.
+/// The cron trigger: [`logout::sweep`].
 pub async fn sweep(platform: &EdgePlatform<'_>) {
-    let store = platform.store;
-    let now = now();
     let grace = platform.config.backchannel.sweep_grace_s;
-    match outbox::due(store).await {
-        Ok(true) => {}
-        Ok(false) if now % 3600 < 60 => {
-            let resent = logout::sweep_outbox(store, platform, now, grace, 100).await.map_err(|e| e.0);
-            platform
-                .log
-                .borrow_mut()
-                .push(json!({"event": "sweep", "hourly": true, "outbox_resent": resent}).to_string());
-            return;
-        }
-        Ok(false) => return,
-        Err(e) => return worker::console_error!("{}", json!({"event": "sweep", "error": e.0})),
+    match logout::sweep(platform.store, platform, now(), grace, || random_token(12)).await {
+        Ok(swept) if swept.looked => platform
+            .log
+            .borrow_mut()
+            .push(json!({"event": "sweep", "requeued": swept.requeued, "outbox_resent": swept.resent}).to_string()),
+        Ok(_) => {}
+        Err(e) => worker::console_error!("{}", json!({"event": "sweep", "error": e.0})),
     }
-    let requeued = match deliveries::reissue_overdue(store, now, grace, 100, || random_token(12)).await {
-        Ok(overdue) if !overdue.is_empty() => {
-            let n = overdue.len();
-            platform.queue_now(&overdue).await.map(|()| n)
-        }
-        Ok(_) => Ok(0),
-        Err(e) => Err(e.0),
-    };
-    let resent = logout::sweep_outbox(store, platform, now, grace, 100).await.map_err(|e| e.0);
-    platform
-        .log
-        .borrow_mut()
-        .push(json!({"event": "sweep", "requeued": requeued, "outbox_resent": resent}).to_string());
 }

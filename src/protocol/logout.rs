@@ -20,7 +20,7 @@ use crate::budget::{affordable_inline, DELETES_PER_SESSION};
 use crate::ports::{Platform, Store, StoreError, Summary};
 use crate::protocol::backchannel::plan::plan;
 use crate::state::clients::{self, Client};
-use crate::state::deliveries::{Delivery, EndedSession, QueueMessage, Recheck};
+use crate::state::deliveries::{self, Delivery, EndedSession, QueueMessage, Recheck};
 use crate::state::outbox::{self, Outbox};
 use crate::state::sessions::{self, Session};
 
@@ -275,4 +275,45 @@ pub async fn sweep_outbox(
         outbox::settle(store, &rest, now).await?;
     }
     Ok(sent)
+}
+
+/// What a cron tick did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Swept {
+    /// Whether it looked (listed KV) at all.
+    pub looked: bool,
+    /// Retries re-queued because their message was overdue (lost).
+    pub requeued: usize,
+    /// Deliveries sent again from outbox records.
+    pub resent: usize,
+}
+
+/// The cron tick: when something was left for it ([`outbox::due`]: one read, and no list
+/// otherwise, as lists count against the free plan's 1,000 a day), or at the first tick of an
+/// hour, re-queues retries whose queue message was lost (each with a fresh nonce from
+/// `new_nonce`, so that the lost one goes stale) and sends again what logouts left in the outbox.
+pub async fn sweep(
+    store: &impl Store,
+    platform: &impl Platform,
+    now: i64,
+    grace_s: i64,
+    new_nonce: impl FnMut() -> String,
+) -> Result<Swept, StoreError> {
+    let hourly = now % 3600 < 60;
+    if !outbox::due(store).await? {
+        if !hourly {
+            return Ok(Swept::default());
+        }
+        let resent = sweep_outbox(store, platform, now, grace_s, 100).await?;
+        return Ok(Swept { looked: true, requeued: 0, resent });
+    }
+    let overdue = deliveries::reissue_overdue(store, now, grace_s, 100, new_nonce).await?;
+    let requeued = overdue.len();
+    let handoff = platform.deliver(overdue, 0).await;
+    if !handoff.unsent.is_empty() {
+        // Still recorded as failed, with a fresh nonce: the next tick re-queues them again.
+        outbox::mark_due(store, now).await?;
+    }
+    let resent = sweep_outbox(store, platform, now, grace_s, 100).await?;
+    Ok(Swept { looked: true, requeued: requeued - handoff.unsent.len(), resent })
 }

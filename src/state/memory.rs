@@ -10,6 +10,16 @@ use std::collections::BTreeMap;
 
 type Entry = (String, Option<i64>, Option<Value>);
 
+/// KV operations as the daily quotas count them: a read per key read (bulk reads included),
+/// a write per put, a delete per delete, a list per listing call.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OpCounts {
+    pub reads: usize,
+    pub writes: usize,
+    pub deletes: usize,
+    pub lists: usize,
+}
+
 /// An in-memory [`Store`] with a clock the test sets, for host unit tests.
 #[derive(Default)]
 pub struct MemoryStore {
@@ -17,6 +27,8 @@ pub struct MemoryStore {
     pub now: std::cell::Cell<i64>,
     /// Counted as KV would: one per call, one per [`BULK_READ_MAX`] keys of a bulk read.
     pub ops: std::cell::Cell<usize>,
+    /// Counted as the daily quotas would, since the store was made or [`MemoryStore::take_counts`].
+    counts: std::cell::Cell<OpCounts>,
 }
 
 impl MemoryStore {
@@ -51,16 +63,29 @@ impl MemoryStore {
     fn count(&self, n: usize) {
         self.ops.set(self.ops.get() + n);
     }
+
+    fn tally(&self, f: impl FnOnce(&mut OpCounts)) {
+        let mut c = self.counts.get();
+        f(&mut c);
+        self.counts.set(c);
+    }
+
+    /// The operations counted since the last call, and a fresh count.
+    pub fn take_counts(&self) -> OpCounts {
+        self.counts.replace(OpCounts::default())
+    }
 }
 
 impl Store for MemoryStore {
     async fn get(&self, ns: Ns, key: &str) -> Result<Option<String>, StoreError> {
         self.count(1);
+        self.tally(|c| c.reads += 1);
         Ok(self.read(ns, key))
     }
 
     async fn get_many(&self, ns: Ns, keys: &[String]) -> Result<Vec<Option<String>>, StoreError> {
         self.count(keys.len().div_ceil(BULK_READ_MAX));
+        self.tally(|c| c.reads += keys.len());
         Ok(keys.iter().map(|k| self.read(ns, k)).collect())
     }
 
@@ -77,6 +102,7 @@ impl Store for MemoryStore {
         metadata: Option<Value>,
     ) -> Result<(), StoreError> {
         self.count(1);
+        self.tally(|c| c.writes += 1);
         if let Some(exp) = expires_at {
             if exp < self.now.get() + MIN_TTL_S {
                 return Err(StoreError(format!("expiration {exp} is less than {MIN_TTL_S} s ahead")));
@@ -88,12 +114,14 @@ impl Store for MemoryStore {
 
     async fn delete(&self, ns: Ns, key: &str) -> Result<(), StoreError> {
         self.count(1);
+        self.tally(|c| c.deletes += 1);
         self.data.borrow_mut().remove(&(ns, key.to_string()));
         Ok(())
     }
 
     async fn list(&self, ns: Ns, prefix: &str, cursor: Option<String>, limit: u32) -> Result<ListPage, StoreError> {
         self.count(1);
+        self.tally(|c| c.lists += 1);
         let now = self.now.get();
         let data = self.data.borrow();
         let mut keys: Vec<Listed> = data
