@@ -40,6 +40,41 @@ pub const BULK_READ_MAX: usize = 100;
 /// The most messages one queue `sendBatch` takes; each send is one subrequest.
 pub const QUEUE_BATCH_MAX: usize = 100;
 
+/// Subrequests one queued delivery may cost in the queue consumer: its retry record (is it
+/// current), its client (its URI now), the POST, and on failure a record, a delete and a queue
+/// send.
+pub const QUEUED_DELIVERY_SUBREQUESTS: usize = 6;
+
+/// Sessions one re-check message handles; the rest go on in a message of their own.
+pub const RECHECK_SESSIONS_PER_MESSAGE: usize = 6;
+
+/// Subrequests of one re-check message besides its sessions: the outbox read and its settling,
+/// the late clients' bulk read and queue send, the message passing the rest on, the next round.
+pub const RECHECK_SUBREQUESTS: usize = 6;
+
+/// Subrequests of each session of a re-check: its record, its recorded clients (a list), and if
+/// it is seen again its tombstone and 2 deletes.
+pub const RECHECK_SUBREQUESTS_PER_SESSION: usize = 5;
+
+/// Which of a consumer batch's messages (their costs in subrequests, in order) the invocation
+/// handles itself: those that fit in [`SUBREQUEST_LIMIT`] with room kept to pass each of the
+/// others on (one queue send each). The others are sent to the queue again, not retried, so that
+/// no message runs out of the queue's retries for want of subrequests.
+pub fn affordable_messages(costs: &[usize]) -> Vec<bool> {
+    let mut spent = 0;
+    costs
+        .iter()
+        .enumerate()
+        .map(|(i, cost)| {
+            // As if every later message were passed on: whatever follows still fits.
+            let later = costs.len() - i - 1;
+            let fits = spent + cost + later <= SUBREQUEST_LIMIT;
+            spent += if fits { *cost } else { 1 };
+            fits
+        })
+        .collect()
+}
+
 /// How many deliveries a request can still make itself, after `spent` subrequests, keeping room
 /// for `deletes` more and for queueing up to `deliveries` (one send per [`QUEUE_BATCH_MAX`]):
 /// never more than `inline_max`. What it cannot afford goes to the queue.
@@ -78,6 +113,19 @@ mod tests {
         // The listing, two bulk reads, the re-check's send, the outbox's write and removal,
         // per session a list, a tombstone and the deletes, and one queue send.
         let spent = 1 + 2 + 1 + 2 + SUBJECT_LOGOUT_PAGE * (2 + DELETES_PER_SESSION) + 1;
+        assert!(spent <= SUBREQUEST_LIMIT, "{spent}");
+    }
+
+    #[test]
+    fn a_consumer_batch_takes_what_fits_and_passes_the_rest_on() {
+        let recheck = RECHECK_SUBREQUESTS + RECHECK_SESSIONS_PER_MESSAGE * RECHECK_SUBREQUESTS_PER_SESSION;
+        assert!(recheck < SUBREQUEST_LIMIT, "one full re-check always fits");
+        let costs = [QUEUED_DELIVERY_SUBREQUESTS; 8];
+        assert!(affordable_messages(&costs).iter().all(|f| *f), "a full batch of deliveries fits");
+        let mixed = [recheck, recheck, QUEUED_DELIVERY_SUBREQUESTS];
+        let run = affordable_messages(&mixed);
+        assert_eq!(run, [true, false, true]);
+        let spent: usize = mixed.iter().zip(&run).map(|(c, r)| if *r { *c } else { 1 }).sum();
         assert!(spent <= SUBREQUEST_LIMIT, "{spent}");
     }
 }

@@ -18,14 +18,15 @@ use worker::{
 
 use super::signer;
 use super::KvStores;
-use crate::budget::QUEUE_BATCH_MAX;
+use crate::budget::{self, QUEUE_BATCH_MAX};
 use crate::config::Config;
 use crate::keys::VerifyingKey;
 use crate::ports::{Handoff, Platform};
 use crate::protocol::backchannel::retry::{self, Answer, Next, Outcome};
 use crate::protocol::backchannel::token;
 use crate::protocol::logout;
-use crate::state::deliveries::{self, Delivery, QueueMessage};
+use crate::state::clients;
+use crate::state::deliveries::{self, Delivery, DeliveryRecord, QueueMessage};
 use crate::state::outbox;
 use crate::state::secrets::random_token;
 
@@ -130,16 +131,14 @@ impl EdgePlatform<'_> {
         }
     }
 
-    /// Records a failed delivery, tells the sweep, and queues its retry (or dead-letters it).
-    /// An error only when nothing durable was written: then the caller keeps the delivery.
+    /// Records a failed delivery and queues its retry (or dead-letters it); when the queue send
+    /// fails, tells the sweep. An error only when nothing durable was written: then the caller
+    /// keeps the delivery.
     async fn after(&self, next: &Next) -> Result<(), String> {
         let now = now();
         retry::record(self.store, next, now).await.map_err(|e| e.to_string())?;
         match next {
             Next::RetryIn { delivery, delay_s } => {
-                // Recorded: should the send fail, or the queue lose the message, the sweep
-                // re-queues it from the record.
-                outbox::mark_due(self.store, now).await.map_err(|e| e.to_string())?;
                 let sent = match self.queue.as_ref() {
                     Some(queue) => {
                         let message = MessageBuilder::new(message_of(delivery)).delay_seconds(*delay_s).build();
@@ -148,7 +147,9 @@ impl EdgePlatform<'_> {
                     None => Err("no BACKCHANNEL_QUEUE binding".into()),
                 };
                 if let Err(e) = sent {
+                    // Recorded: the sweep re-queues it from the record, once told to look.
                     self.log_error(json!({"event": "backchannel_queue_failed", "delivery": delivery.id, "error": e}));
+                    outbox::mark_due(self.store, now).await.map_err(|e| e.to_string())?;
                 }
                 Ok(())
             }
@@ -268,24 +269,38 @@ fn message_of(d: &Delivery) -> String {
 /// here, except when recording its follow-up failed: then the runtime redelivers it. A
 /// re-check: [`logout::recheck`], retried by the runtime when the store failed.
 pub async fn consume(batch: MessageBatch<String>, config: &Config, platform: &EdgePlatform<'_>) {
-    let messages: Vec<_> = batch.iter().collect();
-    let work = messages.into_iter().map(|message| async move {
-        let message = match message {
-            Ok(m) => m,
-            Err(e) => {
-                worker::console_error!("{}", json!({"event": "queue_bad_message", "error": e.to_string()}));
-                return;
-            }
+    let mut messages = Vec::new();
+    for message in batch.iter() {
+        match message {
+            Ok(m) => messages.push(m),
+            Err(e) => worker::console_error!("{}", json!({"event": "queue_bad_message", "error": e.to_string()})),
+        }
+    }
+    let parsed: Vec<Option<QueueMessage>> = messages.iter().map(|m| serde_json::from_str(m.body()).ok()).collect();
+    // What fits in this invocation's subrequests runs here; the rest is passed on.
+    let costs: Vec<usize> = parsed.iter().map(|p| p.as_ref().map_or(0, message_subrequests)).collect();
+    let fits = budget::affordable_messages(&costs);
+    let work = messages.iter().zip(parsed).zip(fits).map(|((message, parsed), fits)| async move {
+        let Some(parsed) = parsed else {
+            // Not a message of ours, and never will be: logged and dropped.
+            worker::console_error!("{}", json!({"event": "queue_bad_message"}));
+            return message.ack();
         };
-        match serde_json::from_str::<QueueMessage>(message.body()) {
-            Ok(QueueMessage::Deliver(d)) => {
+        if !fits {
+            return match platform.enqueue(&parsed, 0).await {
+                true => message.ack(),
+                false => message.retry(),
+            };
+        }
+        match parsed {
+            QueueMessage::Deliver(d) => {
                 if deliver_queued(config, platform, &d).await {
                     message.ack()
                 } else {
                     message.retry()
                 }
             }
-            Ok(QueueMessage::Recheck(check)) => match logout::recheck(platform.store, platform, &check, now()).await {
+            QueueMessage::Recheck(check) => match logout::recheck(platform.store, platform, &check, now()).await {
                 Ok(()) => message.ack(),
                 Err(e) => {
                     worker::console_error!(
@@ -295,23 +310,40 @@ pub async fn consume(batch: MessageBatch<String>, config: &Config, platform: &Ed
                     message.retry()
                 }
             },
-            Err(_) => {
-                // Not a message of ours, and never will be: logged and dropped.
-                worker::console_error!("{}", json!({"event": "queue_bad_message"}));
-                message.ack()
-            }
         }
     });
     join_all(work).await;
 }
 
-/// One queued delivery attempt; false when the message must come again.
-async fn deliver_queued(config: &Config, platform: &EdgePlatform<'_>, d: &Delivery) -> bool {
-    match deliveries::is_current(platform.store, d).await {
+/// The most subrequests a queue message may cost its consumer (`budget`).
+fn message_subrequests(message: &QueueMessage) -> usize {
+    match message {
+        QueueMessage::Deliver(_) => budget::QUEUED_DELIVERY_SUBREQUESTS,
+        QueueMessage::Recheck(r) => {
+            let sessions = r.sessions.len().min(budget::RECHECK_SESSIONS_PER_MESSAGE);
+            budget::RECHECK_SUBREQUESTS + sessions * budget::RECHECK_SUBREQUESTS_PER_SESSION
+        }
+    }
+}
+
+/// One queued delivery attempt, to the client's current registration; false when the message
+/// must come again.
+async fn deliver_queued(config: &Config, platform: &EdgePlatform<'_>, queued: &Delivery) -> bool {
+    match deliveries::is_current(platform.store, queued).await {
         Ok(true) => {}
         Ok(false) => return true,
         Err(_) => return false,
     }
+    let client = match clients::load(platform.store, &queued.client_id).await {
+        Ok(c) => c,
+        Err(_) => return false,
+    };
+    let Some(d) = retry::current(queued, client.as_ref()) else {
+        // Its client was deleted: cancelled, and listed as such.
+        let cancelled = DeliveryRecord::cancelled(queued.clone(), now());
+        return deliveries::save(platform.store, &cancelled).await.is_ok();
+    };
+    let d = &d;
     let outcome = attempt(config, &platform.log, d).await;
     let settled = match retry::after_failure(&config.backchannel, d, &outcome, random_token(12)) {
         None => deliveries::delivered(platform.store, d).await.map_err(|e| e.to_string()),

@@ -16,7 +16,7 @@
 
 use std::collections::HashSet;
 
-use crate::budget::{affordable_inline, DELETES_PER_SESSION};
+use crate::budget::{affordable_inline, DELETES_PER_SESSION, RECHECK_SESSIONS_PER_MESSAGE};
 use crate::ports::{Platform, Store, StoreError, Summary};
 use crate::protocol::backchannel::plan::plan;
 use crate::state::clients::{self, Client};
@@ -171,6 +171,22 @@ pub async fn recheck(
         let rest = Outbox { deliveries: handoff.unsent, recheck: None, ..left };
         outbox::settle(store, &rest, now).await?;
     }
+    // A long list of sessions (a user-wide logout) goes on in parts, each within a consumer's
+    // subrequests.
+    let mut check = check.clone();
+    if check.sessions.len() > RECHECK_SESSIONS_PER_MESSAGE {
+        let rest = Recheck { sessions: check.sessions.split_off(RECHECK_SESSIONS_PER_MESSAGE), ..check.clone() };
+        if !platform.enqueue(&QueueMessage::Recheck(rest.clone()), 0).await {
+            let left = Outbox {
+                logout_id: format!("{}.p{}", check.logout_id, check.sessions.len()),
+                deliveries: Vec::new(),
+                recheck: Some(rest),
+                created_at: now,
+            };
+            outbox::settle(store, &left, now).await?;
+        }
+    }
+    let check = &check;
     let mut next = check.clone();
     let mut late: Vec<Session> = Vec::new();
     for (ended, seen) in check.sessions.iter().zip(next.sessions.iter_mut()) {
@@ -204,7 +220,7 @@ pub async fn recheck(
             Some(sub) => LogoutEvent::Subject { sub: sub.clone(), sessions: late },
         };
         let found = registered_clients(store, &event, Vec::new()).await?;
-        let logout_id = format!("{}.r{}", check.logout_id, check.round);
+        let logout_id = format!("{}.r{}.{}", check.logout_id, check.round, platform.random_id());
         let deliveries = numbered_plan(&event, &found, &logout_id);
         let handoff = platform.deliver(deliveries, 0).await;
         let left = Outbox { logout_id, deliveries: handoff.unsent, recheck: None, created_at: now };
@@ -216,7 +232,7 @@ pub async fn recheck(
         let delay = RECHECK_DELAYS_S[round] - RECHECK_DELAYS_S[round - 1];
         if !platform.enqueue(&QueueMessage::Recheck(next.clone()), delay).await {
             let left = Outbox {
-                logout_id: format!("{}.q{}", check.logout_id, next.round),
+                logout_id: format!("{}.q{}.{}", check.logout_id, next.round, platform.random_id()),
                 deliveries: Vec::new(),
                 recheck: Some(next),
                 created_at: now,
