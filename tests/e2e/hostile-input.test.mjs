@@ -405,6 +405,8 @@ describe('hostile requests: malformed and oversized input, every method', { time
     ['/admin/sessions/x', ['GET', 'DELETE']],
     ['/admin/sessions/x/clients/y', ['PUT']],
     ['/admin/deliveries', ['GET']],
+    ['/admin/deliveries/x', ['DELETE']],
+    ['/admin/deliveries/x/retry', ['POST']],
   ];
   const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'];
 
@@ -445,7 +447,7 @@ describe('hostile requests: malformed and oversized input, every method', { time
     // Paths that name nothing: 404 for any method, with or without a token.
     const unknown = [
       '/', '/admin', '/admin/', '/admin/clients/', '/admin/x', '/admin/clients/x/y', '/admin/sessions/x/clients',
-      '/admin/sessions/x/clients/', '/admin/sessions/x/clients/y/z', '/admin/deliveries/x', '/jwks/', '/jwks.json',
+      '/admin/sessions/x/clients/', '/admin/sessions/x/clients/y/z', '/admin/deliveries/x/y', '/jwks/', '/jwks.json',
       '/session/end/', '/session/end/x', '/SESSION/END', '/Session/End', '/session%2Fend', '//session/end',
       '/session/end;x', '/.well-known/openid-configuration/', '/.well-known/openid-configuration%00',
       '/admin/clients/%ZZ', '/admin/sessions/%C3%28', '/admin%2Fclients', '/%61dmin/clients',
