@@ -82,6 +82,7 @@ fn delivery(alg: Alg) -> Delivery {
         attempt: 1,
         last_error: None,
         nonce: None,
+        kind: Default::default(),
     }
 }
 
@@ -124,12 +125,12 @@ fn main() {
         let d = delivery(alg);
         figures.push(bench(&format!("logout token {alg}: claims + input + sign + assemble"), round, || {
             let claims = backchannel::claims(&d, ISSUER, now, 120, &random_token(16));
-            let input = backchannel::signing_input(&key.kid, alg, &claims);
+            let input = backchannel::signing_input(&key.kid, alg, "logout+jwt", &claims);
             let jwt = backchannel::assemble(&input, &key.sign_bytes(input.as_bytes()));
             black_box(backchannel::request_body(&jwt));
         }));
         let claims = backchannel::claims(&d, ISSUER, now, 120, "fixed-jti-0123456789a");
-        let input = backchannel::signing_input(&key.kid, alg, &claims);
+        let input = backchannel::signing_input(&key.kid, alg, "logout+jwt", &claims);
         figures.push(bench(&format!("logout token {alg}: signature alone (sign_bytes)"), round, || {
             black_box(key.sign_bytes(black_box(input.as_bytes())));
         }));
@@ -137,7 +138,7 @@ fn main() {
     let d = delivery(Alg::ES256);
     figures.push(bench("logout token: claims + input + assemble, no signature", round, || {
         let claims = backchannel::claims(&d, ISSUER, now, 120, &random_token(16));
-        let input = backchannel::signing_input("bench-es256", Alg::ES256, &claims);
+        let input = backchannel::signing_input("bench-es256", Alg::ES256, "logout+jwt", &claims);
         black_box(backchannel::assemble(&input, &[0u8; 64]));
     }));
 

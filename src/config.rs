@@ -76,6 +76,14 @@ impl Default for BackchannelConfig {
     }
 }
 
+/// Where session-ended events go (`SESSION_EVENTS_URI`), and their audience
+/// (`SESSION_EVENTS_AUDIENCE`, default the URI).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionEvents {
+    pub uri: String,
+    pub audience: String,
+}
+
 pub struct Config {
     /// The issuer identifier, exactly as configured (no trailing slash).
     pub issuer: String,
@@ -98,6 +106,8 @@ pub struct Config {
     /// How long the front-channel page waits for the relying parties' frames
     /// (`FRONTCHANNEL_TIMEOUT_MS`).
     pub frontchannel_timeout_ms: u32,
+    /// Session-ended events for the login system, when it takes them.
+    pub session_events: Option<SessionEvents>,
 }
 
 impl Config {
@@ -199,6 +209,19 @@ impl Config {
             sweep_grace_s: number(&get, "BACKCHANNEL_SWEEP_GRACE_S", d.sweep_grace_s, 0..=86_400)?,
         };
 
+        let session_events = match nonempty("SESSION_EVENTS_URI") {
+            None => None,
+            Some(uri) => {
+                uris::parse_absolute(&uri, uri_policy).map_err(|e| bad("SESSION_EVENTS_URI", e))?;
+                let audience =
+                    nonempty("SESSION_EVENTS_AUDIENCE").map(|a| a.trim().to_string()).unwrap_or_else(|| uri.clone());
+                if audience.chars().any(char::is_control) {
+                    return Err(bad("SESSION_EVENTS_AUDIENCE", "must not contain control characters"));
+                }
+                Some(SessionEvents { uri, audience })
+            }
+        };
+
         let sign_with_webcrypto = match nonempty("SIGNER").as_deref().map(str::trim) {
             None | Some("webcrypto") => true,
             Some("wasm") => false,
@@ -217,6 +240,7 @@ impl Config {
             sign_with_webcrypto,
             brand,
             frontchannel_timeout_ms,
+            session_events,
         })
     }
 
@@ -273,6 +297,7 @@ mod tests {
         assert_eq!(c.brand.name, "id.example.com");
         assert_eq!(c.frontchannel_timeout_ms, 3000);
         assert_eq!(c.backchannel, BackchannelConfig::default());
+        assert_eq!(c.session_events, None);
     }
 
     #[test]
@@ -304,6 +329,7 @@ mod tests {
         assert_eq!(error_of(&[("SESSION_COOKIE", "a b")]).setting, "SESSION_COOKIE");
         assert_eq!(error_of(&[("SESSION_COOKIE_PATH", "x")]).setting, "SESSION_COOKIE_PATH");
         assert_eq!(error_of(&[("SESSION_COOKIE_DOMAIN", "a;b")]).setting, "SESSION_COOKIE_DOMAIN");
+        assert_eq!(error_of(&[("SESSION_EVENTS_URI", "ftp://login.example/events")]).setting, "SESSION_EVENTS_URI");
         assert!(error_of(&[("ADMIN_TOKEN", "short")]).to_string().contains("ADMIN_TOKEN"));
     }
 

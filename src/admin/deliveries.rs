@@ -33,7 +33,7 @@ pub async fn retry<S: Store, N: Platform>(ctx: &Ctx<'_, S, N>, id: &str) -> Answ
     let dead =
         deliveries::load(ctx.store, DeliveryStatus::Dead, id).await?.ok_or(AdminError::NotFound("dead delivery"))?;
     let client = clients::load(ctx.store, &dead.delivery.client_id).await?;
-    let Some(mut again) = retry::current(&dead.delivery, client.as_ref()) else {
+    let Some(mut again) = retry::current(&dead.delivery, client.as_ref(), ctx.config.session_events.as_ref()) else {
         deliveries::save(ctx.store, &DeliveryRecord::cancelled(dead.delivery.clone(), ctx.now)).await?;
         deliveries::forget(ctx.store, DeliveryStatus::Dead, id).await?;
         return Err(AdminError::ClientDeleted);

@@ -10,8 +10,9 @@ use crate::budget::SUBJECT_LOGOUT_PAGE;
 use crate::http::{HttpRequest, HttpResponse};
 use crate::ports::{Ctx, Platform, Store};
 use crate::protocol::logout;
-use crate::protocol::logout::LogoutEvent;
+use crate::protocol::logout::{Ending, LogoutEvent};
 use crate::state::clients;
+use crate::state::deliveries::EndReason;
 use crate::state::secrets::random_token;
 use crate::state::sessions::{self, Lookup, Session, MAX_CLIENTS_PER_SESSION};
 use crate::state::store::MIN_TTL_S;
@@ -149,7 +150,9 @@ pub async fn end<S: Store, N: Platform>(ctx: &Ctx<'_, S, N>, sid: &str) -> Answe
     let session = sessions::with_members(ctx.store, live(ctx.store, sid, ctx.now).await?).await?;
     let event = LogoutEvent::Sessions(vec![session]);
     let inline_max = ctx.config.backchannel.inline_max;
-    let ended = logout::end_sessions(ctx.store, ctx.platform, &event, inline_max, Vec::new(), ctx.now).await?;
+    let ending =
+        Ending { reason: EndReason::AdminLogoutSession, initiator: None, events: ctx.config.session_events.as_ref() };
+    let ended = logout::end_sessions(ctx.store, ctx.platform, &event, ending, inline_max, Vec::new(), ctx.now).await?;
     Ok(HttpResponse::json(200, &json!({ "sessions_ended": [sid], "backchannel": ended.summary }))
         .with_log(json!({"event": "admin_logout", "sessions_ended": 1, "backchannel": ended.summary})))
 }
@@ -167,7 +170,9 @@ pub async fn end_subject<S: Store, N: Platform>(ctx: &Ctx<'_, S, N>, req: &HttpR
     let sids: Vec<String> = complete.iter().map(|s| s.sid.clone()).collect();
     let event = LogoutEvent::Subject { sub, sessions: complete };
     let inline_max = ctx.config.backchannel.inline_max;
-    let ended = logout::end_sessions(ctx.store, ctx.platform, &event, inline_max, Vec::new(), ctx.now).await?;
+    let ending =
+        Ending { reason: EndReason::AdminLogoutSubject, initiator: None, events: ctx.config.session_events.as_ref() };
+    let ended = logout::end_sessions(ctx.store, ctx.platform, &event, ending, inline_max, Vec::new(), ctx.now).await?;
     let mut body = json!({ "sessions_ended": sids, "backchannel": ended.summary });
     if let Some(c) = next {
         body["cursor"] = c.into();

@@ -74,12 +74,12 @@ pub async fn attempt(config: &Config, log: &RefCell<Vec<String>>, d: &Delivery) 
 async fn send(config: &Config, d: &Delivery) -> Result<Answer, NotSent> {
     let key = config.keys.signer(d.alg).ok_or_else(|| NotSent::Final(format!("no signing key for {}", d.alg)))?;
     let claims = token::claims(d, &config.issuer, now(), config.backchannel.token_ttl_s, &random_token(16));
-    let input = token::signing_input(&key.kid, d.alg, &claims);
+    let input = token::signing_input(&key.kid, d.alg, token::typ(d), &claims);
     let signature = signer::sign(key, input.as_bytes(), config.sign_with_webcrypto).await.map_err(NotSent::Retry)?;
-    let body = token::request_body(&token::assemble(&input, &signature));
+    let (content_type, body) = token::request(d, &token::assemble(&input, &signature));
 
     let headers = Headers::new();
-    headers.set("content-type", "application/x-www-form-urlencoded").map_err(|e| NotSent::Final(e.to_string()))?;
+    headers.set("content-type", content_type).map_err(|e| NotSent::Final(e.to_string()))?;
     let mut init = RequestInit::new();
     init.with_method(Method::Post)
         .with_headers(headers)
@@ -338,7 +338,7 @@ async fn deliver_queued(config: &Config, platform: &EdgePlatform<'_>, queued: &D
         Ok(c) => c,
         Err(_) => return false,
     };
-    let Some(d) = retry::current(queued, client.as_ref()) else {
+    let Some(d) = retry::current(queued, client.as_ref(), config.session_events.as_ref()) else {
         // Its client was deleted: cancelled, and listed as such.
         let cancelled = DeliveryRecord::cancelled(queued.clone(), now());
         return deliveries::save(platform.store, &cancelled).await.is_ok();

@@ -460,3 +460,45 @@ fn an_ended_session_is_never_joined_created_read_or_listed_again() {
     assert_eq!(json_of(&r)["sessions"], json!([]));
     assert_eq!(told(&platform), ["rp1"], "nobody else was told of a session they never joined");
 }
+
+#[test]
+fn every_way_a_session_ends_tells_the_login_system_why() {
+    use crate::state::deliveries::{DeliveryKind, EndReason};
+    let mut settings = crate::testing::settings();
+    settings.insert("SESSION_EVENTS_URI", "https://login.example/events".into());
+    settings.insert("SESSION_EVENTS_AUDIENCE", "login-system".into());
+    let config = crate::testing::load(&settings).unwrap();
+    let store = MemoryStore::new(NOW);
+    let platform = Recorder::default();
+    let call = |req: &HttpRequest| futures::executor::block_on(handle(&config, &store, &platform, NOW, req));
+    let cookie = seed(&store, &platform, NOW);
+    for sid in ["s-2", "s-3", "s-4"] {
+        let body = json!({"sub": "alice", "sid": sid, "clients": ["rp2"]});
+        assert_eq!(call(&admin_request(Method::Post, "/admin/sessions", Some(body))).status, 201);
+    }
+    assert_eq!(call(&rp_logout(&cookie)).status, 303);
+    assert_eq!(call(&admin_request(Method::Delete, "/admin/sessions/s-2", None)).status, 200);
+    assert_eq!(call(&admin_request(Method::Delete, "/admin/sessions?sub=alice", None)).status, 200);
+    let events: Vec<(String, EndReason, Option<String>, String)> = platform
+        .handed
+        .borrow()
+        .iter()
+        .filter_map(|d| match &d.kind {
+            DeliveryKind::SessionEnded { reason, initiator, audience } => {
+                assert_eq!((d.uri.as_str(), audience.as_str()), ("https://login.example/events", "login-system"));
+                Some((d.sid.clone().unwrap(), *reason, initiator.clone(), d.sub.clone()))
+            }
+            DeliveryKind::Logout => None,
+        })
+        .collect();
+    let alice = || "alice".to_string();
+    assert_eq!(
+        events,
+        [
+            (SID.to_string(), EndReason::RpLogout, Some("rp1".to_string()), alice()),
+            ("s-2".to_string(), EndReason::AdminLogoutSession, None, alice()),
+            ("s-3".to_string(), EndReason::AdminLogoutSubject, None, alice()),
+            ("s-4".to_string(), EndReason::AdminLogoutSubject, None, alice()),
+        ]
+    );
+}

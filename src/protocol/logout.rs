@@ -17,10 +17,11 @@
 use std::collections::HashSet;
 
 use crate::budget::{affordable_inline, DELETES_PER_SESSION, RECHECK_SESSIONS_PER_MESSAGE};
+use crate::config::SessionEvents;
 use crate::ports::{Platform, Store, StoreError, Summary};
-use crate::protocol::backchannel::plan::plan;
+use crate::protocol::backchannel::plan::{plan, plan_events};
 use crate::state::clients::{self, Client};
-use crate::state::deliveries::{self, Delivery, EndedSession, QueueMessage, Recheck};
+use crate::state::deliveries::{self, Delivery, EndReason, EndedSession, QueueMessage, Recheck};
 use crate::state::outbox::{self, Outbox};
 use crate::state::sessions::{self, Session};
 
@@ -60,6 +61,16 @@ impl LogoutEvent {
     }
 }
 
+/// Why sessions end, and who hears of it besides the relying parties.
+#[derive(Debug, Clone, Copy)]
+pub struct Ending<'a> {
+    pub reason: EndReason,
+    /// The client that asked, when one did.
+    pub initiator: Option<&'a str>,
+    /// The login system's session-ended events, when it takes them.
+    pub events: Option<&'a SessionEvents>,
+}
+
 /// What a logout ended, and what the relying parties were told.
 #[derive(Debug, Clone, Default)]
 pub struct Ended {
@@ -80,6 +91,7 @@ pub async fn end_sessions(
     store: &impl Store,
     platform: &impl Platform,
     event: &LogoutEvent,
+    ending: Ending<'_>,
     inline_max: usize,
     known: Vec<Client>,
     now: i64,
@@ -89,7 +101,8 @@ pub async fn end_sessions(
     }
     let found = registered_clients(store, event, known).await?;
     let logout_id = platform.random_id();
-    let deliveries = numbered_plan(event, &found, &logout_id);
+    let mut deliveries = numbered_plan(event, &found, &logout_id);
+    deliveries.extend(planned_events(event, ending, &logout_id));
     let recheck = Recheck {
         logout_id: logout_id.clone(),
         round: 1,
@@ -139,6 +152,16 @@ async fn registered_clients(
         found.extend(clients::load_many(store, &missing).await?);
     }
     Ok(found)
+}
+
+/// The session-ended events of `event`, named `{logout_id}.e{n}`.
+fn planned_events(event: &LogoutEvent, ending: Ending<'_>, logout_id: &str) -> Vec<Delivery> {
+    let Some(target) = ending.events else { return Vec::new() };
+    let mut n = 0;
+    plan_events(event, target, ending.reason, ending.initiator, || {
+        n += 1;
+        format!("{logout_id}.e{n}")
+    })
 }
 
 /// The event's deliveries, named `{logout_id}.{n}`: unique without a random draw each.
@@ -251,9 +274,25 @@ pub async fn end_unseen(
     platform: &impl Platform,
     sid: &str,
     sub: &str,
+    ending: Ending<'_>,
     now: i64,
 ) -> Result<(), StoreError> {
     let logout_id = platform.random_id();
+    let unseen = Session {
+        sid: sid.to_string(),
+        sub: sub.to_string(),
+        clients: Vec::new(),
+        created_at: now,
+        expires_at: now,
+        cookie_hash: String::new(),
+    };
+    let events = planned_events(&LogoutEvent::Sessions(vec![unseen]), ending, &logout_id);
+    if !events.is_empty() {
+        let handoff = platform.deliver(events, 0).await;
+        let left =
+            Outbox { logout_id: format!("{logout_id}.e"), deliveries: handoff.unsent, recheck: None, created_at: now };
+        outbox::settle(store, &left, now).await?;
+    }
     let recheck = Recheck {
         logout_id: logout_id.clone(),
         round: 1,

@@ -25,6 +25,46 @@ pub struct Delivery {
     /// Set on queued retries, and in their record: see [`is_current`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nonce: Option<String>,
+    /// What is sent: a logout token to a relying party, or a session-ended event to the login
+    /// system.
+    #[serde(default, skip_serializing_if = "DeliveryKind::is_logout")]
+    pub kind: DeliveryKind,
+}
+
+/// What a delivery carries.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum DeliveryKind {
+    /// A logout token (Back-Channel Logout 1.0) for the relying party `client_id`.
+    #[default]
+    Logout,
+    /// A Security Event Token (RFC 8417) telling the login system that the session ended.
+    SessionEnded {
+        reason: EndReason,
+        /// The client that asked for the logout, when one did.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        initiator: Option<String>,
+        /// The token's `aud` (`SESSION_EVENTS_AUDIENCE`).
+        audience: String,
+    },
+}
+
+impl DeliveryKind {
+    pub fn is_logout(&self) -> bool {
+        matches!(self, DeliveryKind::Logout)
+    }
+}
+
+/// Why a session ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EndReason {
+    /// The user logged out through the end-session endpoint (RP-initiated logout).
+    RpLogout,
+    /// An operator ended the session (`DELETE /admin/sessions/{sid}`).
+    AdminLogoutSession,
+    /// An operator ended every session of the user (`DELETE /admin/sessions?sub=`).
+    AdminLogoutSubject,
 }
 
 /// A later look at the sessions one logout ended, as a delayed queue message: KV is eventually

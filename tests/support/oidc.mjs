@@ -215,3 +215,21 @@ export async function verifyLogoutToken(token, { jwks, alg, issuer, audience }) 
     clockTolerance: 5,
   });
 }
+
+/** The event type of edge-logout's session-ended Security Event Tokens. */
+export const SESSION_ENDED_EVENT = 'urn:edge-logout:event:session-ended';
+
+/**
+ * Verifies a session-ended Security Event Token as the login system should: signature against
+ * `jwks`, RS256 only, typ secevent+jwt, issuer, audience. Returns {payload, protectedHeader}.
+ */
+export async function verifySessionEvent(token, { jwks, issuer, audience }) {
+  return jose.jwtVerify(token, jose.createLocalJWKSet(jwks), {
+    algorithms: ['RS256'],
+    typ: 'secevent+jwt',
+    issuer,
+    audience,
+    maxTokenAge: '5 minutes',
+    clockTolerance: 5,
+  });
+}

@@ -1,11 +1,17 @@
 //! Which relying parties get which logout token: one delivery per relying party with a
-//! `backchannel_logout_uri` per ended session, or per subject for a user-wide logout.
+//! `backchannel_logout_uri` per ended session, or per subject for a user-wide logout; and the
+//! session-ended events for the login system, one per ended session.
 
 use std::collections::{HashMap, HashSet};
 
+use crate::config::SessionEvents;
+use crate::keys::Alg;
 use crate::protocol::logout::LogoutEvent;
 use crate::state::clients::Client;
-use crate::state::deliveries::Delivery;
+use crate::state::deliveries::{Delivery, DeliveryKind, EndReason};
+
+/// The `client_id` under which the admin API lists session-ended events.
+pub const EVENTS_CLIENT: &str = "(session-events)";
 
 /// The deliveries an event calls for: one per relying party with a `backchannel_logout_uri`
 /// per ended session, or per subject for a user-wide logout. `clients` holds the registered
@@ -23,6 +29,7 @@ pub fn plan(event: &LogoutEvent, clients: &[Client], mut new_id: impl FnMut() ->
             attempt: 1,
             last_error: None,
             nonce: None,
+            kind: DeliveryKind::Logout,
         })
     };
     // Indexed once: a session may name hundreds of clients.
@@ -41,6 +48,39 @@ pub fn plan(event: &LogoutEvent, clients: &[Client], mut new_id: impl FnMut() ->
         }
     }
     out
+}
+
+/// One session-ended event per ended session of `event`, to the login system's `target`
+/// (signed with the provider's RS256 key), saying why it ended and, when one asked, which
+/// client.
+pub fn plan_events(
+    event: &LogoutEvent,
+    target: &SessionEvents,
+    reason: EndReason,
+    initiator: Option<&str>,
+    mut new_id: impl FnMut() -> String,
+) -> Vec<Delivery> {
+    let kind = DeliveryKind::SessionEnded {
+        reason,
+        initiator: initiator.map(str::to_string),
+        audience: target.audience.clone(),
+    };
+    event
+        .sessions()
+        .iter()
+        .map(|s| Delivery {
+            id: new_id(),
+            client_id: EVENTS_CLIENT.to_string(),
+            uri: target.uri.clone(),
+            alg: Alg::RS256,
+            sub: s.sub.clone(),
+            sid: Some(s.sid.clone()),
+            attempt: 1,
+            last_error: None,
+            nonce: None,
+            kind: kind.clone(),
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -69,5 +109,24 @@ mod tests {
         let d = plan(&event, &clients(), ids());
         let summary: Vec<(&str, Option<&str>)> = d.iter().map(|d| (d.client_id.as_str(), d.sid.as_deref())).collect();
         assert_eq!(summary, [("rp1", None), ("rp2", Some("s1")), ("rp2", Some("s2")), ("rp2", Some("s3"))]);
+    }
+
+    #[test]
+    fn one_session_ended_event_per_ended_session() {
+        let target = SessionEvents { uri: "https://login.example/events".into(), audience: "login".into() };
+        let event =
+            LogoutEvent::Subject { sub: "alice".into(), sessions: vec![session("s1", &["rp1"]), session("s2", &[])] };
+        let d = plan_events(&event, &target, EndReason::AdminLogoutSubject, None, ids());
+        let sids: Vec<_> = d.iter().map(|d| d.sid.as_deref()).collect();
+        assert_eq!(sids, [Some("s1"), Some("s2")]);
+        assert!(d.iter().all(|d| d.uri == target.uri && d.client_id == EVENTS_CLIENT && d.sub == "alice"));
+        assert_eq!(
+            d[0].kind,
+            DeliveryKind::SessionEnded {
+                reason: EndReason::AdminLogoutSubject,
+                initiator: None,
+                audience: "login".into()
+            }
+        );
     }
 }

@@ -1,7 +1,7 @@
 //! How a delivery attempt's answer is judged, and when (and whether) a failed delivery is tried
 //! again: exponential backoff, `Retry-After`, a last attempt, then the dead-letter list.
 
-use crate::config::BackchannelConfig;
+use crate::config::{BackchannelConfig, SessionEvents};
 use crate::ports::{Store, StoreError};
 use crate::state::clients::Client;
 use crate::state::deliveries::{self, Delivery, DeliveryRecord};
@@ -36,7 +36,8 @@ pub enum Answer {
 pub fn judge(answer: &Answer, now: i64) -> Outcome {
     let retry_after = |r: &Option<String>| r.as_deref().and_then(|r| parse_retry_after(r, now));
     match answer {
-        Answer::Status { status: 200 | 204, .. } => Outcome::Delivered,
+        // 202: a Security Event Token receiver's "accepted" (RFC 8935).
+        Answer::Status { status: 200 | 202 | 204, .. } => Outcome::Delivered,
         Answer::Status { status: 429, retry_after: r } => {
             Outcome::Retry { error: "HTTP 429".into(), after_s: retry_after(r) }
         }
@@ -96,8 +97,14 @@ pub fn after_failure(cfg: &BackchannelConfig, d: &Delivery, outcome: &Outcome, n
 
 /// A queued delivery as it is to be attempted now: to its client's current back-channel URI
 /// and algorithm (registration may have changed them since), or `None` when the client was
-/// deleted or no longer takes back-channel logout (the delivery is then cancelled).
-pub fn current(d: &Delivery, client: Option<&Client>) -> Option<Delivery> {
+/// deleted or no longer takes back-channel logout (the delivery is then cancelled). A
+/// session-ended event goes to the login system's current URI, while it takes events.
+pub fn current(d: &Delivery, client: Option<&Client>, events: Option<&SessionEvents>) -> Option<Delivery> {
+    if !d.kind.is_logout() {
+        let mut now = d.clone();
+        now.uri = events?.uri.clone();
+        return Some(now);
+    }
     let client = client?;
     let uri = client.backchannel_logout_uri.as_ref()?;
     let mut now = d.clone();
@@ -241,13 +248,13 @@ mod tests {
         let mut moved = clients()[0].clone();
         moved.backchannel_logout_uri = Some("https://rp1/new-bc".into());
         moved.id_token_signed_response_alg = crate::keys::Alg::ES256;
-        let now = current(&d, Some(&moved)).unwrap();
+        let now = current(&d, Some(&moved), None).unwrap();
         assert_eq!(
             (now.uri.as_str(), now.alg, now.id.as_str()),
             ("https://rp1/new-bc", crate::keys::Alg::ES256, d.id.as_str())
         );
-        assert_eq!(current(&d, None), None, "client deleted");
+        assert_eq!(current(&d, None, None), None, "client deleted");
         moved.backchannel_logout_uri = None;
-        assert_eq!(current(&d, Some(&moved)), None, "no back-channel any more");
+        assert_eq!(current(&d, Some(&moved), None), None, "no back-channel any more");
     }
 }

@@ -1,18 +1,29 @@
-//! What a logout token says (Back-Channel Logout 1.0, section 2.4) and how it is sent: the
-//! claims, the JWS signing input with `typ` `logout+jwt`, and the form body of the POST.
-//! Signing itself is the platform's (WebCrypto).
+//! What a delivery's token says and how it is sent: a logout token (Back-Channel Logout 1.0,
+//! section 2.4: `typ` `logout+jwt`, POSTed as the form field `logout_token`), or a session-ended
+//! Security Event Token for the login system (RFC 8417: `typ` `secevent+jwt`, POSTed as
+//! `application/secevent+jwt`, RFC 8935). Signing itself is the platform's (WebCrypto).
 
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD as B64, Engine};
 use serde_json::{json, Value};
 
 use crate::http::form::encode_component;
 use crate::keys::Alg;
-use crate::state::deliveries::Delivery;
+use crate::state::deliveries::{Delivery, DeliveryKind};
 
 pub const EVENT: &str = "http://schemas.openid.net/event/backchannel-logout";
 
-/// The claims of a logout token for `d`, issued at `now` with the unique `jti`.
+/// The event type of a session-ended event.
+pub const SESSION_ENDED_EVENT: &str = "urn:edge-logout:event:session-ended";
+
+/// The claims of `d`'s token, issued at `now` with the unique `jti`.
 pub fn claims(d: &Delivery, issuer: &str, now: i64, ttl_s: i64, jti: &str) -> Value {
+    if let DeliveryKind::SessionEnded { reason, initiator, audience } = &d.kind {
+        let mut event = json!({ "sid": d.sid, "sub": d.sub, "reason": reason });
+        if let Some(client) = initiator {
+            event["client_id"] = Value::String(client.clone());
+        }
+        return json!({ "iss": issuer, "aud": audience, "iat": now, "jti": jti, "events": { SESSION_ENDED_EVENT: event } });
+    }
     let mut c = json!({
         "iss": issuer,
         "aud": d.client_id,
@@ -28,9 +39,17 @@ pub fn claims(d: &Delivery, issuer: &str, now: i64, ttl_s: i64, jti: &str) -> Va
     c
 }
 
-/// The JWS signing input (`base64url(header).base64url(claims)`) of a logout token.
-pub fn signing_input(kid: &str, alg: Alg, claims: &Value) -> String {
-    let header = json!({ "alg": alg.name(), "kid": kid, "typ": "logout+jwt" });
+/// The JWS `typ` of `d`'s token.
+pub fn typ(d: &Delivery) -> &'static str {
+    match d.kind {
+        DeliveryKind::Logout => "logout+jwt",
+        DeliveryKind::SessionEnded { .. } => "secevent+jwt",
+    }
+}
+
+/// The JWS signing input (`base64url(header).base64url(claims)`) of a token of type `typ`.
+pub fn signing_input(kid: &str, alg: Alg, typ: &str, claims: &Value) -> String {
+    let header = json!({ "alg": alg.name(), "kid": kid, "typ": typ });
     format!("{}.{}", B64.encode(header.to_string()), B64.encode(claims.to_string()))
 }
 
@@ -42,6 +61,14 @@ pub fn assemble(signing_input: &str, signature: &[u8]) -> String {
 /// The form body of a back-channel request: `logout_token` and nothing else.
 pub fn request_body(token: &str) -> String {
     format!("logout_token={}", encode_component(token))
+}
+
+/// The content type and body of `d`'s request carrying `token`.
+pub fn request(d: &Delivery, token: &str) -> (&'static str, String) {
+    match d.kind {
+        DeliveryKind::Logout => ("application/x-www-form-urlencoded", request_body(token)),
+        DeliveryKind::SessionEnded { .. } => ("application/secevent+jwt", token.to_string()),
+    }
 }
 
 #[cfg(test)]
@@ -72,7 +99,7 @@ mod tests {
         let d = plan::plan(&LogoutEvent::Sessions(vec![session("s1", &["rp1"])]), &clients(), ids()).remove(0);
         for alg in Alg::ALL {
             let signer = keys.signer(alg).unwrap();
-            let input = signing_input(&signer.kid, alg, &claims(&d, "https://id.example", 1000, 120, "j"));
+            let input = signing_input(&signer.kid, alg, typ(&d), &claims(&d, "https://id.example", 1000, 120, "j"));
             let jwt = assemble(&input, &signer.sign_bytes(input.as_bytes()));
             let token = keys.verify::<Value>(&jwt).unwrap();
             assert_eq!(token.header().token_type.as_deref(), Some("logout+jwt"));
@@ -83,5 +110,24 @@ mod tests {
     #[test]
     fn the_body_is_only_the_token() {
         assert_eq!(request_body("a.b-_.c"), "logout_token=a.b-_.c");
+    }
+
+    #[test]
+    fn a_session_ended_event_is_a_security_event_token() {
+        use crate::state::deliveries::EndReason;
+        let mut d = plan::plan(&LogoutEvent::Sessions(vec![session("s1", &["rp1"])]), &clients(), ids()).remove(0);
+        d.kind = DeliveryKind::SessionEnded {
+            reason: EndReason::RpLogout,
+            initiator: Some("rp1".into()),
+            audience: "https://login.example".into(),
+        };
+        let c = claims(&d, "https://id.example", 1000, 120, "j1");
+        assert_eq!(
+            c,
+            json!({"iss": "https://id.example", "aud": "https://login.example", "iat": 1000, "jti": "j1",
+                   "events": {SESSION_ENDED_EVENT: {"sid": "s1", "sub": "alice", "reason": "rp_logout", "client_id": "rp1"}}})
+        );
+        assert_eq!(typ(&d), "secevent+jwt");
+        assert_eq!(request(&d, "a.b.c"), ("application/secevent+jwt", "a.b.c".to_string()));
     }
 }

@@ -15,9 +15,10 @@ use crate::http::{prefers_json, HttpRequest, HttpResponse};
 use crate::ports::{Ctx, Platform, Store, Summary};
 use crate::protocol::frontchannel::{self, Frames};
 use crate::protocol::logout;
-use crate::protocol::logout::LogoutEvent;
+use crate::protocol::logout::{Ending, LogoutEvent};
 use crate::state::clients::{self, Client};
 use crate::state::confirmations::{self, binding_value, Redeemed};
+use crate::state::deliveries::EndReason;
 use crate::state::sessions::{self, Lookup, Session};
 use crate::ui::i18n;
 use crate::ui::pages::{self, PageContext};
@@ -152,7 +153,8 @@ async fn start<S: Store, N: Platform>(
         Decision::Reject(r) => return Err(EndSessionError::Refused(r)),
         Decision::LogOut { target, redirect } => {
             if let Some((sid, sub)) = decision::unseen_hint_session(&facts) {
-                logout::end_unseen(ctx.store, ctx.platform, sid, sub, ctx.now).await?;
+                let ending = rp_ending(ctx, client_id);
+                logout::end_unseen(ctx.store, ctx.platform, sid, sub, ending, ctx.now).await?;
             }
             let client_id = client_id.map(str::to_string);
             log_out(ctx, target, client_id, redirect, loaded.clone()).await?
@@ -228,11 +230,16 @@ async fn log_out<S: Store, N: Platform>(
     let ended: Vec<Session> = target.into_iter().collect();
     let sessions_ended = ended.len();
     let event = LogoutEvent::Sessions(ended);
-    let result =
-        logout::end_sessions(ctx.store, ctx.platform, &event, ctx.config.backchannel.inline_max, known, ctx.now)
-            .await?;
+    let ending = rp_ending(ctx, client_id.as_deref());
+    let inline_max = ctx.config.backchannel.inline_max;
+    let result = logout::end_sessions(ctx.store, ctx.platform, &event, ending, inline_max, known, ctx.now).await?;
     let frames = frontchannel::frames(&ctx.config.issuer, event.sessions(), &result.clients);
     Ok(View::LoggedOut { client_id, sessions_ended, summary: result.summary, frames, redirect })
+}
+
+/// A logout the user asked for, through `client_id` when it is named.
+fn rp_ending<'a, S, N>(ctx: &'a Ctx<'_, S, N>, client_id: Option<&'a str>) -> Ending<'a> {
+    Ending { reason: EndReason::RpLogout, initiator: client_id, events: ctx.config.session_events.as_ref() }
 }
 
 /// The answer as a response, in the one language negotiated for it.
