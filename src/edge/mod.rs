@@ -182,7 +182,7 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
     let line = response.log.take().map(|mut log| {
         log["status"] = response.status.into();
         log["ms"] = worker::Date::now().as_millis().saturating_sub(started).into();
-        log.to_string()
+        log
     });
     platform.flush_log(line);
     write_response(response)

@@ -34,20 +34,17 @@ pub fn now() -> i64 {
     (Date::now().as_millis() / 1000) as i64
 }
 
-/// One structured log line per attempt, readable with `wrangler tail`: never a token, key or
-/// cookie. Lines are gathered and written once per request (a console call costs more than the
-/// line).
-fn log_attempt(log: &RefCell<Vec<String>>, d: &Delivery, outcome: &Outcome, ms: u64) {
+/// One structured record per attempt: never a token, key or cookie. Records are gathered and
+/// written with the request's own, in one console call (see [`EdgePlatform::flush_log`]).
+fn log_attempt(log: &RefCell<Vec<serde_json::Value>>, d: &Delivery, outcome: &Outcome, ms: u64) {
     let (result, error) = match outcome {
         Outcome::Delivered => ("delivered", None),
         Outcome::Retry { error, .. } => ("retry", Some(error.as_str())),
         Outcome::Final { error } => ("final_failure", Some(error.as_str())),
     };
-    log.borrow_mut().push(
-        json!({"event": "backchannel_attempt", "delivery": d.id, "client_id": d.client_id, "attempt": d.attempt,
-               "result": result, "error": error, "ms": ms})
-        .to_string(),
-    );
+    log.borrow_mut()
+        .push(json!({"event": "backchannel_attempt", "delivery": d.id, "client_id": d.client_id, "attempt": d.attempt,
+               "result": result, "error": error, "ms": ms}));
 }
 
 /// Why an attempt could not even be made.
@@ -60,7 +57,7 @@ enum NotSent {
 
 /// One attempt: a fresh token (new `jti`, `iat`, `exp`), POSTed without following redirects,
 /// given up after the timeout.
-pub async fn attempt(config: &Config, log: &RefCell<Vec<String>>, d: &Delivery) -> Outcome {
+pub async fn attempt(config: &Config, log: &RefCell<Vec<serde_json::Value>>, d: &Delivery) -> Outcome {
     let started = Date::now().as_millis();
     let outcome = match send(config, d).await {
         Ok(answer) => retry::judge(&answer, now()),
@@ -117,18 +114,27 @@ pub struct EdgePlatform<'a> {
     pub store: &'a KvStores,
     pub queue: Option<Queue>,
     pub dead_letters: Option<Queue>,
-    /// Log lines of this request, written together by [`EdgePlatform::flush_log`].
-    pub log: RefCell<Vec<String>>,
+    /// Log records of this invocation, written together by [`EdgePlatform::flush_log`].
+    pub log: RefCell<Vec<serde_json::Value>>,
 }
 
 impl EdgePlatform<'_> {
-    /// Writes the gathered log lines, and `last` if given, in one console call.
-    pub fn flush_log(&self, last: Option<String>) {
-        let mut lines = self.log.take();
-        lines.extend(last);
-        if !lines.is_empty() {
-            worker::console_log!("{}", lines.join("\n"));
-        }
+    /// Writes one JSON object in one console call, so that Workers Logs indexes its fields:
+    /// `last` (the request's record) with the gathered records under `attempts`, or, without
+    /// one (a queue batch, a cron tick), an object of `event` `batch` holding them.
+    pub fn flush_log(&self, last: Option<serde_json::Value>) {
+        let records = self.log.take();
+        let line = match last {
+            Some(mut line) => {
+                if !records.is_empty() {
+                    line["attempts"] = records.into();
+                }
+                line
+            }
+            None if records.is_empty() => return,
+            None => json!({ "event": "batch", "records": records }),
+        };
+        worker::console_log!("{line}");
     }
 
     /// Records a failed delivery and queues its retry (or dead-letters it); when the queue send
@@ -365,7 +371,7 @@ pub async fn sweep(platform: &EdgePlatform<'_>) {
         Ok(swept) if swept.looked => platform
             .log
             .borrow_mut()
-            .push(json!({"event": "sweep", "requeued": swept.requeued, "outbox_resent": swept.resent}).to_string()),
+            .push(json!({"event": "sweep", "requeued": swept.requeued, "outbox_resent": swept.resent})),
         Ok(_) => {}
         Err(e) => worker::console_error!("{}", json!({"event": "sweep", "error": e.0})),
     }
