@@ -219,8 +219,8 @@ mod tests {
                     // (one bulk read); the outbox and the tombstone written; the outbox, the
                     // session and its subject index deleted.
                     assert_eq!(counted(app, user_logout("s1", &cookie), 200).await, ops(2 + k, 2, 3, 1), "{k} RPs");
-                    // Each of its two re-checks: the outbox (gone), the session and its
-                    // recorded clients (a list).
+                    // Its re-check: the outbox (gone), the session and its recorded clients
+                    // (a list).
                     let rechecks = app.notified.rechecks();
                     assert_eq!(rechecks.len(), 1);
                     let check = &rechecks[0];

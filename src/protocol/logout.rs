@@ -5,7 +5,7 @@
 //! What "nothing lost" rests on, in order ([`end_sessions`]):
 //! 1. the planned deliveries and the re-check are stored in the outbox, before any attempt,
 //!    send or delete (if this fails, nothing happened, and the user is told so);
-//! 2. the re-check is queued, delayed past KV's propagation window (if the send fails, the
+//! 2. the re-check is queued, delayed past KV's propagation windows (if the send fails, the
 //!    outbox keeps it and the cron sweep is told);
 //! 3. each session's tombstone is written, so that it cannot be joined or created again;
 //! 4. the deliveries are attempted or queued; what could not be handed off stays in the outbox;
@@ -27,9 +27,10 @@ use crate::state::sessions::{self, Session};
 
 /// When the re-checks of a logout run, in seconds after it: KV shows a write at other
 /// locations within about 60 s (developers.cloudflare.com/kv/concepts/how-kv-works/, "Consistency"),
-/// and caches a read that found nothing for as long; two looks, past one window and past two,
-/// bound a logout's convergence to under 3 minutes.
-pub const RECHECK_DELAYS_S: [u32; 2] = [75, 150];
+/// and caches a read that found nothing for as long. One look past two such windows (a client
+/// recorded elsewhere just before that location saw the tombstone, 60 s, then seen here 60 s
+/// later) bounds a logout's convergence to under 3 minutes, with one queue message per logout.
+pub const RECHECK_DELAYS_S: [u32; 1] = [150];
 
 /// What ended, for the relying parties' sake.
 #[derive(Debug, Clone, PartialEq, Eq)]
