@@ -9,6 +9,7 @@ use serde_json::{Map, Value};
 use crate::budget::DEFAULT_INLINE_MAX;
 use crate::http::uris::{self, UriPolicy};
 use crate::keys::{KeyError, KeySet};
+use crate::ui::i18n::{Languages, TextsError};
 use crate::ui::pages::Branding;
 
 /// The admin token must be long enough that guessing it is hopeless.
@@ -101,8 +102,10 @@ pub struct Config {
     /// code compiled to wasm (`SIGNER=wasm`, for comparison): the tokens are the same.
     pub sign_with_webcrypto: bool,
     /// How the pages present the provider (`PROVIDER_NAME`, default the issuer's host;
-    /// `PROVIDER_LOGO_URL`; `PROVIDER_COLOR`).
+    /// `PROVIDER_LOGO_URL`; `PROVIDER_COLOR`; `PROVIDER_STYLESHEET_URL`).
     pub brand: Branding,
+    /// The pages' words in every language, the operator's `PAGE_TEXTS` merged in.
+    pub languages: Languages,
     /// How long the front-channel page waits for the relying parties' frames
     /// (`FRONTCHANNEL_TIMEOUT_MS`).
     pub frontchannel_timeout_ms: u32,
@@ -181,13 +184,7 @@ impl Config {
         if provider_name.chars().count() > 100 || provider_name.chars().any(char::is_control) {
             return Err(bad("PROVIDER_NAME", "must be at most 100 characters, without control characters"));
         }
-        let (logo_url, logo_origin) = match nonempty("PROVIDER_LOGO_URL") {
-            None => (None, None),
-            Some(url) => {
-                let parsed = uris::parse_absolute(&url, uri_policy).map_err(|e| bad("PROVIDER_LOGO_URL", e))?;
-                (Some(url), Some(parsed.origin().ascii_serialization()))
-            }
-        };
+        let (logo_url, logo_origin) = linked_url(&nonempty, "PROVIDER_LOGO_URL", uri_policy)?.unzip();
         let color = nonempty("PROVIDER_COLOR").map(|c| c.trim().to_string());
         if let Some(c) = &color {
             let hex = c.strip_prefix('#').unwrap_or("");
@@ -196,6 +193,14 @@ impl Config {
             }
         }
         let brand = Branding::new(provider_name, logo_url, logo_origin, color.as_deref());
+        let brand = match linked_url(&nonempty, "PROVIDER_STYLESHEET_URL", uri_policy)? {
+            Some((url, origin)) => brand.with_stylesheet(url, origin),
+            None => brand,
+        };
+        let languages = match nonempty("PAGE_TEXTS") {
+            None => Languages::default(),
+            Some(json) => Languages::with_overrides(&json).map_err(|TextsError(e)| bad("PAGE_TEXTS", e))?,
+        };
         let frontchannel_timeout_ms = number(&get, "FRONTCHANNEL_TIMEOUT_MS", 3000, 500..=30_000)?;
 
         let d = BackchannelConfig::default();
@@ -239,6 +244,7 @@ impl Config {
             backchannel,
             sign_with_webcrypto,
             brand,
+            languages,
             frontchannel_timeout_ms,
             session_events,
         })
@@ -265,6 +271,18 @@ where
         Ok(v) if range.contains(&v) => Ok(v),
         _ => Err(bad(setting, format!("must be a whole number from {} to {}", range.start(), range.end()))),
     }
+}
+
+/// An optional URL the pages load (`PROVIDER_LOGO_URL`, `PROVIDER_STYLESHEET_URL`), https
+/// unless `ALLOW_HTTP_URIS`, and its origin for the CSP.
+fn linked_url(
+    nonempty: &impl Fn(&str) -> Option<String>,
+    setting: &'static str,
+    policy: UriPolicy,
+) -> Result<Option<(String, String)>, ConfigError> {
+    let Some(url) = nonempty(setting) else { return Ok(None) };
+    let parsed = uris::parse_absolute(&url, policy).map_err(|e| bad(setting, e))?;
+    Ok(Some((url, parsed.origin().ascii_serialization())))
 }
 
 /// An RFC 6265 cookie name: an RFC 7230 token.
@@ -331,6 +349,48 @@ mod tests {
         assert_eq!(error_of(&[("SESSION_COOKIE_DOMAIN", "a;b")]).setting, "SESSION_COOKIE_DOMAIN");
         assert_eq!(error_of(&[("SESSION_EVENTS_URI", "ftp://login.example/events")]).setting, "SESSION_EVENTS_URI");
         assert!(error_of(&[("ADMIN_TOKEN", "short")]).to_string().contains("ADMIN_TOKEN"));
+        assert_eq!(
+            error_of(&[("PROVIDER_STYLESHEET_URL", "http://cdn.example/a.css")]).setting,
+            "PROVIDER_STYLESHEET_URL"
+        );
+        assert_eq!(error_of(&[("PROVIDER_STYLESHEET_URL", "data:text/css,x")]).setting, "PROVIDER_STYLESHEET_URL");
+        for texts in [
+            "{",
+            r#"{"nl": {"no_such_key": "x"}}"#,
+            r#"{"nl": {"confirm_yes": false}}"#,
+            r#"{"de": {"confirm_title": "Abmelden?"}}"#,
+            r#"{"not a tag": {}}"#,
+        ] {
+            let e = error_of(&[("PAGE_TEXTS", texts)]);
+            assert_eq!(e.setting, "PAGE_TEXTS", "{texts}");
+            assert!(e.to_string().starts_with("configuration error in PAGE_TEXTS: "), "{e}");
+        }
+    }
+
+    #[test]
+    fn page_texts_are_merged_once_with_the_configuration() {
+        let mut s = settings();
+        s.insert("PAGE_TEXTS", r#"{"it": {"confirm_yes": "Esci"}, "de": {"confirm_no": "Bleiben"}}"#.into());
+        let c = load(&s).unwrap();
+        let it = c.languages.negotiate(None, Some("it-IT"));
+        assert_eq!((it.lang.as_ref(), it.confirm_yes.as_ref()), ("it", "Esci"));
+        assert_eq!(it.confirm_no, "Stay signed in", "English for what it does not give");
+        assert_eq!(c.languages.negotiate(Some("de"), None).confirm_no, "Bleiben");
+        assert_eq!(load(&settings()).unwrap().languages.negotiate(Some("it"), None).lang, "en");
+    }
+
+    #[test]
+    fn the_stylesheet_and_its_origin() {
+        let mut s = settings();
+        s.insert("PROVIDER_STYLESHEET_URL", "https://cdn.example:8443/css/brand.css?v=3".into());
+        let c = load(&s).unwrap();
+        assert_eq!(c.brand.stylesheet_url.as_deref(), Some("https://cdn.example:8443/css/brand.css?v=3"));
+        assert_eq!(c.brand.stylesheet_origin.as_deref(), Some("https://cdn.example:8443"));
+        assert_eq!(load(&settings()).unwrap().brand.stylesheet_url, None);
+        s.insert("PROVIDER_STYLESHEET_URL", "http://127.0.0.1:9000/brand.css".into());
+        assert_eq!(load(&s).err().unwrap().setting, "PROVIDER_STYLESHEET_URL");
+        s.insert("ALLOW_HTTP_URIS", "true".into());
+        assert_eq!(load(&s).unwrap().brand.stylesheet_origin.as_deref(), Some("http://127.0.0.1:9000"));
     }
 
     #[test]

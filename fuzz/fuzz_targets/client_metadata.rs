@@ -19,7 +19,8 @@ fuzz_target!(|data: &[u8]| {
         .iter()
         .chain(&c.post_logout_redirect_uris)
         .chain(&c.backchannel_logout_uri)
-        .chain(&c.frontchannel_logout_uri);
+        .chain(&c.frontchannel_logout_uri)
+        .chain(&c.client_uri);
     for uri in all {
         let url = uris::parse_absolute(uri, UriPolicy::HttpsOnly).expect("accepted URIs are valid");
         assert_eq!(url.scheme(), "https");

@@ -30,6 +30,9 @@ pub struct Client {
     pub id_token_signed_response_alg: Alg,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_name: Option<String>,
+    /// The client's home page: the way back after "Stay signed in".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_uri: Option<String>,
 }
 
 /// The metadata a `PUT /admin/clients/{client_id}` may carry. Members this service does not use
@@ -49,6 +52,7 @@ struct ClientInput {
     frontchannel_logout_session_required: bool,
     id_token_signed_response_alg: Option<String>,
     client_name: Option<String>,
+    client_uri: Option<String>,
 }
 
 /// Why client metadata was refused: the text of an `invalid_client_metadata` error.
@@ -102,6 +106,9 @@ impl Client {
         if input.backchannel_logout_session_required && input.backchannel_logout_uri.is_none() {
             return Err(refuse("backchannel_logout_session_required needs a backchannel_logout_uri"));
         }
+        if let Some(uri) = &input.client_uri {
+            uris::parse_absolute(uri, policy).map_err(|e| refuse(format!("client_uri {e}")))?;
+        }
         if let Some(uri) = &input.frontchannel_logout_uri {
             let url = uris::parse_absolute(uri, policy).map_err(|e| refuse(format!("frontchannel_logout_uri {e}")))?;
             if !redirect.iter().any(|r| uris::same_origin(r, &url)) {
@@ -144,7 +151,13 @@ impl Client {
             frontchannel_logout_session_required: input.frontchannel_logout_session_required,
             id_token_signed_response_alg: alg,
             client_name: input.client_name,
+            client_uri: input.client_uri,
         })
+    }
+
+    /// How the pages name the client: its `client_name`, else its id.
+    pub fn display_name(&self) -> &str {
+        self.client_name.as_deref().unwrap_or(&self.client_id)
     }
 
     /// Whether `uri` is, byte for byte, one of this client's registered post-logout URIs.
@@ -237,6 +250,7 @@ mod tests {
                 "frontchannel_logout_session_required": true,
                 "id_token_signed_response_alg": "ES256",
                 "client_name": "Relying Party One",
+                "client_uri": "https://rp.example/home?from=op",
                 "token_endpoint_auth_method": "none"}"#,
         )
         .unwrap();
@@ -245,6 +259,9 @@ mod tests {
         assert!(c.allows_post_logout_redirect("https://rp.example/bye?x=1"));
         let json = serde_json::to_value(&c).unwrap();
         assert_eq!(json["id_token_signed_response_alg"], "ES256");
+        assert_eq!(c.client_uri.as_deref(), Some("https://rp.example/home?from=op"));
+        assert_eq!(json["client_uri"], "https://rp.example/home?from=op");
+        assert_eq!(c.display_name(), "Relying Party One");
         assert!(json.get("token_endpoint_auth_method").is_none());
     }
 
@@ -254,6 +271,11 @@ mod tests {
         assert_eq!(c.id_token_signed_response_alg, Alg::RS256);
         assert!(c.post_logout_redirect_uris.is_empty());
         assert!(!c.backchannel_logout_session_required);
+        assert_eq!(c.display_name(), "rp1");
+        let json = serde_json::to_value(&c).unwrap();
+        assert!(json.get("client_uri").is_none(), "serialised only when set: {json}");
+        let stored: Client = serde_json::from_value(json).unwrap();
+        assert_eq!(stored.client_uri, None, "a record without client_uri reads");
     }
 
     #[test]
@@ -284,6 +306,11 @@ mod tests {
             (r#"{"post_logout_redirect_uris": ["http://rp.example/x"]}"#, "https"),
             (r#"{"backchannel_logout_uri": "https://rp.example/x#f"}"#, "fragment"),
             (r#"{"backchannel_logout_session_required": true}"#, "needs a backchannel_logout_uri"),
+            (r#"{"client_uri": "http://rp.example/"}"#, "client_uri must use https"),
+            (r#"{"client_uri": "javascript:alert(1)"}"#, "client_uri has the scheme"),
+            (r#"{"client_uri": "https://rp.example/#top"}"#, "client_uri must not have a fragment"),
+            (r#"{"client_uri": "/home"}"#, "client_uri is not an absolute URI"),
+            (r#"{"client_uri": ["https://rp.example/"]}"#, "string"),
             (
                 r#"{"redirect_uris": ["https://rp.example/cb"], "frontchannel_logout_uri": "https://other.example/fc"}"#,
                 "scheme, host and port",

@@ -16,6 +16,7 @@ pub fn client(id: &str, backchannel: Option<&str>, session_required: bool, alg: 
         frontchannel_logout_session_required: false,
         id_token_signed_response_alg: alg,
         client_name: None,
+        client_uri: None,
     }
 }
 

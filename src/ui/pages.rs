@@ -1,7 +1,8 @@
 //! The HTML pages a person sees: confirmation, signed out, still signed in, error, and the
-//! front-channel page. Every value goes through askama's escaping. The stylesheet and the one
-//! script are inline and allowed by their hashes, so the pages load nothing from elsewhere
-//! (but the optional logo and the front-channel frames, which the CSP names exactly).
+//! front-channel page. Every value goes through askama's escaping, the operator's texts too.
+//! The stylesheet and the one script are inline and allowed by their hashes, so the pages load
+//! nothing from elsewhere (but the optional logo and stylesheet, and the front-channel frames,
+//! whose origins the CSP names exactly).
 
 use askama::Template;
 use base64::{engine::general_purpose::STANDARD, Engine};
@@ -10,13 +11,18 @@ use sha2::{Digest, Sha256};
 use super::i18n::Texts;
 use crate::http::HttpResponse;
 
-/// How the pages present the provider (`PROVIDER_NAME`, `PROVIDER_LOGO_URL`, `PROVIDER_COLOR`).
+/// How the pages present the provider (`PROVIDER_NAME`, `PROVIDER_LOGO_URL`, `PROVIDER_COLOR`,
+/// `PROVIDER_STYLESHEET_URL`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Branding {
     pub name: String,
     pub logo_url: Option<String>,
     /// The logo's origin, for the CSP's `img-src`.
     pub logo_origin: Option<String>,
+    /// The operator's stylesheet, linked after the inline one.
+    pub stylesheet_url: Option<String>,
+    /// The stylesheet's origin, for the CSP's `style-src`.
+    pub stylesheet_origin: Option<String>,
     /// The stylesheet with the brand colour (`#rgb` or `#rrggbb`) in it, and its CSP source:
     /// made once with the configuration, not on every page.
     css: String,
@@ -32,7 +38,13 @@ impl Branding {
             None => CSS.to_string(),
         };
         let css_source = sha256_source(&css);
-        Branding { name, logo_url, logo_origin, css, css_source }
+        Branding { name, logo_url, logo_origin, stylesheet_url: None, stylesheet_origin: None, css, css_source }
+    }
+
+    /// The same branding, with the operator's stylesheet at `url`, of origin `origin`, linked
+    /// from every page.
+    pub fn with_stylesheet(self, url: String, origin: String) -> Self {
+        Branding { stylesheet_url: Some(url), stylesheet_origin: Some(origin), ..self }
     }
 }
 
@@ -102,7 +114,21 @@ fn frontchannel_script_source() -> &'static str {
 /// Who the pages speak for, and in which language.
 pub struct PageContext<'a> {
     pub brand: &'a Branding,
-    pub texts: &'static Texts,
+    pub texts: &'a Texts,
+}
+
+/// The way back to the application after "Stay signed in": its registered `client_uri`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WayBack {
+    pub uri: String,
+    /// The client's name, as the confirmation page showed it.
+    pub client: String,
+}
+
+/// A link of a message page, its label in the page's language.
+struct Link<'a> {
+    href: &'a str,
+    label: String,
 }
 
 #[derive(Template)]
@@ -125,6 +151,7 @@ struct MessagePage<'a> {
     title: &'a str,
     text: &'a str,
     detail: Option<&'a str>,
+    link: Option<Link<'a>>,
 }
 
 #[derive(Template)]
@@ -151,6 +178,9 @@ struct Policy<'a> {
 
 fn page(status: u16, ctx: &PageContext<'_>, html: String, p: Policy<'_>) -> HttpResponse {
     let mut csp = format!("default-src 'none'; style-src {}", ctx.brand.css_source);
+    if let Some(origin) = &ctx.brand.stylesheet_origin {
+        csp.push_str(&format!(" {origin}"));
+    }
     if let Some(origin) = &ctx.brand.logo_origin {
         csp.push_str(&format!("; img-src {origin}"));
     }
@@ -167,7 +197,7 @@ fn page(status: u16, ctx: &PageContext<'_>, html: String, p: Policy<'_>) -> Http
     csp.push_str(&format!("; form-action {form_action}; frame-ancestors 'none'; base-uri 'none'"));
     HttpResponse::html(status, html)
         .with_header("content-security-policy", &csp)
-        .with_header("content-language", ctx.texts.lang)
+        .with_header("content-language", &ctx.texts.lang)
 }
 
 /// "Sign out of <provider>?" with a form that posts the confirmation token back.
@@ -188,9 +218,24 @@ pub fn confirm(
 }
 
 pub fn message(status: u16, ctx: &PageContext<'_>, title: &str, text: &str, detail: Option<&str>) -> HttpResponse {
-    let html = MessagePage { t: ctx.texts, brand: ctx.brand, css: &ctx.brand.css, title, text, detail }
-        .render()
-        .expect("the message template renders");
+    message_page(
+        status,
+        ctx,
+        MessagePage { t: ctx.texts, brand: ctx.brand, css: &ctx.brand.css, title, text, detail, link: None },
+    )
+}
+
+/// "You are still signed in", with a link back to the application when it registered a
+/// `client_uri` (a plain link: the CSP needs nothing for it).
+pub fn still_signed_in(ctx: &PageContext<'_>, way_back: Option<&WayBack>) -> HttpResponse {
+    let t = ctx.texts;
+    let link = way_back.map(|w| Link { href: &w.uri, label: t.back_to_client(&w.client) });
+    let (title, text) = (&t.still_signed_in_title, &t.still_signed_in_text);
+    message_page(200, ctx, MessagePage { t, brand: ctx.brand, css: &ctx.brand.css, title, text, detail: None, link })
+}
+
+fn message_page(status: u16, ctx: &PageContext<'_>, view: MessagePage<'_>) -> HttpResponse {
+    let html = view.render().expect("the message template renders");
     page(status, ctx, html, Policy { script_source: None, frame_origins: &[], form_targets: None })
 }
 
@@ -222,9 +267,15 @@ pub fn frontchannel(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ui::i18n::Languages;
 
     fn brand() -> Branding {
         Branding::new("Example <ID>".into(), None, None, None)
+    }
+
+    fn builtin() -> &'static Languages {
+        static BUILT_IN: std::sync::OnceLock<Languages> = std::sync::OnceLock::new();
+        BUILT_IN.get_or_init(Languages::default)
     }
 
     fn body(r: &HttpResponse) -> String {
@@ -241,7 +292,7 @@ mod tests {
     #[test]
     fn confirmation_form_has_the_token_and_both_buttons() {
         let b = brand();
-        let ctx = PageContext { brand: &b, texts: crate::ui::i18n::negotiate(None, None) };
+        let ctx = PageContext { brand: &b, texts: builtin().negotiate(None, None) };
         let r = confirm(&ctx, Some("<script>x</script>"), "/session/end", "tok\"en", Some("https://rp.example"));
         let html = body(&r);
         assert!(html.contains(r#"<form method="post" action="/session/end">"#));
@@ -262,7 +313,7 @@ mod tests {
     #[test]
     fn the_hashes_match_the_inline_style_and_script() {
         let b = Branding::new("Example <ID>".into(), None, None, Some("#aa3300"));
-        let ctx = PageContext { brand: &b, texts: crate::ui::i18n::negotiate(Some("de"), None) };
+        let ctx = PageContext { brand: &b, texts: builtin().negotiate(Some("de"), None) };
         let r = frontchannel(
             &ctx,
             &["https://rp.example/fc?iss=x&sid=y".into()],
@@ -292,11 +343,76 @@ mod tests {
             Some("https://cdn.example".into()),
             None,
         );
-        let ctx = PageContext { brand: &b, texts: crate::ui::i18n::negotiate(None, None) };
+        let ctx = PageContext { brand: &b, texts: builtin().negotiate(None, None) };
         let r = message(400, &ctx, "t", "x", Some("d"));
         assert!(r.header("content-security-policy").unwrap().contains("img-src https://cdn.example;"));
         assert!(body(&r).contains(r#"<img src="https://cdn.example/logo.png""#));
         assert_eq!(r.status, 400);
+    }
+
+    #[test]
+    fn the_stylesheet_is_linked_and_allowed_by_origin_only() {
+        let b = brand().with_stylesheet("https://cdn.example/brand.css?v=2&x=1".into(), "https://cdn.example".into());
+        let ctx = PageContext { brand: &b, texts: builtin().negotiate(None, None) };
+        let link = r#"<link rel="stylesheet" href="https://cdn.example/brand.css?v=2&#38;x=1">"#;
+        for r in [
+            message(400, &ctx, "t", "x", None),
+            confirm(&ctx, None, "/session/end", "tok", None),
+            still_signed_in(&ctx, None),
+            frontchannel(&ctx, &[], &[], None, 1000),
+        ] {
+            let html = body(&r);
+            assert!(html.contains(link), "{html}");
+            let csp = r.header("content-security-policy").unwrap();
+            let style_src = csp.split("; ").find(|d| d.starts_with("style-src ")).unwrap();
+            assert_eq!(style_src, format!("style-src {} https://cdn.example", sha256_source(&inline(&html, "style"))));
+        }
+        let plain = body(&message(
+            200,
+            &PageContext { brand: &brand(), texts: builtin().negotiate(None, None) },
+            "t",
+            "x",
+            None,
+        ));
+        assert!(!plain.contains("<link"), "no stylesheet, no link: {plain}");
+    }
+
+    #[test]
+    fn still_signed_in_links_back_to_the_client_uri_escaped() {
+        let b = brand();
+        let ctx = PageContext { brand: &b, texts: builtin().negotiate(Some("fr"), None) };
+        let way_back = WayBack { uri: "https://rp.example/home?a=1&b=\"2\"".into(), client: "<App & 'Co'>".into() };
+        let r = still_signed_in(&ctx, Some(&way_back));
+        let html = body(&r);
+        assert!(
+            html.contains(r#"<a id="back" href="https://rp.example/home?a=1&#38;b=&#34;2&#34;">Retour à &#60;App &#38; &#39;Co&#39;&#62;</a>"#),
+            "{html}"
+        );
+        assert!(html.contains("Vous êtes toujours connecté"));
+        let csp = r.header("content-security-policy").unwrap();
+        assert!(!csp.contains("rp.example"), "a link needs nothing in the CSP: {csp}");
+        assert_eq!(r.status, 200);
+        let without = body(&still_signed_in(&ctx, None));
+        assert!(!without.contains("<a "), "no client_uri, no link: {without}");
+    }
+
+    #[test]
+    fn overridden_texts_are_escaped_like_every_value() {
+        let languages = Languages::with_overrides(
+            r#"{"en": {"still_signed_in_text": "<script>alert(\"x\")</script> & 'y'",
+                       "confirm_title": "<b>Leave</b> {provider}?", "confirm_yes": "\"><img src=x onerror=alert(1)>"}}"#,
+        )
+        .unwrap();
+        let b = brand();
+        let ctx = PageContext { brand: &b, texts: languages.negotiate(None, None) };
+        let kept = body(&still_signed_in(&ctx, None));
+        assert!(kept.contains("&#60;script&#62;alert(&#34;x&#34;)&#60;/script&#62; &#38; &#39;y&#39;"), "{kept}");
+        let asked = body(&confirm(&ctx, None, "/session/end", "tok", None));
+        assert!(asked.contains("<h1>&#60;b&#62;Leave&#60;/b&#62; Example &#60;ID&#62;?</h1>"), "{asked}");
+        assert!(asked.contains("&#34;&#62;&#60;img src=x onerror=alert(1)&#62;</button>"), "{asked}");
+        for html in [kept, asked] {
+            assert!(!html.contains("<script") && !html.contains("<b>") && !html.contains("<img"), "{html}");
+        }
     }
 
     #[test]

@@ -39,10 +39,11 @@ function client(rp, name, fc) {
 
 /**
  * Starts it all and registers app-a, app-b (front-channel) and plain at `w`; app-a, app-b and
- * stuck (a frame that never answers) at `w2` when `quick`. Returns {browser, w, w2, rpA, rpB,
+ * stuck (a frame that never answers) at `w2` when `quick`. `vars({ cdn, rpA, rpB })` gives `w`
+ * more settings (e.g. PAGE_TEXTS, PROVIDER_STYLESHEET_URL). Returns {browser, w, w2, rpA, rpB,
  * cdn, stop()} and the helpers below.
  */
-export async function startBrowserWorld({ quick = true } = {}) {
+export async function startBrowserWorld({ quick = true, vars: moreVars = () => ({}) } = {}) {
   let browser;
   let w;
   let w2;
@@ -68,6 +69,7 @@ export async function startBrowserWorld({ quick = true } = {}) {
           // A light brand colour: the button text must turn dark to stay readable.
           PROVIDER_COLOR: '#ffd33d',
           FRONTCHANNEL_TIMEOUT_MS: String(SLOW_TIMEOUT_MS),
+          ...moreVars({ cdn, rpA, rpB }),
         }),
       }),
       quick ? startWorker({ vars: (v) => ({ ...v, FRONTCHANNEL_TIMEOUT_MS: String(QUICK_TIMEOUT_MS) }) }) : undefined,

@@ -70,14 +70,14 @@ impl EndSessionError {
     }
 
     /// The page's text for this problem.
-    pub fn text(&self, t: &Texts) -> &'static str {
+    pub fn text<'t>(&self, t: &'t Texts) -> &'t str {
         match self {
-            EndSessionError::BadRequest(_) => t.error_bad_request,
-            EndSessionError::BadHint(_) => t.error_bad_hint,
-            EndSessionError::Refused(Rejection::UnknownClient) => t.error_unknown_client,
-            EndSessionError::Refused(_) => t.error_bad_redirect,
-            EndSessionError::ConfirmationInvalid | EndSessionError::ConfirmationOtherBrowser => t.error_confirmation,
-            EndSessionError::Storage(_) => t.error_unavailable,
+            EndSessionError::BadRequest(_) => &t.error_bad_request,
+            EndSessionError::BadHint(_) => &t.error_bad_hint,
+            EndSessionError::Refused(Rejection::UnknownClient) => &t.error_unknown_client,
+            EndSessionError::Refused(_) => &t.error_bad_redirect,
+            EndSessionError::ConfirmationInvalid | EndSessionError::ConfirmationOtherBrowser => &t.error_confirmation,
+            EndSessionError::Storage(_) => &t.error_unavailable,
         }
     }
 

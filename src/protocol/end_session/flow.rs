@@ -20,8 +20,7 @@ use crate::state::clients::{self, Client};
 use crate::state::confirmations::{self, binding_value, Redeemed};
 use crate::state::deliveries::EndReason;
 use crate::state::sessions::{self, Lookup, Session};
-use crate::ui::i18n;
-use crate::ui::pages::{self, PageContext};
+use crate::ui::pages::{self, PageContext, WayBack};
 
 /// What the request brings, read once.
 struct Inputs<'r> {
@@ -66,6 +65,8 @@ enum View {
     },
     StillSignedIn {
         client_id: Option<String>,
+        /// The client's registered `client_uri`, if it has one.
+        way_back: Option<WayBack>,
     },
 }
 
@@ -160,7 +161,9 @@ async fn start<S: Store, N: Platform>(
             log_out(ctx, target, client_id, redirect, loaded.clone()).await?
         }
         Decision::Confirm { target, redirect } => ask(ctx, inputs, p, client, &target, redirect).await?,
-        Decision::StaySignedIn => View::StillSignedIn { client_id: client_id.map(str::to_string) },
+        Decision::StaySignedIn => {
+            View::StillSignedIn { client_id: client_id.map(str::to_string), way_back: client.and_then(way_back) }
+        }
     };
     Ok(Answer { view, ui_locales: p.ui_locales.clone() })
 }
@@ -180,7 +183,7 @@ async fn ask<S: Store, N>(
         redirect.as_deref().and_then(|r| url::Url::parse(r).ok()).map(|u| u.origin().ascii_serialization());
     let pending = confirm::pending(&binding, &target.sid, redirect, client_id.clone(), p.ui_locales.clone(), ctx.now);
     let token = confirmations::issue(ctx.store, &pending, ctx.now).await?;
-    let client_name = client.map(|c| c.client_name.clone().unwrap_or_else(|| c.client_id.clone()));
+    let client_name = client.map(|c| c.display_name().to_string());
     Ok(View::Confirm { client_id, client_name, token, redirect_origin, binding })
 }
 
@@ -212,11 +215,23 @@ async fn confirmed<S: Store, N: Platform>(
     let client_id = pending.client_id.clone();
     let view = match decision::decide_answer(&answered) {
         Decision::LogOut { target, redirect } => log_out(ctx, target, client_id, redirect, Vec::new()).await?,
-        Decision::StaySignedIn => View::StillSignedIn { client_id },
+        Decision::StaySignedIn => {
+            let way_back = match &client_id {
+                Some(id) => clients::load(ctx.store, id).await?.as_ref().and_then(way_back),
+                None => None,
+            };
+            View::StillSignedIn { client_id, way_back }
+        }
         Decision::Reject(r) => return Err(EndSessionError::Refused(r)),
         Decision::Confirm { .. } => unreachable!("an answer is not asked again"),
     };
     Ok(Answer { view, ui_locales: pending.ui_locales })
+}
+
+/// The way back to a client after "Stay signed in": its registered `client_uri`, never another.
+fn way_back(client: &Client) -> Option<WayBack> {
+    let uri = client.client_uri.clone()?;
+    Some(WayBack { uri, client: client.display_name().to_string() })
 }
 
 /// Ends the session, if any, telling its relying parties; `known` holds clients already read.
@@ -252,7 +267,8 @@ fn render<S, N>(
         Ok(a) => a.ui_locales.as_deref(),
         Err((_, ui_locales)) => ui_locales.as_deref(),
     };
-    let page = PageContext { brand: &ctx.config.brand, texts: i18n::negotiate(ui_locales, inputs.accept_language) };
+    let texts = ctx.config.languages.negotiate(ui_locales, inputs.accept_language);
+    let page = PageContext { brand: &ctx.config.brand, texts };
     let t = page.texts;
     let view = match answer {
         Ok(a) => a.view,
@@ -260,7 +276,7 @@ fn render<S, N>(
             let response = if inputs.prefers_json {
                 e.json()
             } else {
-                pages::message(e.status(), &page, t.error_title, e.text(t), e.detail().as_deref())
+                pages::message(e.status(), &page, &t.error_title, e.text(t), e.detail().as_deref())
             };
             return response.with_log(e.log());
         }
@@ -272,10 +288,8 @@ fn render<S, N>(
                 .append_header("set-cookie", &confirm::binding_cookie(ctx.config, &binding))
                 .with_log(json!({"event": "logout", "result": "confirmation_shown", "client_id": client_id}))
         }
-        View::StillSignedIn { client_id } => {
-            pages::message(200, &page, t.still_signed_in_title, t.still_signed_in_text, None)
-                .with_log(json!({"event": "logout", "result": "cancelled", "client_id": client_id}))
-        }
+        View::StillSignedIn { client_id, way_back } => pages::still_signed_in(&page, way_back.as_ref())
+            .with_log(json!({"event": "logout", "result": "cancelled", "client_id": client_id})),
         View::LoggedOut { client_id, sessions_ended, summary, frames, redirect } => {
             let response = if !frames.uris.is_empty() {
                 let wait = ctx.config.frontchannel_timeout_ms;
@@ -283,7 +297,7 @@ fn render<S, N>(
             } else if let Some(url) = &redirect {
                 HttpResponse::see_other(url)
             } else {
-                pages::message(200, &page, t.signed_out_title, t.signed_out_text, None)
+                pages::message(200, &page, &t.signed_out_title, &t.signed_out_text, None)
             };
             let c = &ctx.config.cookie;
             let attrs = cookies::Attributes {

@@ -470,3 +470,101 @@ fn pages_speak_the_requested_language() {
         assert!(html(&r).contains("jeton"));
     });
 }
+
+/// Asks for `query` in the browser of `cookie`, then answers "Stay signed in" after `between`
+/// ran: the "still signed in" page.
+async fn stay_signed_in<F: std::future::Future<Output = ()>>(
+    app: &TestApp,
+    query: &str,
+    cookie: &str,
+    between: impl FnOnce() -> F,
+) -> HttpResponse {
+    let (token, binding) = confirmation(&app.call(get(query, Some(cookie))).await);
+    between().await;
+    let r =
+        app.call(post(&format!("confirm={token}&logout=no"), Some(&format!("op_session={cookie}; {binding}")))).await;
+    assert_eq!(r.status, 200, "{}", html(&r));
+    assert!(html(&r).contains("You are still signed in"));
+    r
+}
+
+/// The "Back to ..." link of a page, if any: (href, label).
+fn way_back(r: &HttpResponse) -> Option<(String, String)> {
+    let page = html(r);
+    let at = page.find(r#"<a id="back" href=""#)? + r#"<a id="back" href=""#.len();
+    let (href, rest) = page[at..].split_once(r#"">"#)?;
+    Some((href.to_string(), rest.split_once("</a>")?.0.to_string()))
+}
+
+#[test]
+fn stay_signed_in_links_back_to_the_asking_clients_client_uri_only() {
+    with_app(|app| async move {
+        let (sid, cookie) = setup(app).await;
+        let body = json!({"client_name": "App <1>", "client_uri": "https://rp1.example/home?tab=a&b=1",
+                          "post_logout_redirect_uris": ["https://rp1.example/bye"]});
+        let stored = admin(app, Method::Put, "/admin/clients/rp1", body).await;
+        assert_eq!(stored["client_uri"], "https://rp1.example/home?tab=a&b=1");
+        let ask = format!("client_id=rp1&post_logout_redirect_uri={}", enc("https://rp1.example/bye"));
+
+        let r = stay_signed_in(app, &ask, &cookie, || async {}).await;
+        let expected = ("https://rp1.example/home?tab=a&#38;b=1".to_string(), "Back to App &#60;1&#62;".to_string());
+        assert_eq!(way_back(&r), Some(expected));
+        assert!(!html(&r).contains("rp1.example/bye"), "never the post-logout URI");
+        assert!(!r.header("content-security-policy").unwrap().contains("rp1.example"));
+        assert!(session_exists(app, &sid).await);
+
+        // Another client of the session, without client_uri: no link.
+        let r = stay_signed_in(app, "client_id=rp2", &cookie, || async {}).await;
+        assert_eq!(way_back(&r), None);
+        // No client named: no link.
+        assert_eq!(way_back(&stay_signed_in(app, "", &cookie, || async {}).await), None);
+
+        // The client is read when the user answers: a client_uri removed or a client deleted
+        // meanwhile gives no link, a changed one the new one.
+        let changed = || async {
+            admin(app, Method::Put, "/admin/clients/rp1", json!({"client_uri": "https://rp1.example/new"})).await;
+        };
+        assert_eq!(
+            way_back(&stay_signed_in(app, "client_id=rp1", &cookie, changed).await).unwrap().0,
+            "https://rp1.example/new"
+        );
+        let removed = || async {
+            admin(app, Method::Put, "/admin/clients/rp1", json!({})).await;
+        };
+        assert_eq!(way_back(&stay_signed_in(app, "client_id=rp1", &cookie, removed).await), None);
+        let (token, binding) = confirmation(&app.call(get("client_id=rp1", Some(&cookie))).await);
+        let mut delete = request(Method::Delete, "/admin/clients/rp1");
+        delete.headers.push(("authorization".into(), format!("Bearer {ADMIN_TOKEN}")));
+        assert_eq!(app.call(delete).await.status, 204);
+        let r = app
+            .call(post(&format!("confirm={token}&logout=no"), Some(&format!("op_session={cookie}; {binding}"))))
+            .await;
+        assert_eq!((r.status, way_back(&r)), (200, None));
+        assert!(session_exists(app, &sid).await);
+    });
+}
+
+#[test]
+fn page_texts_add_a_locale_and_override_strings_escaped() {
+    let mut s = crate::testing::settings();
+    s.insert(
+        "PAGE_TEXTS",
+        r#"{"nl": {"confirm_title": "Afmelden bij {provider}?", "confirm_yes": "Afmelden",
+                   "error_bad_hint": "Ongeldig token <b>\"x\"</b>"}}"#
+            .into(),
+    );
+    crate::testing::with_settings(s, |app| async move {
+        let (_, cookie) = setup(app).await;
+        let r = app.call(get("ui_locales=nl", Some(&cookie))).await;
+        assert_eq!(r.header("content-language"), Some("nl"));
+        let page = html(&r);
+        assert!(page.contains(r#"<html lang="nl">"#) && page.contains("Afmelden bij id.example.com?"), "{page}");
+        assert!(page.contains(">Stay signed in</button>"), "English for a text nl does not give: {page}");
+        let mut req = get("", Some(&cookie));
+        req.headers.push(("accept-language".into(), "fr;q=0.5, nl-NL".into()));
+        assert_eq!(app.call(req).await.header("content-language"), Some("nl"));
+        let r = app.call(get("ui_locales=nl&id_token_hint=bad", None)).await;
+        assert_eq!((r.status, r.header("content-language")), (400, Some("nl")));
+        assert!(html(&r).contains("Ongeldig token &#60;b&#62;&#34;x&#34;&#60;/b&#62;"), "{}", html(&r));
+    });
+}
