@@ -60,29 +60,34 @@ pub fn binding_value(existing: Option<&str>) -> String {
     }
 }
 
-fn mac(key: &ConfirmKey, payload: &str) -> Hmac<Sha256> {
+/// Bytes of the HMAC-SHA256 tag at the end of a token.
+const TAG_BYTES: usize = 32;
+
+fn mac(key: &ConfirmKey, payload: &[u8]) -> Hmac<Sha256> {
     let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes a key of any length");
-    mac.update(payload.as_bytes());
+    mac.update(payload);
     mac
 }
 
-/// The token for `pending`: `b64url(json).b64url(HMAC-SHA256(key, b64url(json)))`. Writes nothing.
+/// The token for `pending`: `b64url(json || HMAC-SHA256(key, json))`, one opaque
+/// base64url string (what the form and its tests expect). Writes nothing.
 pub fn issue(key: &ConfirmKey, pending: &Pending) -> String {
-    let payload = B64.encode(serde_json::to_vec(pending).expect("a pending confirmation serialises"));
-    let tag = B64.encode(mac(key, &payload).finalize().into_bytes());
-    format!("{payload}.{tag}")
+    let mut bytes = serde_json::to_vec(pending).expect("a pending confirmation serialises");
+    let tag = mac(key, &bytes).finalize().into_bytes();
+    bytes.extend_from_slice(&tag);
+    B64.encode(bytes)
 }
 
-/// What a token says, when this provider issued it unchanged (the MAC compared in constant
+/// What a token says, when this provider issued it unchanged (the tag compared in constant
 /// time); `None` for anything else.
 fn open(key: &ConfirmKey, token: &str) -> Option<Pending> {
     if token.len() > MAX_TOKEN_BYTES {
         return None;
     }
-    let (payload, tag) = token.split_once('.')?;
-    let tag = B64.decode(tag).ok()?;
-    mac(key, payload).verify_slice(&tag).ok()?;
-    serde_json::from_slice(&B64.decode(payload).ok()?).ok()
+    let bytes = B64.decode(token).ok()?;
+    let (payload, tag) = bytes.split_at(bytes.len().checked_sub(TAG_BYTES)?);
+    mac(key, payload).verify_slice(tag).ok()?;
+    serde_json::from_slice(payload).ok()
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -537,18 +537,14 @@ fn a_tampered_confirmation_token_is_refused() {
         let (token, binding) = confirmation(&app.call(get("", Some(&cookie))).await);
         let cookies = format!("op_session={cookie}; {binding}");
         let before = app.store.snapshot();
-        let (payload, mac) = token.split_once('.').unwrap();
-        let flip = |s: &str, i: usize| {
-            let mut b = s.as_bytes().to_vec();
+        let flip = |i: usize| {
+            let mut b = token.as_bytes().to_vec();
             b[i] = if b[i] == b'A' { b'B' } else { b'A' };
             String::from_utf8(b).unwrap()
         };
-        for tampered in [
-            format!("{}.{mac}", flip(payload, 0)),
-            format!("{}.{mac}", flip(payload, payload.len() / 2)),
-            format!("{payload}.{}", flip(mac, 0)),
-            format!("{payload}.{}", flip(mac, mac.len() - 1)),
-        ] {
+        // The payload's first and middle bytes, the tag's first and last.
+        for i in [0, token.len() / 2, token.len() - 43, token.len() - 1] {
+            let tampered = flip(i);
             let r = app.call(post(&format!("confirm={tampered}&logout=yes"), Some(&cookies))).await;
             assert_eq!(r.status, 400, "{}", html(&r));
             assert_eq!(app.store.snapshot(), before);
