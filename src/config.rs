@@ -111,6 +111,19 @@ pub struct Config {
     pub frontchannel_timeout_ms: u32,
     /// Session-ended events for the login system, when it takes them.
     pub session_events: Option<SessionEvents>,
+    /// Signs confirmation tokens (HMAC-SHA256): derived from `SIGNING_JWKS`, see [`confirm_key`].
+    pub confirm_key: [u8; 32],
+}
+
+/// The confirmation tokens' key: SHA-256 over a label of its own and the private JWKS. Secret
+/// as the JWKS is, and no setting more to manage; the label keeps it apart from any other use
+/// of the JWKS. Changing the JWKS (a key rotation) voids the open confirmations (10 minutes).
+fn confirm_key(signing_jwks: &str) -> [u8; 32] {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(b"edge-logout confirmation-token key v1\0");
+    h.update(signing_jwks.as_bytes());
+    h.finalize().into()
 }
 
 impl Config {
@@ -135,6 +148,7 @@ impl Config {
         let base_path = issuer_url.path().trim_end_matches('/').to_string();
 
         let signing = nonempty("SIGNING_JWKS").ok_or_else(|| bad("SIGNING_JWKS", "is not set"))?;
+        let confirm_key = confirm_key(&signing);
         let extra = nonempty("ID_TOKEN_JWKS");
         let keys = KeySet::parse(&signing, None).map_err(|KeyError(e)| bad("SIGNING_JWKS", e))?;
         let keys = match extra {
@@ -247,6 +261,7 @@ impl Config {
             languages,
             frontchannel_timeout_ms,
             session_events,
+            confirm_key,
         })
     }
 
@@ -401,6 +416,16 @@ mod tests {
         let c = load(&s).unwrap();
         assert!(!c.cookie.secure);
         assert_eq!(c.uri_policy, UriPolicy::AllowHttp);
+    }
+
+    #[test]
+    fn the_confirmation_key_follows_the_signing_jwks() {
+        let a = load(&settings()).unwrap().confirm_key;
+        assert_eq!(a, load(&settings()).unwrap().confirm_key);
+        let mut s = settings();
+        s.insert("SIGNING_JWKS", format!(" {}", s["SIGNING_JWKS"]));
+        assert_ne!(load(&s).unwrap().confirm_key, a);
+        assert_ne!(a, <[u8; 32]>::from(<sha2::Sha256 as sha2::Digest>::digest(settings()["SIGNING_JWKS"].as_bytes())));
     }
 
     #[test]

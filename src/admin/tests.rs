@@ -91,6 +91,55 @@ fn bad_requests_change_nothing() {
     });
 }
 
+/// Back- and front-channel URIs aimed at the provider's own network are refused at
+/// registration (400 invalid_client_metadata), and the registry stays as it was.
+#[test]
+fn local_notification_uris_are_refused() {
+    with_app(|app| async move {
+        app.call(admin(Method::Put, "/admin/clients/rp1", Some(rp("rp1")))).await;
+        let before = app.store.snapshot();
+        for host in [
+            "localhost",
+            "127.0.0.1",
+            "10.0.0.5",
+            "172.20.1.1",
+            "192.168.0.10",
+            "169.254.169.254",
+            "0.0.0.0",
+            "[::1]",
+            "[fd00::1]",
+            "[fe80::1]",
+            "[::ffff:127.0.0.1]",
+        ] {
+            let back = json!({"backchannel_logout_uri": format!("https://{host}/bc")});
+            let front = json!({"redirect_uris": [format!("https://{host}/cb")], "frontchannel_logout_uri": format!("https://{host}/fc")});
+            for (member, metadata) in [("backchannel_logout_uri", back), ("frontchannel_logout_uri", front)] {
+                let r = app.call(admin(Method::Put, "/admin/clients/rp1", Some(metadata))).await;
+                let b = body(&r);
+                assert_eq!((r.status, b["error"].as_str()), (400, Some("invalid_client_metadata")), "{host}");
+                let description = b["error_description"].as_str().unwrap();
+                assert!(description.contains(member) && description.contains("localhost"), "{description}");
+            }
+        }
+        assert_eq!(app.store.snapshot(), before);
+    });
+}
+
+#[test]
+fn local_runs_may_register_local_notification_uris() {
+    let mut s = crate::testing::settings();
+    s.insert("ALLOW_HTTP_URIS", "true".into());
+    crate::testing::with_settings(s, |app| async move {
+        let metadata = json!({
+            "redirect_uris": ["http://127.0.0.1:9000/cb"],
+            "backchannel_logout_uri": "http://localhost:9000/bc",
+            "frontchannel_logout_uri": "http://127.0.0.1:9000/fc",
+        });
+        let r = app.call(admin(Method::Put, "/admin/clients/rp1", Some(metadata))).await;
+        assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    });
+}
+
 #[test]
 fn sessions_lifecycle() {
     with_app(|app| async move {

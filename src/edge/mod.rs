@@ -137,15 +137,32 @@ async fn read_request(mut req: Request) -> std::result::Result<HttpRequest, Http
     let method = Method::parse(&req.inner().method());
     let headers: Vec<(String, String)> = req.headers().entries().collect();
     let declared = req.headers().get("content-length").ok().flatten().and_then(|l| l.parse::<usize>().ok());
-    // Refused before reading; app::handle checks what was read.
+    // Refused before reading when declared; a chunked body is refused while it is read.
     if declared.is_some_and(|l| l > MAX_BODY_BYTES) {
         return Err(RequestError::BodyTooLarge.json());
     }
     let body = match method {
-        Method::Post | Method::Put | Method::Patch | Method::Delete => req.bytes().await.unwrap_or_default(),
+        Method::Post | Method::Put | Method::Patch | Method::Delete => read_body(&mut req).await?,
         _ => Vec::new(),
     };
     Ok(HttpRequest { method, path: url.path().to_string(), query: url.query().map(str::to_string), headers, body })
+}
+
+/// The body, read chunk by chunk and given up as soon as it passes [`MAX_BODY_BYTES`] (413):
+/// at most the limit is kept, whatever the sender declared or did not. No body reads as empty,
+/// and so does a body whose stream broke (as `bytes()` did before).
+async fn read_body(req: &mut Request) -> std::result::Result<Vec<u8>, HttpResponse> {
+    use futures::StreamExt;
+    let Ok(mut stream) = req.stream() else { return Ok(Vec::new()) };
+    let mut body = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        let Ok(chunk) = chunk else { return Ok(Vec::new()) };
+        if body.len() + chunk.len() > MAX_BODY_BYTES {
+            return Err(RequestError::BodyTooLarge.json());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
 fn write_response(r: HttpResponse) -> Result<Response> {

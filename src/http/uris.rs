@@ -4,7 +4,9 @@
 //! Registered URIs are kept byte for byte as given: redirects compare by simple string equality
 //! (RP-Initiated Logout 1.0, section 3), so no normalisation is ever applied to them.
 
-use url::Url;
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+use url::{Host, Url};
 
 use super::form::encode_component;
 
@@ -63,6 +65,47 @@ pub fn parse_absolute(raw: &str, policy: UriPolicy) -> Result<Url, String> {
         return Err("must not contain user information".into());
     }
     Ok(url)
+}
+
+/// Parses a URI this service itself calls or frames (`backchannel_logout_uri`,
+/// `frontchannel_logout_uri`): [`parse_absolute`], and, unless local runs are allowed
+/// ([`UriPolicy::AllowHttp`]), a host that is neither `localhost` nor an IP literal of a
+/// loopback, private or link-local range, so that a registration cannot aim the provider's
+/// requests (or a user's browser) at the provider's own network.
+pub fn parse_reachable(raw: &str, policy: UriPolicy) -> Result<Url, String> {
+    let url = parse_absolute(raw, policy)?;
+    if policy == UriPolicy::HttpsOnly && url.host().is_some_and(|h| is_local(&h)) {
+        return Err("must not point to localhost or a loopback, private or link-local address".into());
+    }
+    Ok(url)
+}
+
+/// `localhost` (and its subdomains, RFC 6761), or an IP literal that is not public. The URL
+/// parser has already read every IPv4 spelling (`0x7f.1`, `2130706433`) as an address.
+fn is_local(host: &Host<&str>) -> bool {
+    match host {
+        Host::Domain(d) => {
+            let d = d.trim_end_matches('.').to_ascii_lowercase();
+            d == "localhost" || d.ends_with(".localhost")
+        }
+        Host::Ipv4(ip) => is_local_v4(ip),
+        Host::Ipv6(ip) => is_local_v6(ip),
+    }
+}
+
+/// 127/8, 10/8, 172.16/12, 192.168/16, 169.254/16, and 0/8 (0.0.0.0 reaches the host itself).
+fn is_local_v4(ip: &Ipv4Addr) -> bool {
+    ip.is_loopback() || ip.is_private() || ip.is_link_local() || ip.octets()[0] == 0
+}
+
+/// ::1, ::, fc00::/7 (unique local), fe80::/10 (link-local), and ::ffff:-mapped IPv4 of those.
+fn is_local_v6(ip: &Ipv6Addr) -> bool {
+    let first = ip.segments()[0];
+    ip.is_loopback()
+        || ip.is_unspecified()
+        || first & 0xfe00 == 0xfc00
+        || first & 0xffc0 == 0xfe80
+        || ip.to_ipv4_mapped().is_some_and(|v4| is_local_v4(&v4))
 }
 
 /// Scheme, host and port equality, as Front-Channel Logout 1.0 requires of a
@@ -136,6 +179,100 @@ mod tests {
     fn http_only_when_allowed() {
         assert!(parse_absolute("http://127.0.0.1:9000/cb", UriPolicy::AllowHttp).is_ok());
         assert!(parse_absolute("http://127.0.0.1:9000/cb", UriPolicy::HttpsOnly).is_err());
+    }
+
+    fn refused(uri: &str) -> bool {
+        parse_reachable(uri, UriPolicy::HttpsOnly).is_err()
+    }
+
+    #[test]
+    fn localhost_is_not_reachable() {
+        for uri in
+            ["https://localhost/bc", "https://LOCALHOST:8443/bc", "https://localhost./bc", "https://rp.localhost/bc"]
+        {
+            assert!(refused(uri), "{uri}");
+        }
+        assert!(!refused("https://localhost.example.com/bc"));
+        assert!(!refused("https://mylocalhost/bc"));
+    }
+
+    #[test]
+    fn loopback_v4_is_not_reachable() {
+        for uri in
+            ["https://127.0.0.1/bc", "https://127.255.255.254:9/bc", "https://0x7f.1/bc", "https://2130706433/bc"]
+        {
+            assert!(refused(uri), "{uri}");
+        }
+    }
+
+    #[test]
+    fn private_v4_is_not_reachable() {
+        for uri in [
+            "https://10.0.0.1/bc",
+            "https://10.255.255.255/bc",
+            "https://172.16.0.1/bc",
+            "https://172.31.255.255/bc",
+            "https://192.168.1.1/bc",
+        ] {
+            assert!(refused(uri), "{uri}");
+        }
+        for uri in
+            ["https://172.15.255.255/bc", "https://172.32.0.1/bc", "https://192.169.0.1/bc", "https://11.0.0.1/bc"]
+        {
+            assert!(!refused(uri), "{uri} is public");
+        }
+    }
+
+    #[test]
+    fn link_local_and_unspecified_v4_are_not_reachable() {
+        for uri in ["https://169.254.169.254/latest", "https://169.254.0.1/bc", "https://0.0.0.0/bc", "https://0/bc"] {
+            assert!(refused(uri), "{uri}");
+        }
+        assert!(!refused("https://169.253.0.1/bc"));
+    }
+
+    #[test]
+    fn local_v6_is_not_reachable() {
+        for uri in [
+            "https://[::1]/bc",
+            "https://[::]/bc",
+            "https://[fc00::1]/bc",
+            "https://[fdff:ffff::1]:8443/bc",
+            "https://[fe80::1]/bc",
+            "https://[febf::1]/bc",
+        ] {
+            assert!(refused(uri), "{uri}");
+        }
+        for uri in ["https://[2001:db8::1]/bc", "https://[fec0::1]/bc", "https://[fbff::1]/bc"] {
+            assert!(!refused(uri), "{uri} is not in a local range");
+        }
+    }
+
+    #[test]
+    fn mapped_v4_is_judged_as_v4() {
+        for uri in [
+            "https://[::ffff:127.0.0.1]/bc",
+            "https://[::ffff:10.1.2.3]/bc",
+            "https://[::ffff:172.16.0.1]/bc",
+            "https://[::ffff:192.168.0.1]/bc",
+            "https://[::ffff:169.254.169.254]/bc",
+            "https://[::ffff:0.0.0.0]/bc",
+            "https://[::ffff:7f00:1]/bc",
+        ] {
+            assert!(refused(uri), "{uri}");
+        }
+        assert!(!refused("https://[::ffff:8.8.8.8]/bc"));
+    }
+
+    #[test]
+    fn local_runs_may_use_local_hosts() {
+        for uri in
+            ["http://127.0.0.1:9000/bc", "http://localhost:9000/bc", "http://[::1]:9000/bc", "https://10.0.0.1/bc"]
+        {
+            assert!(parse_reachable(uri, UriPolicy::AllowHttp).is_ok(), "{uri}");
+        }
+        assert!(parse_reachable("https://rp.example.com/bc", UriPolicy::HttpsOnly).is_ok());
+        assert!(parse_reachable("http://rp.example.com/bc", UriPolicy::HttpsOnly).is_err(), "still https only");
     }
 
     #[test]

@@ -101,7 +101,7 @@ impl Client {
         let redirect = check_uris("redirect_uris", &input.redirect_uris, policy)?;
         check_uris("post_logout_redirect_uris", &input.post_logout_redirect_uris, policy)?;
         if let Some(uri) = &input.backchannel_logout_uri {
-            uris::parse_absolute(uri, policy).map_err(|e| refuse(format!("backchannel_logout_uri {e}")))?;
+            uris::parse_reachable(uri, policy).map_err(|e| refuse(format!("backchannel_logout_uri {e}")))?;
         }
         if input.backchannel_logout_session_required && input.backchannel_logout_uri.is_none() {
             return Err(refuse("backchannel_logout_session_required needs a backchannel_logout_uri"));
@@ -110,7 +110,7 @@ impl Client {
             uris::parse_absolute(uri, policy).map_err(|e| refuse(format!("client_uri {e}")))?;
         }
         if let Some(uri) = &input.frontchannel_logout_uri {
-            let url = uris::parse_absolute(uri, policy).map_err(|e| refuse(format!("frontchannel_logout_uri {e}")))?;
+            let url = uris::parse_reachable(uri, policy).map_err(|e| refuse(format!("frontchannel_logout_uri {e}")))?;
             if !redirect.iter().any(|r| uris::same_origin(r, &url)) {
                 return Err(refuse(
                     "frontchannel_logout_uri must have the scheme, host and port of one of the redirect_uris",

@@ -1,12 +1,19 @@
-//! Pending confirmations of RP-initiated logout, under `confirm/{b64url(sha256(token))}`: a
-//! server-issued, single-use, short-lived token, bound to the browser by a cookie, that the
-//! confirmation form posts back. Not a `confirmed=true` flag: a forged, replayed, expired or
-//! other-browser token ends nothing.
+//! Confirmations of RP-initiated logout as signed, stateless tokens: the token carries what the
+//! user is asked to confirm ([`Pending`]) and an HMAC-SHA256 over it, so showing the page writes
+//! nothing to KV (anyone can load it: it must not spend the daily write quota). Single use: the
+//! answer writes `confirm-used/{b64url(sha256(token))}` and a token whose marker exists is
+//! refused. Bound to the browser by a cookie whose hash the token carries. Not a
+//! `confirmed=true` flag: a forged, tampered, replayed, expired or other-browser token ends
+//! nothing.
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
 
+use base64::{engine::general_purpose::URL_SAFE_NO_PAD as B64, Engine};
+use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
+use sha2::Sha256;
+use subtle::ConstantTimeEq;
 
 use super::secrets::{hash_secret, random_token};
 use super::store::{Ns, Store, StoreError, MIN_TTL_S};
@@ -14,12 +21,19 @@ use super::store::{Ns, Store, StoreError, MIN_TTL_S};
 /// How long the user has to answer.
 pub const CONFIRM_TTL_S: i64 = 600;
 
-/// What the user is asked to confirm, kept server-side under the token's hash.
+/// The longest token: what the largest [`Pending`] makes (a 2000-byte registered URI with a
+/// 2 KB `state` percent-encoded, a 255-byte client id, capped `ui_locales`), base64url'd.
+pub const MAX_TOKEN_BYTES: usize = 12 * 1024;
+
+/// The key that signs and checks confirmation tokens (derived in `config`).
+pub type ConfirmKey = [u8; 32];
+
+/// What the user is asked to confirm, carried in the token itself.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Pending {
     /// Hash of the browser-binding cookie the page was served with.
     pub binding: String,
-    /// The session to end when the browser presents none at confirmation time.
+    /// The session the confirmation was shown for: the one a "yes" ends.
     pub target_sid: String,
     /// Where to go after logging out (registered URI with `state`), if anywhere.
     pub redirect: Option<String>,
@@ -30,8 +44,9 @@ pub struct Pending {
     pub expires_at: i64,
 }
 
-fn key(token: &str) -> String {
-    format!("confirm/{}", hash_secret(token))
+/// The single-use marker of a token answered.
+fn used_key(token: &str) -> String {
+    format!("confirm-used/{}", hash_secret(token))
 }
 
 /// A new browser binding value, or the one the browser already has (so that two open
@@ -45,28 +60,48 @@ pub fn binding_value(existing: Option<&str>) -> String {
     }
 }
 
-/// Stores `pending` and returns the token for the form.
-pub async fn issue(store: &impl Store, pending: &Pending, now: i64) -> Result<String, StoreError> {
-    let token = random_token(32);
-    let record = serde_json::to_string(pending).expect("a pending confirmation serialises");
-    // KV needs at least MIN_TTL_S of life; the record's own expires_at is what counts.
-    let exp = pending.expires_at.max(now + MIN_TTL_S);
-    store.put(Ns::Sessions, &key(&token), &record, Some(exp), None).await?;
-    Ok(token)
+/// Bytes of the HMAC-SHA256 tag at the end of a token.
+const TAG_BYTES: usize = 32;
+
+fn mac(key: &ConfirmKey, payload: &[u8]) -> Hmac<Sha256> {
+    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes a key of any length");
+    mac.update(payload);
+    mac
+}
+
+/// The token for `pending`: `b64url(json || HMAC-SHA256(key, json))`, one opaque
+/// base64url string (what the form and its tests expect). Writes nothing.
+pub fn issue(key: &ConfirmKey, pending: &Pending) -> String {
+    let mut bytes = serde_json::to_vec(pending).expect("a pending confirmation serialises");
+    let tag = mac(key, &bytes).finalize().into_bytes();
+    bytes.extend_from_slice(&tag);
+    B64.encode(bytes)
+}
+
+/// What a token says, when this provider issued it unchanged (the tag compared in constant
+/// time); `None` for anything else.
+fn open(key: &ConfirmKey, token: &str) -> Option<Pending> {
+    if token.len() > MAX_TOKEN_BYTES {
+        return None;
+    }
+    let bytes = B64.decode(token).ok()?;
+    let (payload, tag) = bytes.split_at(bytes.len().checked_sub(TAG_BYTES)?);
+    mac(key, payload).verify_slice(tag).ok()?;
+    serde_json::from_slice(payload).ok()
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Redeemed {
     Valid(Pending),
-    /// Unknown, already used or expired.
+    /// Forged, tampered, already used or expired.
     Invalid,
     /// A live token presented by another browser: refused, and left for its own browser.
     OtherBrowser,
 }
 
-/// Tokens being redeemed or recently redeemed in this isolate. KV has no compare-and-delete:
-/// two answers to one confirmation arriving together would both read the token before either
-/// deletes it. This closes that race within an isolate (where concurrent requests of one
+/// Tokens being redeemed or recently redeemed in this isolate. KV has no compare-and-set: two
+/// answers to one confirmation arriving together would both find no marker before either
+/// writes it. This closes that race within an isolate (where concurrent requests of one
 /// browser land); across isolates KV's consistency is the limit (see the README).
 static SPENT: Mutex<VecDeque<(String, i64)>> = Mutex::new(VecDeque::new());
 const SPENT_CAPACITY: usize = 4096;
@@ -89,42 +124,43 @@ fn release(key: &str) {
     SPENT.lock().unwrap_or_else(|e| e.into_inner()).retain(|(k, _)| k != key);
 }
 
-/// Looks the token up and, when it is valid for this browser, consumes it (single use).
-pub async fn redeem(store: &impl Store, token: &str, binding: Option<&str>, now: i64) -> Result<Redeemed, StoreError> {
-    if token.len() > 100 {
+/// Checks the token and, when it is valid for this browser and unused, marks it used (single
+/// use). Only this answer writes to the store.
+pub async fn redeem(
+    store: &impl Store,
+    key: &ConfirmKey,
+    token: &str,
+    binding: Option<&str>,
+    now: i64,
+) -> Result<Redeemed, StoreError> {
+    let Some(pending) = open(key, token).filter(|p| p.expires_at > now) else {
+        return Ok(Redeemed::Invalid);
+    };
+    let same_browser = binding.is_some_and(|b| bool::from(hash_secret(b).as_bytes().ct_eq(pending.binding.as_bytes())));
+    if !same_browser {
+        return Ok(Redeemed::OtherBrowser);
+    }
+    let marker = used_key(token);
+    if !reserve(&marker, now) {
         return Ok(Redeemed::Invalid);
     }
-    let key = key(token);
-    if !reserve(&key, now) {
-        return Ok(Redeemed::Invalid);
-    }
-    let result = lookup(store, &key, binding, now).await;
+    let result = spend(store, &marker, pending, now).await;
     match &result {
-        // Consumed: stays reserved until it would have expired anyway.
+        // Spent: stays reserved until it would have expired anyway.
         Ok(Redeemed::Valid(_)) => {}
-        _ => release(&key),
+        _ => release(&marker),
     }
     result
 }
 
-async fn lookup(store: &impl Store, key: &str, binding: Option<&str>, now: i64) -> Result<Redeemed, StoreError> {
-    let Some(raw) = store.get(Ns::Sessions, key).await? else {
-        return Ok(Redeemed::Invalid);
-    };
-    let Ok(pending) = serde_json::from_str::<Pending>(&raw) else {
-        return Ok(Redeemed::Invalid);
-    };
-    if pending.expires_at <= now {
+/// Refuses a token already answered (its marker exists), else writes the marker, kept as long
+/// as the token lives (at least KV's minimum TTL).
+async fn spend(store: &impl Store, marker: &str, pending: Pending, now: i64) -> Result<Redeemed, StoreError> {
+    if store.get(Ns::Sessions, marker).await?.is_some() {
         return Ok(Redeemed::Invalid);
     }
-    let same_browser = binding.is_some_and(|b| {
-        use subtle::ConstantTimeEq;
-        bool::from(hash_secret(b).as_bytes().ct_eq(pending.binding.as_bytes()))
-    });
-    if !same_browser {
-        return Ok(Redeemed::OtherBrowser);
-    }
-    store.delete(Ns::Sessions, key).await?;
+    let exp = pending.expires_at.max(now + MIN_TTL_S);
+    store.put(Ns::Sessions, marker, "1", Some(exp), None).await?;
     Ok(Redeemed::Valid(pending))
 }
 
@@ -133,6 +169,8 @@ mod tests {
     use super::*;
     use crate::state::memory::MemoryStore;
     use futures::executor::block_on;
+
+    const KEY: ConfirmKey = [7; 32];
 
     fn pending(binding: &str, now: i64) -> Pending {
         Pending {
@@ -150,12 +188,12 @@ mod tests {
         block_on(async {
             let store = MemoryStore::new(1000);
             let b = binding_value(None);
-            let token = issue(&store, &pending(&b, 1000), 1000).await.unwrap();
-            assert_eq!(redeem(&store, &token, Some("other"), 1000).await.unwrap(), Redeemed::OtherBrowser);
-            assert_eq!(redeem(&store, &token, None, 1000).await.unwrap(), Redeemed::OtherBrowser);
-            assert!(matches!(redeem(&store, &token, Some(&b), 1000).await.unwrap(), Redeemed::Valid(_)));
-            assert_eq!(redeem(&store, &token, Some(&b), 1000).await.unwrap(), Redeemed::Invalid);
-            assert_eq!(redeem(&store, "forged", Some(&b), 1000).await.unwrap(), Redeemed::Invalid);
+            let token = issue(&KEY, &pending(&b, 1000));
+            assert_eq!(redeem(&store, &KEY, &token, Some("other"), 1000).await.unwrap(), Redeemed::OtherBrowser);
+            assert_eq!(redeem(&store, &KEY, &token, None, 1000).await.unwrap(), Redeemed::OtherBrowser);
+            assert!(matches!(redeem(&store, &KEY, &token, Some(&b), 1000).await.unwrap(), Redeemed::Valid(_)));
+            assert_eq!(redeem(&store, &KEY, &token, Some(&b), 1000).await.unwrap(), Redeemed::Invalid);
+            assert_eq!(redeem(&store, &KEY, "forged", Some(&b), 1000).await.unwrap(), Redeemed::Invalid);
         });
     }
 
@@ -163,8 +201,68 @@ mod tests {
     fn expires() {
         block_on(async {
             let store = MemoryStore::new(1000);
-            let token = issue(&store, &pending("b", 1000), 1000).await.unwrap();
-            assert_eq!(redeem(&store, &token, Some("b"), 1000 + CONFIRM_TTL_S).await.unwrap(), Redeemed::Invalid);
+            let token = issue(&KEY, &pending("b", 1000));
+            assert_eq!(redeem(&store, &KEY, &token, Some("b"), 1000 + CONFIRM_TTL_S).await.unwrap(), Redeemed::Invalid);
+        });
+    }
+
+    #[test]
+    fn issuing_writes_nothing_and_answering_writes_one_marker() {
+        block_on(async {
+            let store = MemoryStore::new(1000);
+            let b = binding_value(None);
+            let token = issue(&KEY, &pending(&b, 1000));
+            assert!(store.snapshot().is_empty() && store.ops.get() == 0, "issuing touches no store");
+            assert!(matches!(redeem(&store, &KEY, &token, Some(&b), 1000).await.unwrap(), Redeemed::Valid(_)));
+            let keys: Vec<String> = store.snapshot().into_iter().map(|(_, k, _)| k).collect();
+            assert_eq!(keys, [used_key(&token)]);
+            assert!(keys[0].starts_with("confirm-used/"));
+        });
+    }
+
+    #[test]
+    fn the_marker_outlives_the_token_and_survives_another_isolate() {
+        block_on(async {
+            let store = MemoryStore::new(1000);
+            let b = binding_value(None);
+            let token = issue(&KEY, &pending(&b, 1000));
+            assert!(matches!(redeem(&store, &KEY, &token, Some(&b), 1000).await.unwrap(), Redeemed::Valid(_)));
+            // Another isolate has no SPENT entry: the marker alone refuses it.
+            release(&used_key(&token));
+            store.now.set(1000 + CONFIRM_TTL_S - 1);
+            assert_eq!(
+                redeem(&store, &KEY, &token, Some(&b), 1000 + CONFIRM_TTL_S - 1).await.unwrap(),
+                Redeemed::Invalid
+            );
+        });
+    }
+
+    #[test]
+    fn a_tampered_token_is_refused() {
+        block_on(async {
+            let store = MemoryStore::new(1000);
+            let b = binding_value(None);
+            let token = issue(&KEY, &pending(&b, 1000));
+            for i in 0..token.len() {
+                let mut bytes = token.clone().into_bytes();
+                bytes[i] = if bytes[i] == b'A' { b'B' } else { b'A' };
+                let tampered = String::from_utf8(bytes).unwrap();
+                assert_eq!(
+                    redeem(&store, &KEY, &tampered, Some(&b), 1000).await.unwrap(),
+                    Redeemed::Invalid,
+                    "byte {i}"
+                );
+            }
+            // Signed with another key, or cut, or padded: refused too.
+            let other = issue(&[8; 32], &pending(&b, 1000));
+            assert_eq!(redeem(&store, &KEY, &other, Some(&b), 1000).await.unwrap(), Redeemed::Invalid);
+            assert_eq!(
+                redeem(&store, &KEY, &token[..token.len() - 1], Some(&b), 1000).await.unwrap(),
+                Redeemed::Invalid
+            );
+            assert_eq!(redeem(&store, &KEY, &format!("{token}A"), Some(&b), 1000).await.unwrap(), Redeemed::Invalid);
+            assert!(store.snapshot().is_empty(), "a refused token writes nothing");
+            assert!(matches!(redeem(&store, &KEY, &token, Some(&b), 1000).await.unwrap(), Redeemed::Valid(_)));
         });
     }
 
@@ -230,9 +328,11 @@ mod tests {
         block_on(async {
             let store = Yielding(MemoryStore::new(1000));
             let b = binding_value(None);
-            let token = issue(&store, &pending(&b, 1000), 1000).await.unwrap();
-            let (first, second) =
-                futures::join!(redeem(&store, &token, Some(&b), 1000), redeem(&store, &token, Some(&b), 1000));
+            let token = issue(&KEY, &pending(&b, 1000));
+            let (first, second) = futures::join!(
+                redeem(&store, &KEY, &token, Some(&b), 1000),
+                redeem(&store, &KEY, &token, Some(&b), 1000)
+            );
             let valid = [first.unwrap(), second.unwrap()].iter().filter(|r| matches!(r, Redeemed::Valid(_))).count();
             assert_eq!(valid, 1);
         });
@@ -243,9 +343,9 @@ mod tests {
         block_on(async {
             let store = MemoryStore::new(1000);
             let b = binding_value(None);
-            let token = issue(&store, &pending(&b, 1000), 1000).await.unwrap();
-            assert_eq!(redeem(&store, &token, Some("intruder"), 1000).await.unwrap(), Redeemed::OtherBrowser);
-            assert!(matches!(redeem(&store, &token, Some(&b), 1000).await.unwrap(), Redeemed::Valid(_)));
+            let token = issue(&KEY, &pending(&b, 1000));
+            assert_eq!(redeem(&store, &KEY, &token, Some("intruder"), 1000).await.unwrap(), Redeemed::OtherBrowser);
+            assert!(matches!(redeem(&store, &KEY, &token, Some(&b), 1000).await.unwrap(), Redeemed::Valid(_)));
         });
     }
 }

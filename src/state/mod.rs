@@ -10,7 +10,9 @@
 //! - `session/{sid}` → a [`sessions::Session`] record, expiring with the session;
 //! - `subject/{b64url(sub)}/{sid}` → `""` with `{"exp": ...}` metadata: a subject's sessions,
 //!   listed by prefix ([`sessions`]);
-//! - `confirm/{b64url(sha256(token))}` → a pending confirmation, expiring when it does
+//! - `confirm-used/{b64url(sha256(token))}` → `"1"`: a confirmation token that was answered,
+//!   expiring with the token (at least KV's minimum TTL). The confirmation itself is not
+//!   stored: its token is signed and carries it, so showing the page writes nothing
 //!   ([`confirmations`]);
 //! - `member/{sid}/{client_id}` → `""`: a client recorded in the session after its creation,
 //!   expiring with the session ([`sessions`]);

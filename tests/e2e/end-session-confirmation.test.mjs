@@ -107,10 +107,35 @@ describe('the end-session endpoint: the confirmation step', { timeout: 150_000 }
     s.browser.set(COOKIE, s2.cookie);
     r = await answer(form, s.browser, 'yes');
     await assertRefused(r, { what: 'replayed token', sids: [s2.sid, m.sid], mention: /already used/ });
-    // The second page's token is still good (two open pages both stay valid).
+    // The second page's token is still good (two open pages both stay valid), but it was shown
+    // for the session that ended: the browser's session changed since, so it asks again about
+    // the current one rather than ending it unasked.
     r = await answer(again, s.browser, 'yes');
+    const third = await assertConfirmation(r, { what: 'second page token, session changed', alive: [s2.sid] });
+    r = await answer(third, s.browser, 'yes');
     // (It was asked for without client_id or URI: it ends in the signed-out page.)
-    await assertSignedOutPage(r, { what: 'second page token', ended: [s2.sid] });
+    await assertSignedOutPage(r, { what: 'asked again, then yes', ended: [s2.sid] });
+  });
+
+  it('the browser\'s session changed before "yes": ends neither, asks again about the current one', async () => {
+    const first = await newSession('alice');
+    const page = await es({ params: { client_id: 'rp1', post_logout_redirect_uri: bye, state: 'chg' }, browser: first.browser });
+    const form = await assertConfirmation(page, { what: 'page for the first session', alive: [first.sid] });
+    // Another user signs in in the same browser before the answer.
+    const other = await newSession('bob');
+    first.browser.set(COOKIE, other.cookie);
+    let r = await answer(form, first.browser, 'yes');
+    const again = await assertConfirmation(r, { what: 'asked again', alive: [first.sid, other.sid] });
+    assert.notEqual(again.token, form.token);
+    assert.match(r.text, /RP One/, 'the fresh page names the same client');
+    assert.deepEqual(sessionCookies(r), [], 'asking again clears no cookie');
+    // The first answer used the first token up.
+    r = await answer(form, first.browser, 'yes');
+    await assertRefused(r, { what: 'the first token again', sids: [first.sid, other.sid], mention: /already used/ });
+    // "yes" on the fresh page ends the current session alone, then redirects as first asked.
+    r = await answer(again, first.browser, 'yes');
+    await assertRedirected(r, `${bye}?state=chg`, { what: 'yes to the fresh page', ended: [other.sid] });
+    await assertAlive(first.sid, 'the session the first page was shown for');
   });
 
   it('a confirmation answered several times at the same moment is used once', async () => {

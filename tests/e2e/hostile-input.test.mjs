@@ -5,11 +5,12 @@
 // clients and sessions, and the live session's cookie still works (support/hostile.mjs).
 // Run by scripts/test.sh with Node 22: node --test --test-concurrency=1 tests/e2e/*.test.mjs
 import assert from 'node:assert/strict';
+import http from 'node:http';
 import { after, before, describe } from 'node:test';
 
 import { assertRefused, it, sessionCookies } from '../support/fixtures.mjs';
 import { COOKIE, KB, assertAdminError, rawHttp, startHostileWorld } from '../support/hostile.mjs';
-import { b64, endSession, mintIdToken, signingKeys } from '../support/oidc.mjs';
+import { b64, confirmationForm, endSession, eventually, mintIdToken, signingKeys } from '../support/oidc.mjs';
 
 describe('hostile requests: malformed and oversized input, every method', { timeout: 150_000 }, () => {
   let h; // the world of support/hostile.mjs
@@ -487,6 +488,73 @@ describe('hostile requests: malformed and oversized input, every method', { time
     if (res.status !== 405) problems.push(`PROPFIND ${endPath}?<valid logout request> -> ${res.status} Location ${res.headers.get('location')}`);
     if (!(await exists(carol.sid))) problems.push('PROPFIND with a valid logout request ended the session');
     assert.deepEqual(problems, [], `unlisted methods:\n${problems.join('\n')}`);
+  });
+
+  // ---- a logout token is not an id_token_hint ---------------------------------------------
+
+  it('a real logout token, captured by a relying party and replayed as id_token_hint, is refused (400), ending nothing', { timeout: 30_000 }, async () => {
+    // Every relying party holds logout tokens: one must never stand for an ID token.
+    let r = await w.admin('PUT', '/admin/clients/rpbc', { redirect_uris: [`${rp.url}/cb`], backchannel_logout_uri: `${rp.url}/bc-hint` });
+    assert.equal(r.status, 201, r.text);
+    const ended = await newSession('alice', ['rp1', 'rpbc']);
+    r = await w.admin('DELETE', `/admin/sessions/${ended.sid}`);
+    assert.equal(r.status, 200, r.text);
+    const rec = await eventually(() => rp.backchannel().find((x) => x.path === '/bc-hint' && x.claims?.sid === ended.sid), { what: 'the logout token' });
+    const logoutToken = rec.logout_token;
+    assert.equal(JSON.parse(Buffer.from(logoutToken.split('.')[0], 'base64url')).typ, 'logout+jwt');
+    // A live session of the same user, with the logout token's relying party, in this browser.
+    const live = await newSession('alice', ['rp1', 'rpbc']);
+    const before = await snapshot();
+    const query = (extra = {}) => new URLSearchParams({ id_token_hint: logoutToken, ...extra }).toString();
+    for (const [what, req] of [
+      ['GET with the browser\'s cookie', { params: query(), browser: live.browser }],
+      ['GET with client_id', { params: query({ client_id: 'rpbc' }), browser: live.browser }],
+      ['cross-site POST without cookies', { method: 'POST', params: query() }],
+      ['JSON', { params: query(), browser: live.browser, accept: 'application/json' }],
+    ]) {
+      r = await endSession(endpoint, req);
+      await assertRefused(r, { what, worker: w, sids: [live.sid, victim.sid], mention: /logout token, not an ID token/, as: req.accept ? 'json' : 'page' });
+      assert.equal(confirmationForm(r.text), null, `${what}: no confirmation from a logout token`);
+    }
+    await assertUnchanged(before, 'logout token as hint');
+    assert.ok(await exists(live.sid), 'the live session survived');
+  });
+
+  // ---- a chunked body is refused while it is read ------------------------------------------
+
+  it('a chunked body over 16 KB, written in pieces without Content-Length, gets 413 and changes nothing', { timeout: 30_000 }, async () => {
+    const before = await snapshot();
+    // Node's http.request without Content-Length sends Transfer-Encoding: chunked, one chunk per write.
+    const chunked = (path, headers, pieces) => new Promise((resolve, reject) => {
+      const req = http.request({ host: '127.0.0.1', port: w.port, path, method: path.startsWith('/admin') ? 'PUT' : 'POST', headers });
+      req.on('response', (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (d) => { text += d; });
+        res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, text }));
+      });
+      // The worker may answer and close before every piece is written: that is the point.
+      req.on('error', (e) => (e.code === 'EPIPE' || e.code === 'ECONNRESET' ? null : reject(e)));
+      for (const piece of pieces) req.write(piece);
+      req.end();
+    });
+    const pieces = (first, total) => [first, ...Array.from({ length: Math.ceil(total / KB) }, () => 'a'.repeat(KB))];
+    const form = await chunked(endPath, { 'content-type': 'application/x-www-form-urlencoded', cookie: `${COOKIE}=${victim.cookie}` },
+      pieces(`${victimQuery()}&pad=`, 17 * KB));
+    assert.equal(form.status, 413, `chunked form: ${form.text}`);
+    assert.equal(JSON.parse(form.text).error_description, 'the request body is larger than 16 KB');
+    assert.ok(!form.headers.location && !form.headers['set-cookie'], 'chunked form: no redirect, no cookie');
+    const client = await chunked('/admin/clients/x', { 'content-type': 'application/json', authorization: `Bearer ${w.adminToken}` },
+      pieces('{"redirect_uris": ["https://x.example/cb"], "client_name": "', 17 * KB).concat('"}'));
+    assert.equal(client.status, 413, `chunked client: ${client.text}`);
+    assert.equal(JSON.parse(client.text).error, 'invalid_request');
+    // Just under the limit, chunked, is read whole: the body reaches the admin API (400: it is not JSON).
+    const small = await chunked('/admin/clients/x', { 'content-type': 'application/json', authorization: `Bearer ${w.adminToken}` },
+      Array.from({ length: 15 }, () => 'a'.repeat(KB)));
+    assert.equal(small.status, 400, `chunked 15 KB: ${small.text}`);
+    assert.equal(JSON.parse(small.text).error, 'invalid_client_metadata');
+    await assertUnchanged(before, 'chunked bodies');
+    assert.equal((await w.admin('GET', '/admin/clients/x')).status, 404);
   });
 
   // ---- control -------------------------------------------------------------------------------

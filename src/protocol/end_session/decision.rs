@@ -53,6 +53,12 @@ pub enum Decision {
         target: Session,
         redirect: Option<String>,
     },
+    /// The user agreed, but the browser now presents another session than the one they were
+    /// asked about: end neither, ask again about `target` (the browser's current session).
+    AskAgain {
+        target: Session,
+        redirect: Option<String>,
+    },
     /// The user chose to stay signed in: nothing ends.
     StaySignedIn,
 }
@@ -126,6 +132,8 @@ pub fn unseen_hint_session<'a>(f: &Facts<'a>) -> Option<(&'a str, &'a str)> {
 /// The user's answer on the confirmation page.
 pub struct Answered<'a> {
     pub log_out: bool,
+    /// The `sid` the confirmation was shown for.
+    pub target_sid: &'a str,
     /// The browser's current session, from its cookie.
     pub browser: Option<&'a Session>,
     /// The session the confirmation was shown for (read when [`recorded_sid_to_read`] says so).
@@ -140,14 +148,21 @@ pub fn recorded_sid_to_read<'a>(log_out: bool, browser: Option<&Session>, record
     (log_out && browser.is_none()).then_some(recorded_sid)
 }
 
-/// The confirmation step: on "yes" the browser's current session ends, the recorded one only
-/// when the browser presents none (its cookie was not sent with the original cross-site
-/// request); on "no" nothing does.
+/// The confirmation step ends exactly the session it was shown for. On "yes": the browser's
+/// session when it is that one; the recorded one when the browser presents none (its cookie
+/// was not sent with the original cross-site request); when the browser presents another
+/// session (it changed since the page was shown), neither: ask again about the current one.
+/// On "no" nothing ends.
 pub fn decide_answer(a: &Answered<'_>) -> Decision {
     if !a.log_out {
         return Decision::StaySignedIn;
     }
-    Decision::LogOut { target: a.browser.or(a.recorded).cloned(), redirect: a.redirect.clone() }
+    let redirect = a.redirect.clone();
+    match a.browser {
+        Some(b) if b.sid == a.target_sid => Decision::LogOut { target: Some(b.clone()), redirect },
+        Some(b) => Decision::AskAgain { target: b.clone(), redirect },
+        None => Decision::LogOut { target: a.recorded.cloned(), redirect },
+    }
 }
 
 /// The registered URI with `state` added as one more query parameter, encoded so that the
@@ -372,22 +387,59 @@ mod tests {
         assert_eq!(c.decide(), Decision::LogOut { target: None, redirect: None });
     }
 
+    fn answer<'a>(log_out: bool, browser: Option<&'a Session>, recorded: Option<&'a Session>) -> Answered<'a> {
+        Answered { log_out, target_sid: "s1", browser, recorded, redirect: Some("https://rp1.example/bye".into()) }
+    }
+
+    fn bye() -> Option<String> {
+        Some("https://rp1.example/bye".to_string())
+    }
+
     #[test]
-    fn on_yes_the_browsers_session_ends_or_else_the_recorded_one() {
-        let (browser, recorded) = (session("s2", "alice"), session("s1", "alice"));
-        fn answer<'a>(log_out: bool, browser: Option<&'a Session>, recorded: &'a Session) -> Answered<'a> {
-            Answered { log_out, browser, recorded: Some(recorded), redirect: Some("https://rp1.example/bye".into()) }
-        }
-        let redirect = Some("https://rp1.example/bye".to_string());
+    fn on_no_nothing_ends() {
+        let (browser, other) = (session("s1", "alice"), session("s2", "alice"));
+        assert_eq!(decide_answer(&answer(false, Some(&browser), None)), Decision::StaySignedIn);
+        assert_eq!(decide_answer(&answer(false, Some(&other), None)), Decision::StaySignedIn);
+        assert_eq!(decide_answer(&answer(false, None, Some(&browser))), Decision::StaySignedIn);
+    }
+
+    #[test]
+    fn on_yes_the_browsers_session_ends_when_it_is_the_target() {
+        let browser = session("s1", "alice");
         assert_eq!(
-            decide_answer(&answer(true, Some(&browser), &recorded)),
-            Decision::LogOut { target: Some(browser.clone()), redirect: redirect.clone() }
+            decide_answer(&answer(true, Some(&browser), None)),
+            Decision::LogOut { target: Some(browser.clone()), redirect: bye() }
         );
+    }
+
+    #[test]
+    fn on_yes_another_browser_session_than_the_target_is_asked_about_again() {
+        let (target, current) = (session("s1", "alice"), session("s2", "alice"));
         assert_eq!(
-            decide_answer(&answer(true, None, &recorded)),
-            Decision::LogOut { target: Some(recorded.clone()), redirect }
+            decide_answer(&answer(true, Some(&current), Some(&target))),
+            Decision::AskAgain { target: current.clone(), redirect: bye() }
         );
-        assert_eq!(decide_answer(&answer(false, Some(&browser), &recorded)), Decision::StaySignedIn);
+        let bobs = session("s3", "bob");
+        assert_eq!(
+            decide_answer(&answer(true, Some(&bobs), None)),
+            Decision::AskAgain { target: bobs.clone(), redirect: bye() }
+        );
+    }
+
+    #[test]
+    fn on_yes_without_a_browser_session_the_target_ends() {
+        let target = session("s1", "alice");
+        assert_eq!(
+            decide_answer(&answer(true, None, Some(&target))),
+            Decision::LogOut { target: Some(target.clone()), redirect: bye() }
+        );
+        // Already gone: nothing left to end, still the redirect.
+        assert_eq!(decide_answer(&answer(true, None, None)), Decision::LogOut { target: None, redirect: bye() });
+    }
+
+    #[test]
+    fn the_target_is_read_only_when_the_browser_presents_no_session() {
+        let browser = session("s2", "alice");
         assert_eq!(recorded_sid_to_read(true, None, "s1"), Some("s1"));
         assert_eq!(recorded_sid_to_read(true, Some(&browser), "s1"), None);
         assert_eq!(recorded_sid_to_read(false, None, "s1"), None);

@@ -160,7 +160,9 @@ async fn start<S: Store, N: Platform>(
             let client_id = client_id.map(str::to_string);
             log_out(ctx, target, client_id, redirect, loaded.clone()).await?
         }
-        Decision::Confirm { target, redirect } => ask(ctx, inputs, p, client, &target, redirect).await?,
+        Decision::Confirm { target, redirect } | Decision::AskAgain { target, redirect } => {
+            ask(ctx, inputs, p.ui_locales.clone(), client, &target, redirect)
+        }
         Decision::StaySignedIn => {
             View::StillSignedIn { client_id: client_id.map(str::to_string), way_back: client.and_then(way_back) }
         }
@@ -168,23 +170,24 @@ async fn start<S: Store, N: Platform>(
     Ok(Answer { view, ui_locales: p.ui_locales.clone() })
 }
 
-/// Stores what the confirmation confirms under a fresh single-use token bound to this browser.
-async fn ask<S: Store, N>(
+/// Signs what the confirmation confirms into a fresh single-use token bound to this browser.
+/// Writes nothing: showing the page must not spend KV writes (anyone can load it).
+fn ask<S, N>(
     ctx: &Ctx<'_, S, N>,
     inputs: &Inputs<'_>,
-    p: &LogoutParams,
+    ui_locales: Option<String>,
     client: Option<&Client>,
     target: &Session,
     redirect: Option<String>,
-) -> Result<View, EndSessionError> {
+) -> View {
     let binding = binding_value(inputs.binding_cookie);
     let client_id = client.map(|c| c.client_id.clone());
     let redirect_origin =
         redirect.as_deref().and_then(|r| url::Url::parse(r).ok()).map(|u| u.origin().ascii_serialization());
-    let pending = confirm::pending(&binding, &target.sid, redirect, client_id.clone(), p.ui_locales.clone(), ctx.now);
-    let token = confirmations::issue(ctx.store, &pending, ctx.now).await?;
+    let pending = confirm::pending(&binding, &target.sid, redirect, client_id.clone(), ui_locales, ctx.now);
+    let token = confirmations::issue(&ctx.config.confirm_key, &pending);
     let client_name = client.map(|c| c.display_name().to_string());
-    Ok(View::Confirm { client_id, client_name, token, redirect_origin, binding })
+    View::Confirm { client_id, client_name, token, redirect_origin, binding }
 }
 
 /// The user's answer: redeem the token, gather the sessions, decide, then log out or not.
@@ -193,7 +196,8 @@ async fn confirmed<S: Store, N: Platform>(
     inputs: &Inputs<'_>,
     answer: &ConfirmAnswer,
 ) -> Result<Answer, EndSessionError> {
-    let pending = match confirmations::redeem(ctx.store, &answer.token, inputs.binding_cookie, ctx.now).await? {
+    let key = &ctx.config.confirm_key;
+    let pending = match confirmations::redeem(ctx.store, key, &answer.token, inputs.binding_cookie, ctx.now).await? {
         Redeemed::Valid(p) => p,
         Redeemed::Invalid => return Err(EndSessionError::ConfirmationInvalid),
         Redeemed::OtherBrowser => return Err(EndSessionError::ConfirmationOtherBrowser),
@@ -208,6 +212,7 @@ async fn confirmed<S: Store, N: Platform>(
     };
     let answered = Answered {
         log_out: answer.log_out,
+        target_sid: &pending.target_sid,
         browser: browser.as_ref(),
         recorded: recorded.as_ref(),
         redirect: pending.redirect.clone(),
@@ -222,8 +227,16 @@ async fn confirmed<S: Store, N: Platform>(
             };
             View::StillSignedIn { client_id, way_back }
         }
+        Decision::AskAgain { target, redirect } => {
+            // The client only names the page: its record is read on this rare path alone.
+            let client = match &client_id {
+                Some(id) => clients::load(ctx.store, id).await?,
+                None => None,
+            };
+            ask(ctx, inputs, pending.ui_locales.clone(), client.as_ref(), &target, redirect)
+        }
         Decision::Reject(r) => return Err(EndSessionError::Refused(r)),
-        Decision::Confirm { .. } => unreachable!("an answer is not asked again"),
+        Decision::Confirm { .. } => unreachable!("an answer is decided by decide_answer, which never asks first"),
     };
     Ok(Answer { view, ui_locales: pending.ui_locales })
 }

@@ -31,6 +31,9 @@ pub enum HintError {
     AmbiguousAudience,
     /// `client_id` was given and is not the client the token was issued to.
     ClientMismatch,
+    /// A logout token (`typ` `logout+jwt`, or an `events` claim): every relying party holds
+    /// those, so one must never stand for an ID token.
+    NotAnIdToken,
 }
 
 impl fmt::Display for HintError {
@@ -42,6 +45,7 @@ impl fmt::Display for HintError {
             HintError::IssuedInTheFuture => f.write_str("id_token_hint is issued in the future"),
             HintError::AmbiguousAudience => f.write_str("id_token_hint has several audiences and no azp"),
             HintError::ClientMismatch => f.write_str("client_id does not match the client of id_token_hint"),
+            HintError::NotAnIdToken => f.write_str("id_token_hint is a logout token, not an ID token"),
         }
     }
 }
@@ -60,6 +64,20 @@ struct HintClaims {
     aud: Option<Audience>,
     azp: Option<String>,
     sid: Option<String>,
+    /// Whether an `events` member is present, whatever its value (`null` included).
+    #[serde(default, rename = "events", deserialize_with = "present")]
+    has_events: bool,
+}
+
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    serde::de::IgnoredAny::deserialize(d).map(|_| true)
+}
+
+/// The media type a logout token declares (Back-Channel Logout 1.0, section 2.4), compared as
+/// RFC 7515 says of `typ`: case-insensitively, with or without the `application/` prefix.
+fn is_logout_type(typ: &str) -> bool {
+    let typ = typ.to_ascii_lowercase();
+    typ.strip_prefix("application/").unwrap_or(&typ) == "logout+jwt"
 }
 
 /// Verifies `jwt` against the provider's keys (the signature checked by `platform`) and
@@ -74,6 +92,9 @@ pub async fn verify(
     now: i64,
 ) -> Result<VerifiedHint, HintError> {
     let candidates = keys.candidates(jwt).map_err(HintError::Signature)?;
+    if candidates.token.header().token_type.as_deref().is_some_and(is_logout_type) {
+        return Err(HintError::NotAnIdToken);
+    }
     let mut signed = false;
     for key in &candidates.keys {
         if platform.signature_valid(key, candidates.signing_input.as_bytes(), &candidates.signature).await {
@@ -95,6 +116,9 @@ pub async fn verify(
         }
     }
     let c = &claims.custom;
+    if c.has_events {
+        return Err(HintError::NotAnIdToken);
+    }
     if c.iss.as_deref() != Some(issuer) {
         return Err(HintError::WrongIssuer);
     }
@@ -193,6 +217,33 @@ mod tests {
         let one = id_token(standard("a", "s", "rp1"));
         assert_eq!(check(&one, Some("rp2")), Err(HintError::ClientMismatch));
         assert_eq!(check(&one, Some("rp1")).unwrap().client_id, "rp1");
+    }
+
+    /// An ID token whose header has `typ`, signed by the provider's RS256 key.
+    fn typed_token(typ: &str, claims: Value) -> String {
+        let mut c = jwt_compact::Claims::new(claims);
+        c.issued_at = chrono::DateTime::from_timestamp(NOW - 60, 0);
+        test_keys().signer(Alg::RS256).unwrap().sign(Some(typ), &c)
+    }
+
+    #[test]
+    fn a_logout_token_typ_is_not_an_id_token() {
+        for typ in ["logout+jwt", "LOGOUT+JWT", "application/logout+jwt", "Application/Logout+JWT"] {
+            let jwt = typed_token(typ, standard("alice", "s1", "rp1"));
+            assert_eq!(check(&jwt, None), Err(HintError::NotAnIdToken), "{typ}");
+        }
+        let jwt = typed_token("JWT", standard("alice", "s1", "rp1"));
+        assert!(check(&jwt, None).is_ok(), "typ JWT is an ID token's");
+    }
+
+    #[test]
+    fn an_events_claim_is_not_an_id_tokens() {
+        let events = json!({"http://schemas.openid.net/event/backchannel-logout": {}});
+        for value in [events, json!(null), json!({})] {
+            let mut claims = standard("alice", "s1", "rp1");
+            claims["events"] = value.clone();
+            assert_eq!(check(&id_token(claims), None), Err(HintError::NotAnIdToken), "{value}");
+        }
     }
 
     #[test]

@@ -5,6 +5,7 @@ use std::fmt;
 
 use crate::http::form::{self, FormError};
 use crate::http::{HttpRequest, Method};
+use crate::state::confirmations::MAX_TOKEN_BYTES;
 
 /// Longest accepted value of any one parameter (an ID token is a few KB at most).
 pub const MAX_PARAM_BYTES: usize = 8 * 1024;
@@ -88,7 +89,12 @@ pub fn parse(req: &HttpRequest) -> Result<EndSessionRequest, ParamError> {
         if values[i].is_some() {
             return Err(ParamError::Duplicate(NAMES[i]));
         }
-        let limit = if NAMES[i] == "state" { MAX_STATE_BYTES } else { MAX_PARAM_BYTES };
+        let limit = match NAMES[i] {
+            "state" => MAX_STATE_BYTES,
+            // The token carries its confirmation (a redirect with its state among it).
+            "confirm" => MAX_TOKEN_BYTES,
+            _ => MAX_PARAM_BYTES,
+        };
         if value.len() > limit {
             return Err(ParamError::TooLong(NAMES[i]));
         }

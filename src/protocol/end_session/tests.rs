@@ -81,9 +81,14 @@ fn confirmation(r: &HttpResponse) -> (String, String) {
     let page = html(r);
     let start = page.find(r#"name="confirm" value=""#).expect("a confirm input") + r#"name="confirm" value=""#.len();
     let token = page[start..start + page[start..].find('"').unwrap()].to_string();
-    let set = r.header_all("set-cookie").find(|c| c.starts_with("op_session_confirm=")).expect("a binding cookie");
+    let set = r.header_all("set-cookie").find(|c| c.starts_with(&binding_name())).expect("a binding cookie");
     let binding = set.split(';').next().unwrap().to_string();
     (token, binding)
+}
+
+/// `__Host-op_session_confirm=`: the test issuer is https.
+fn binding_name() -> String {
+    format!("{}=", super::confirm::binding_cookie_name(crate::testing::config()))
 }
 
 fn assert_cleared_cookie(r: &HttpResponse) {
@@ -268,8 +273,9 @@ fn no_hint_asks_and_yes_logs_out_to_the_signed_out_page() {
         let (token, binding) = confirmation(&r);
         assert!(session_exists(app, &sid).await, "asking ends nothing");
         assert!(html(&r).contains(r#"<form method="post" action="/session/end">"#));
-        let set = r.header_all("set-cookie").find(|c| c.starts_with("op_session_confirm=")).unwrap();
-        assert!(set.contains("HttpOnly") && set.contains("SameSite=Strict") && set.contains("Path=/session/end"));
+        let set = r.header_all("set-cookie").find(|c| c.starts_with("__Host-op_session_confirm=")).unwrap();
+        assert!(set.contains("HttpOnly") && set.contains("SameSite=Strict") && set.contains("Path=/;"));
+        assert!(set.contains("Secure") && !set.contains("Domain"));
 
         let r = app
             .call(post(&format!("confirm={token}&logout=yes"), Some(&format!("op_session={cookie}; {binding}"))))
@@ -330,7 +336,7 @@ fn confirmation_tokens_are_single_use_bound_and_required() {
             (
                 "another browser's binding",
                 format!("confirm={token}&logout=yes"),
-                format!("op_session={cookie}; op_session_confirm=xyz"),
+                format!("op_session={cookie}; {}xyz", binding_name()),
             ),
             ("confirmed=true flag", "confirmed=true&logout=yes".to_string(), with_cookie.clone()),
         ] {
@@ -566,5 +572,115 @@ fn page_texts_add_a_locale_and_override_strings_escaped() {
         let r = app.call(get("ui_locales=nl&id_token_hint=bad", None)).await;
         assert_eq!((r.status, r.header("content-language")), (400, Some("nl")));
         assert!(html(&r).contains("Ongeldig token &#60;b&#62;&#34;x&#34;&#60;/b&#62;"), "{}", html(&r));
+    });
+}
+
+/// A logout token of the browser's own session, as this provider signs them for the
+/// back-channel, is not an `id_token_hint`: 400, no confirmation, nothing ends.
+#[test]
+fn a_logout_token_as_hint_is_refused_and_ends_nothing() {
+    use crate::protocol::backchannel::token::{assemble, signing_input, EVENT};
+    with_app(|app| async move {
+        let (sid, cookie) = setup(app).await;
+        let key = test_keys().signer(Alg::RS256).unwrap();
+        let claims = json!({"iss": ISSUER, "aud": "rp1", "iat": app.now, "exp": app.now + 120, "jti": "j1",
+            "sub": "alice", "sid": sid, "events": {EVENT: {}}});
+        let input = signing_input(&key.kid, Alg::RS256, "logout+jwt", &claims);
+        let logout_token = assemble(&input, &key.sign_bytes(input.as_bytes()));
+        let mut untyped = claims.clone();
+        for member in ["iat", "exp"] {
+            untyped.as_object_mut().unwrap().remove(member);
+        }
+        let events_only = id_token(untyped);
+        let before = app.store.snapshot();
+        for (name, hint) in [("logout token", &logout_token), ("events claim without typ", &events_only)] {
+            let q = logout_query(hint, "https://rp1.example/bye", "s");
+            for req in [get(&q, Some(&cookie)), post(&q, None)] {
+                let r = app.call(req).await;
+                assert_eq!(r.status, 400, "{name}: {}", html(&r));
+                assert!(html(&r).contains("logout token, not an ID token"), "{name}");
+                assert!(r.header("location").is_none() && r.header_all("set-cookie").next().is_none(), "{name}");
+            }
+        }
+        assert_eq!(app.store.snapshot(), before);
+        assert!(session_exists(app, &sid).await);
+        assert!(app.notified.handed.borrow().is_empty() && app.notified.enqueued.borrow().is_empty());
+    });
+}
+
+/// Showing a confirmation page, in each of its ways, writes nothing to the store: the token is
+/// signed, not stored.
+#[test]
+fn showing_a_confirmation_writes_nothing() {
+    with_app(|app| async move {
+        let (sid, cookie) = setup(app).await;
+        let before = app.store.snapshot();
+        let q = format!("client_id=rp1&post_logout_redirect_uri={}", enc("https://rp1.example/bye"));
+        let hint_query = logout_query(&hint_for(&sid), "https://rp1.example/bye", "s");
+        for (name, req) in [
+            ("no hint", get("", Some(&cookie))),
+            ("client_id", get(&q, Some(&cookie))),
+            ("cross-site POST with a hint", post(&hint_query, None)),
+        ] {
+            confirmation(&app.call(req).await);
+            assert_eq!(app.store.snapshot(), before, "{name} wrote to the store");
+        }
+    });
+}
+
+/// Any byte of a confirmation token changed: refused, nothing ends, nothing is written.
+#[test]
+fn a_tampered_confirmation_token_is_refused() {
+    with_app(|app| async move {
+        let (sid, cookie) = setup(app).await;
+        let (token, binding) = confirmation(&app.call(get("", Some(&cookie))).await);
+        let cookies = format!("op_session={cookie}; {binding}");
+        let before = app.store.snapshot();
+        let flip = |i: usize| {
+            let mut b = token.as_bytes().to_vec();
+            b[i] = if b[i] == b'A' { b'B' } else { b'A' };
+            String::from_utf8(b).unwrap()
+        };
+        // The payload's first and middle bytes, the tag's first and last.
+        for i in [0, token.len() / 2, token.len() - 43, token.len() - 1] {
+            let tampered = flip(i);
+            let r = app.call(post(&format!("confirm={tampered}&logout=yes"), Some(&cookies))).await;
+            assert_eq!(r.status, 400, "{}", html(&r));
+            assert_eq!(app.store.snapshot(), before);
+        }
+        assert!(session_exists(app, &sid).await);
+        let r = app.call(post(&format!("confirm={token}&logout=yes"), Some(&cookies))).await;
+        assert_eq!(r.status, 200);
+        assert!(!session_exists(app, &sid).await);
+    });
+}
+
+/// The browser's session changed between the page and the answer: neither session ends, a
+/// fresh confirmation asks about the current one, and answering that ends it alone.
+#[test]
+fn a_changed_browser_session_is_asked_about_again() {
+    with_app(|app| async move {
+        let (sid_a, cookie_a) = setup(app).await;
+        let q = format!("client_id=rp1&post_logout_redirect_uri={}&state=x", enc("https://rp1.example/bye"));
+        let (token, binding) = confirmation(&app.call(get(&q, Some(&cookie_a))).await);
+        let (sid_b, cookie_b) = fresh_session(app, "alice").await;
+        let r = app
+            .call(post(&format!("confirm={token}&logout=yes"), Some(&format!("op_session={cookie_b}; {binding}"))))
+            .await;
+        let (token_b, binding_b) = confirmation(&r);
+        assert!(html(&r).contains("App rp1"), "the fresh page names the same client");
+        assert!(session_exists(app, &sid_a).await && session_exists(app, &sid_b).await, "neither ends");
+        assert!(app.notified.handed.borrow().is_empty() && app.notified.enqueued.borrow().is_empty());
+        // The first token is spent.
+        let r = app
+            .call(post(&format!("confirm={token}&logout=yes"), Some(&format!("op_session={cookie_a}; {binding}"))))
+            .await;
+        assert_eq!(r.status, 400);
+        let r = app
+            .call(post(&format!("confirm={token_b}&logout=yes"), Some(&format!("op_session={cookie_b}; {binding_b}"))))
+            .await;
+        assert_eq!(r.status, 303);
+        assert_eq!(r.header("location"), Some("https://rp1.example/bye?state=x"));
+        assert!(!session_exists(app, &sid_b).await && session_exists(app, &sid_a).await);
     });
 }
