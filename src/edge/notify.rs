@@ -137,14 +137,16 @@ impl EdgePlatform<'_> {
         worker::console_log!("{line}");
     }
 
-    /// Records a failed delivery and queues its retry (or dead-letters it); when the queue send
-    /// fails, tells the sweep. An error only when nothing durable was written: then the caller
-    /// keeps the delivery.
+    /// Records a failed delivery, tells the sweep, and queues its retry (or dead-letters it). An
+    /// error only when nothing durable was written: then the caller keeps the delivery.
     async fn after(&self, next: &Next) -> Result<(), String> {
         let now = now();
         retry::record(self.store, next, now).await.map_err(|e| e.to_string())?;
         match next {
             Next::RetryIn { delivery, delay_s } => {
+                // Recorded: should the send fail, or the queue lose the message, the sweep
+                // re-queues it from the record once told to look.
+                self.tell_the_sweep(now).await;
                 let sent = match self.queue.as_ref() {
                     Some(queue) => {
                         let message = MessageBuilder::new(message_of(delivery)).delay_seconds(*delay_s).build();
@@ -153,9 +155,7 @@ impl EdgePlatform<'_> {
                     None => Err("no BACKCHANNEL_QUEUE binding".into()),
                 };
                 if let Err(e) = sent {
-                    // Recorded: the sweep re-queues it from the record, once told to look.
                     self.log_error(json!({"event": "backchannel_queue_failed", "delivery": delivery.id, "error": e}));
-                    outbox::mark_due(self.store, now).await.map_err(|e| e.to_string())?;
                 }
                 Ok(())
             }
@@ -180,6 +180,23 @@ impl EdgePlatform<'_> {
             send_batch(queue, chunk).await.map_err(|e| format!("{e:?}"))?;
         }
         Ok(())
+    }
+
+    /// Writes the sweep's marker ([`outbox::mark_due`]) at most once a minute per isolate: a
+    /// burst of failures would otherwise write one key many times a second, past KV's one
+    /// write per second per key. A failed write is only logged: the record is what counts, and
+    /// the next failure (or the hourly look) tells the sweep.
+    async fn tell_the_sweep(&self, now: i64) {
+        thread_local! {
+            static LAST_MARKED: std::cell::Cell<i64> = const { std::cell::Cell::new(i64::MIN) };
+        }
+        if LAST_MARKED.with(|m| now.saturating_sub(m.get()) < 60) {
+            return;
+        }
+        LAST_MARKED.with(|m| m.set(now));
+        if let Err(e) = outbox::mark_due(self.store, now).await {
+            self.log_error(json!({"event": "sweep_mark_failed", "error": e.0}));
+        }
     }
 
     fn log_error(&self, line: serde_json::Value) {
