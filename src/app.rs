@@ -259,6 +259,24 @@ mod tests {
         }
 
         #[test]
+        fn a_session_extended_with_m_recorded_clients() {
+            for m in [0usize, 2] {
+                with_app(|app| async move {
+                    let ids = clients(app, 3).await;
+                    let _ = session(app, &ids, "s1").await;
+                    for id in clients_from(app, 3, m).await {
+                        let record = admin(Method::Put, &format!("/admin/sessions/s1/clients/{id}"), None);
+                        assert_eq!(app.call(record).await.status, 200);
+                    }
+                    // The record and the tombstone (one bulk read); the recorded clients (a
+                    // list); the record, the subject index and each recorded client written.
+                    let extend = admin(Method::Patch, "/admin/sessions/s1", Some(json!({"expires_in": 7200})));
+                    assert_eq!(counted(app, extend, 200).await, ops(2, 2 + m, 0, 1), "{m} recorded");
+                });
+            }
+        }
+
+        #[test]
         fn a_cron_tick() {
             with_app(|app| async move {
                 use crate::protocol::logout::sweep;
