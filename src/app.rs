@@ -236,6 +236,7 @@ mod tests {
                 let ids = clients(app, 3).await;
                 let get = |p: &str| admin(Method::Get, p, None);
                 assert_eq!(counted(app, get("/admin/clients/rp0"), 200).await, ops(1, 0, 0, 0));
+                assert_eq!(counted(app, get("/admin/openapi.json"), 200).await, ops(0, 0, 0, 0));
                 assert_eq!(counted(app, get("/admin/clients"), 200).await, ops(3, 0, 0, 1));
                 let body = json!({"redirect_uris": ["https://rp0.example/cb"]});
                 assert_eq!(
