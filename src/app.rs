@@ -236,6 +236,7 @@ mod tests {
                 let ids = clients(app, 3).await;
                 let get = |p: &str| admin(Method::Get, p, None);
                 assert_eq!(counted(app, get("/admin/clients/rp0"), 200).await, ops(1, 0, 0, 0));
+                assert_eq!(counted(app, get("/admin/openapi.json"), 200).await, ops(0, 0, 0, 0));
                 assert_eq!(counted(app, get("/admin/clients"), 200).await, ops(3, 0, 0, 1));
                 let body = json!({"redirect_uris": ["https://rp0.example/cb"]});
                 assert_eq!(
@@ -256,6 +257,24 @@ mod tests {
                 assert_eq!(counted(app, end_user, 200).await, ops(4, 2, 3, 2));
                 assert_eq!(counted(app, admin(Method::Delete, "/admin/clients/rp2", None), 204).await, ops(1, 0, 1, 0));
             });
+        }
+
+        #[test]
+        fn a_session_extended_with_m_recorded_clients() {
+            for m in [0usize, 2] {
+                with_app(|app| async move {
+                    let ids = clients(app, 3).await;
+                    let _ = session(app, &ids, "s1").await;
+                    for id in clients_from(app, 3, m).await {
+                        let record = admin(Method::Put, &format!("/admin/sessions/s1/clients/{id}"), None);
+                        assert_eq!(app.call(record).await.status, 200);
+                    }
+                    // The record and the tombstone (one bulk read); the recorded clients (a
+                    // list); the record, the subject index and each recorded client written.
+                    let extend = admin(Method::Patch, "/admin/sessions/s1", Some(json!({"expires_in": 7200})));
+                    assert_eq!(counted(app, extend, 200).await, ops(2, 2 + m, 0, 1), "{m} recorded");
+                });
+            }
         }
 
         #[test]

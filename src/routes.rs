@@ -22,6 +22,7 @@ pub enum Route {
     AdminDeliveries,
     AdminDelivery(String),
     AdminDeliveryRetry(String),
+    AdminOpenApi,
 }
 
 /// What a request asks for: a route and one of its methods.
@@ -46,11 +47,18 @@ pub enum AdminCall {
     ListSessions,
     EndSubject,
     GetSession(String),
+    /// Sets a live session's expiry (sliding sessions).
+    ExtendSession(String),
     EndSession(String),
-    AddClient { sid: String, client_id: String },
+    AddClient {
+        sid: String,
+        client_id: String,
+    },
     ListDeliveries,
     RetryDelivery(String),
     AcknowledgeDelivery(String),
+    /// The OpenAPI document of the admin API.
+    OpenApi,
 }
 
 impl Route {
@@ -72,6 +80,7 @@ impl Route {
             (Route::AdminSessions, Post) => admin(AdminCall::CreateSession),
             (Route::AdminSessions, Delete) => admin(AdminCall::EndSubject),
             (Route::AdminSession(sid), Get) => admin(AdminCall::GetSession(sid.clone())),
+            (Route::AdminSession(sid), Patch) => admin(AdminCall::ExtendSession(sid.clone())),
             (Route::AdminSession(sid), Delete) => admin(AdminCall::EndSession(sid.clone())),
             (Route::AdminSessionClient { sid, client_id }, Put) => {
                 admin(AdminCall::AddClient { sid: sid.clone(), client_id: client_id.clone() })
@@ -79,6 +88,7 @@ impl Route {
             (Route::AdminDeliveries, Get) => admin(AdminCall::ListDeliveries),
             (Route::AdminDelivery(id), Delete) => admin(AdminCall::AcknowledgeDelivery(id.clone())),
             (Route::AdminDeliveryRetry(id), Post) => admin(AdminCall::RetryDelivery(id.clone())),
+            (Route::AdminOpenApi, Get) => admin(AdminCall::OpenApi),
             _ => None,
         }
     }
@@ -87,6 +97,44 @@ impl Route {
     pub fn methods(&self) -> Vec<Method> {
         Method::ALL.into_iter().filter(|m| self.endpoint(*m).is_some()).collect()
     }
+
+    /// The route's path under the base path, its parameters as `{name}` (the OpenAPI
+    /// document's keys).
+    pub fn template(&self) -> &'static str {
+        match self {
+            Route::Discovery => DISCOVERY_PATH,
+            Route::Jwks => JWKS_PATH,
+            Route::EndSession => END_SESSION_PATH,
+            Route::AdminClients => "/admin/clients",
+            Route::AdminClient(_) => "/admin/clients/{client_id}",
+            Route::AdminSessions => "/admin/sessions",
+            Route::AdminSession(_) => "/admin/sessions/{sid}",
+            Route::AdminSessionClient { .. } => "/admin/sessions/{sid}/clients/{client_id}",
+            Route::AdminDeliveries => "/admin/deliveries",
+            Route::AdminDelivery(_) => "/admin/deliveries/{id}",
+            Route::AdminDeliveryRetry(_) => "/admin/deliveries/{id}/retry",
+            Route::AdminOpenApi => OPENAPI_PATH,
+        }
+    }
+}
+
+pub const OPENAPI_PATH: &str = "/admin/openapi.json";
+
+/// One route of each kind of the admin API (parameters named `p`): what the OpenAPI document
+/// must describe. A new admin route belongs here ([`Route::template`] cannot miss it).
+pub fn admin_routes() -> Vec<Route> {
+    let p = || "p".to_string();
+    vec![
+        Route::AdminClients,
+        Route::AdminClient(p()),
+        Route::AdminSessions,
+        Route::AdminSession(p()),
+        Route::AdminSessionClient { sid: p(), client_id: p() },
+        Route::AdminDeliveries,
+        Route::AdminDelivery(p()),
+        Route::AdminDeliveryRetry(p()),
+        Route::AdminOpenApi,
+    ]
 }
 
 /// Resolves `path` (raw, percent-encoded) under the issuer's `base_path`. Path parameters are
@@ -105,6 +153,7 @@ pub fn resolve(base_path: &str, path: &str) -> Option<Route> {
         ["clients"] => Some(Route::AdminClients),
         ["clients", id] => Some(Route::AdminClient(param(id)?)),
         ["sessions"] => Some(Route::AdminSessions),
+        ["openapi.json"] => Some(Route::AdminOpenApi),
         ["deliveries"] => Some(Route::AdminDeliveries),
         ["deliveries", id] => Some(Route::AdminDelivery(param(id)?)),
         ["deliveries", id, "retry"] => Some(Route::AdminDeliveryRetry(param(id)?)),
@@ -155,5 +204,18 @@ mod tests {
             Some(Endpoint::Admin(AdminCall::EndSession("s".into())))
         );
         assert_eq!(Route::AdminDeliveries.endpoint(Post), None);
+        assert_eq!(Route::AdminSession("s".into()).methods(), [Get, Delete, Patch]);
+        assert_eq!(Route::AdminOpenApi.methods(), [Get]);
+    }
+
+    /// Each admin route's template, its parameters filled in, resolves to that route: the
+    /// templates (the OpenAPI document's paths) and the resolver agree.
+    #[test]
+    fn admin_templates_resolve_to_their_routes() {
+        for route in admin_routes() {
+            let path = route.template().replace("{sid}", "p").replace("{client_id}", "p").replace("{id}", "p");
+            assert_eq!(resolve("", &path), Some(route.clone()), "{path}");
+            assert!(!route.methods().is_empty(), "{path}");
+        }
     }
 }

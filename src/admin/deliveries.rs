@@ -42,8 +42,9 @@ pub async fn retry<S: Store, N: Platform>(ctx: &Ctx<'_, S, N>, id: &str) -> Answ
     again.nonce = None;
     again.last_error = None;
     let handoff = ctx.platform.deliver(vec![again], 1).await;
-    if handoff.unsent.is_empty() {
-        // Delivered, or failed again and recorded anew: the dead record has done its work.
+    // Delivered, or failed again and to be retried: the dead record has done its work. Dead
+    // again: the attempt's own dead record has just replaced it (the same key), and stays listed.
+    if handoff.unsent.is_empty() && handoff.summary.dead == 0 {
         deliveries::forget(ctx.store, DeliveryStatus::Dead, id).await?;
     }
     Ok(HttpResponse::json(200, &json!({ "id": id, "backchannel": handoff.summary })))

@@ -1,6 +1,8 @@
-//! The admin API: the login system and operators register clients, record sessions, end them,
-//! and see deliveries that failed. JSON in and out; errors are `{"error", "error_description"}`
-//! ([`errors`]); nothing changes on an error. Behind a bearer token compared in constant time.
+//! The admin API: the login system and operators register clients, record sessions, extend and
+//! end them, and see deliveries that failed; `openapi.json` (OpenAPI 3.1, served at
+//! `/admin/openapi.json`) describes it all. JSON in and out; errors are
+//! `{"error", "error_description"}` ([`errors`]); nothing changes on an error. Behind a bearer
+//! token compared in constant time.
 //!
 //! May import `protocol` (ending sessions), `state`, `ports`, `routes`, `http`, `config`,
 //! `budget`; nothing imports `admin` but `app`.
@@ -43,13 +45,22 @@ async fn dispatch<S: Store, N: Platform>(ctx: &Ctx<'_, S, N>, call: AdminCall, r
         AdminCall::CreateSession => sessions::create(ctx, req).await,
         AdminCall::ListSessions => sessions::list(ctx, req).await,
         AdminCall::GetSession(sid) => sessions::get(ctx, &sid).await,
+        AdminCall::ExtendSession(sid) => sessions::extend(ctx, &sid, req).await,
         AdminCall::EndSession(sid) => sessions::end(ctx, &sid).await,
         AdminCall::EndSubject => sessions::end_subject(ctx, req).await,
         AdminCall::AddClient { sid, client_id } => sessions::add_client(ctx, &sid, &client_id).await,
         AdminCall::ListDeliveries => deliveries::list(ctx, req).await,
         AdminCall::RetryDelivery(id) => deliveries::retry(ctx, &id).await,
         AdminCall::AcknowledgeDelivery(id) => deliveries::acknowledge(ctx, &id).await,
+        AdminCall::OpenApi => Ok(openapi()),
     }
+}
+
+/// The OpenAPI 3.1 document of the admin API: a static file compiled in, copied per request.
+pub const OPENAPI_JSON: &str = include_str!("openapi.json");
+
+fn openapi() -> HttpResponse {
+    HttpResponse::new(200).with_header("content-type", "application/json").with_body(OPENAPI_JSON.as_bytes().to_vec())
 }
 
 /// Compares the bearer token with the configured one in constant time: both are hashed first,

@@ -32,6 +32,22 @@ struct NewSession {
     sid: Option<String>,
 }
 
+/// A new expiry, from now.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewExpiry {
+    expires_in: i64,
+}
+
+/// A session lifetime (`expires_in`) within what a session may live, or the 400 that says so.
+fn checked_ttl(ttl: i64) -> Result<i64, AdminError> {
+    if (MIN_TTL_S..=MAX_SESSION_TTL_S).contains(&ttl) {
+        Ok(ttl)
+    } else {
+        Err(invalid(format!("expires_in must be between {MIN_TTL_S} and {MAX_SESSION_TTL_S} seconds")))
+    }
+}
+
 /// Checks that every id names a registered client (one bulk read); the first that does not is
 /// the error.
 async fn check_clients(store: &impl Store, ids: &[String]) -> Result<(), AdminError> {
@@ -47,10 +63,7 @@ pub async fn create<S: Store, N>(ctx: &Ctx<'_, S, N>, req: &HttpRequest) -> Answ
     if !sessions::valid_sub(&input.sub) {
         return Err(invalid("sub must be 1 to 255 bytes without control characters"));
     }
-    let ttl = input.expires_in.unwrap_or(DEFAULT_SESSION_TTL_S);
-    if !(MIN_TTL_S..=MAX_SESSION_TTL_S).contains(&ttl) {
-        return Err(invalid(format!("expires_in must be between {MIN_TTL_S} and {MAX_SESSION_TTL_S} seconds")));
-    }
+    let ttl = checked_ttl(input.expires_in.unwrap_or(DEFAULT_SESSION_TTL_S))?;
     let mut client_ids: Vec<String> = Vec::new();
     for c in input.clients {
         if !client_ids.contains(&c) {
@@ -132,16 +145,34 @@ pub async fn list<S: Store, N>(ctx: &Ctx<'_, S, N>, req: &HttpRequest) -> Answer
 /// (409 `session_ended`). The answer lists the clients the session was created with and this
 /// one; `GET /admin/sessions/{sid}` lists them all.
 pub async fn add_client<S: Store, N>(ctx: &Ctx<'_, S, N>, sid: &str, client_id: &str) -> Answer {
-    let mut session = match sessions::lookup(ctx.store, sid, ctx.now).await? {
-        Lookup::Live(s) => s,
-        Lookup::Ended => return Err(AdminError::SessionEnded),
-        Lookup::Unknown => return Err(AdminError::NotFound("session")),
-    };
+    let mut session = changeable(ctx.store, sid, ctx.now).await?;
     check_clients(ctx.store, &[client_id.to_string()]).await?;
     if !session.clients.iter().any(|c| c == client_id) {
         sessions::add_member(ctx.store, &session, client_id).await?;
         session.clients.push(client_id.to_string());
     }
+    Ok(HttpResponse::json(200, &session.view()))
+}
+
+/// A live session by `sid`, to be changed: 409 `session_ended` once it has ended (it stays
+/// ended), 404 when unknown or expired.
+async fn changeable(store: &impl Store, sid: &str, now: i64) -> Result<Session, AdminError> {
+    match sessions::lookup(store, sid, now).await? {
+        Lookup::Live(s) => Ok(s),
+        Lookup::Ended => Err(AdminError::SessionEnded),
+        Lookup::Unknown => Err(AdminError::NotFound("session")),
+    }
+}
+
+/// Sets a live session's expiry to `expires_in` seconds from now, longer or shorter (sliding
+/// sessions): its record, its subject index entry and its recorded clients are written again.
+/// An ended session stays ended (409 `session_ended`). The answer is the session with every
+/// client.
+pub async fn extend<S: Store, N>(ctx: &Ctx<'_, S, N>, sid: &str, req: &HttpRequest) -> Answer {
+    let input: NewExpiry = json_body(req)?;
+    let ttl = checked_ttl(input.expires_in)?;
+    let session = changeable(ctx.store, sid, ctx.now).await?;
+    let session = sessions::set_expiry(ctx.store, session, ctx.now + ttl).await?;
     Ok(HttpResponse::json(200, &session.view()))
 }
 

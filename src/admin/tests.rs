@@ -340,3 +340,161 @@ fn admin_api_is_off_without_a_token() {
         assert_eq!(r.status, 404);
     });
 }
+
+/// A session of alice with `sid`, created with rp1 and recording rp2 since (a `member/` key).
+async fn session_with_a_member(app: &TestApp, sid: &str) {
+    app.call(admin(Method::Put, "/admin/clients/rp1", Some(rp("rp1")))).await;
+    app.call(admin(Method::Put, "/admin/clients/rp2", Some(rp("rp2")))).await;
+    let new = json!({"sub": "alice", "sid": sid, "clients": ["rp1"], "expires_in": 3600});
+    assert_eq!(app.call(admin(Method::Post, "/admin/sessions", Some(new))).await.status, 201);
+    let r = app.call(admin(Method::Put, &format!("/admin/sessions/{sid}/clients/rp2"), None)).await;
+    assert_eq!(r.status, 200);
+}
+
+/// The expiry of every key of session `sid` (its record, its subject index, its members).
+fn expiries_of(app: &TestApp, sid: &str) -> Vec<(String, Option<i64>)> {
+    let keys = [format!("session/{sid}"), format!("member/{sid}/rp2")];
+    let mut found: Vec<(String, Option<i64>)> = app
+        .store
+        .expirations()
+        .into_iter()
+        .map(|(_, k, exp)| (k, exp))
+        .filter(|(k, _)| keys.contains(k) || (k.starts_with("subject/") && k.ends_with(&format!("/{sid}"))))
+        .collect();
+    found.sort();
+    found
+}
+
+fn patch(sid: &str, expires_in: Value) -> crate::http::HttpRequest {
+    admin(Method::Patch, &format!("/admin/sessions/{sid}"), Some(json!({ "expires_in": expires_in })))
+}
+
+#[test]
+fn a_session_is_extended_with_its_index_and_recorded_clients() {
+    with_app(|app| async move {
+        session_with_a_member(app, "s1").await;
+        let r = app.call(patch("s1", json!(30 * 24 * 3600))).await;
+        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+        let expires_at = app.now + 30 * 24 * 3600;
+        assert_eq!(body(&r)["expires_at"], expires_at);
+        assert_eq!(body(&r)["clients"], json!(["rp1", "rp2"]));
+        let keys = expiries_of(app, "s1");
+        assert_eq!(keys.len(), 3, "{keys:?}");
+        assert!(keys.iter().all(|(_, exp)| *exp == Some(expires_at)), "{keys:?}");
+        let r = app.call(admin(Method::Get, "/admin/sessions/s1", None)).await;
+        assert_eq!(
+            (body(&r)["expires_at"].clone(), body(&r)["clients"].clone()),
+            (json!(expires_at), json!(["rp1", "rp2"]))
+        );
+    });
+}
+
+#[test]
+fn a_session_is_shortened_and_ends_then() {
+    with_app(|app| async move {
+        session_with_a_member(app, "s1").await;
+        let r = app.call(patch("s1", json!(60))).await;
+        assert_eq!((r.status, body(&r)["expires_at"].clone()), (200, json!(app.now + 60)));
+        assert!(expiries_of(app, "s1").iter().all(|(_, exp)| *exp == Some(app.now + 60)));
+        let r = app.call(admin(Method::Get, "/admin/sessions?sub=alice", None)).await;
+        assert_eq!(body(&r)["sessions"][0]["expires_at"], app.now + 60);
+    });
+}
+
+#[test]
+fn an_ended_session_stays_ended_and_an_unknown_one_is_not_found() {
+    with_app(|app| async move {
+        session_with_a_member(app, "s1").await;
+        assert_eq!(app.call(admin(Method::Delete, "/admin/sessions/s1", None)).await.status, 200);
+        let before = (app.store.snapshot(), app.store.expirations());
+        let r = app.call(patch("s1", json!(3600))).await;
+        assert_eq!((r.status, body(&r)["error"].as_str()), (409, Some("session_ended")));
+        let r = app.call(patch("nope", json!(3600))).await;
+        assert_eq!((r.status, body(&r)["error"].as_str()), (404, Some("not_found")));
+        assert_eq!((app.store.snapshot(), app.store.expirations()), before);
+    });
+}
+
+#[test]
+fn a_bad_expiry_changes_nothing() {
+    with_app(|app| async move {
+        session_with_a_member(app, "s1").await;
+        let before = (app.store.snapshot(), app.store.expirations());
+        let bodies = [
+            json!({"expires_in": 59}),
+            json!({"expires_in": 366 * 24 * 3600 + 1}),
+            json!({"expires_in": "3600"}),
+            json!({"expires_in": 1.5}),
+            json!({}),
+            json!({"expires_in": 3600, "sub": "mallory"}),
+            json!([3600]),
+        ];
+        for b in bodies {
+            let r = app.call(admin(Method::Patch, "/admin/sessions/s1", Some(b.clone()))).await;
+            assert_eq!((r.status, body(&r)["error"].as_str()), (400, Some("invalid_request")), "{b}");
+        }
+        let mut not_json = patch("s1", json!(3600));
+        not_json.headers.retain(|(n, _)| n != "content-type");
+        assert_eq!(app.call(not_json).await.status, 415);
+        let mut no_auth = patch("s1", json!(3600));
+        no_auth.headers.retain(|(n, _)| n != "authorization");
+        assert_eq!(app.call(no_auth).await.status, 401);
+        assert_eq!((app.store.snapshot(), app.store.expirations()), before);
+    });
+}
+
+/// The served OpenAPI document is JSON and describes exactly the admin routes and methods of
+/// the routes table: a route or method without a description (or a description of none) fails.
+#[test]
+fn the_openapi_document_describes_every_admin_route_and_method() {
+    with_app(|app| async move {
+        let r = app.call(admin(Method::Get, "/admin/openapi.json", None)).await;
+        assert_eq!((r.status, r.header("content-type")), (200, Some("application/json")));
+        let doc = body(&r);
+        assert!(doc["openapi"].as_str().unwrap().starts_with("3.1."));
+        assert_eq!(doc["components"]["securitySchemes"]["adminToken"]["scheme"], "bearer");
+        let paths = doc["paths"].as_object().unwrap();
+        let mut described = 0;
+        for route in crate::routes::admin_routes() {
+            let path = route.template();
+            let item = paths.get(path).unwrap_or_else(|| panic!("{path} is not described"));
+            for method in route.methods() {
+                let op = &item[method.as_str().to_ascii_lowercase()];
+                assert!(op.is_object(), "{} {path} is not described", method.as_str());
+                assert!(op["responses"]["401"].is_object(), "{} {path}: no 401", method.as_str());
+                described += 1;
+            }
+            let methods: Vec<&String> = item.as_object().unwrap().keys().filter(|k| *k != "parameters").collect();
+            assert_eq!(methods.len(), route.methods().len(), "{path}: {methods:?}");
+        }
+        assert_eq!(paths.len(), crate::routes::admin_routes().len(), "a described path that is no route");
+        assert!(described >= 14);
+        let mut no_auth = admin(Method::Get, "/admin/openapi.json", None);
+        no_auth.headers.retain(|(n, _)| n != "authorization");
+        assert_eq!(app.call(no_auth).await.status, 401);
+    });
+}
+
+/// Every error code of the admin errors table is in the document's error schema.
+#[test]
+fn the_openapi_document_lists_every_error_code() {
+    use super::errors::AdminError;
+    use crate::http::errors::ErrorTable;
+    let doc: Value = serde_json::from_str(super::OPENAPI_JSON).unwrap();
+    let codes = &doc["components"]["schemas"]["Error"]["properties"]["error"]["enum"];
+    let all = [
+        AdminError::Off,
+        AdminError::Unauthorized,
+        AdminError::NotFound("x"),
+        AdminError::NotJson,
+        AdminError::InvalidRequest(String::new()),
+        AdminError::InvalidClientMetadata(String::new()),
+        AdminError::SessionExists,
+        AdminError::SessionEnded,
+        AdminError::ClientDeleted,
+        AdminError::Storage(crate::ports::StoreError("x".into())),
+    ];
+    for e in all {
+        assert!(codes.as_array().unwrap().contains(&json!(e.code())), "{e:?}: {}", e.code());
+    }
+}

@@ -48,6 +48,17 @@ impl MemoryStore {
             .map(|((ns, k), (v, _, _))| (*ns, k.clone(), v.clone()))
             .collect()
     }
+
+    /// Every live key and its expiry (which [`MemoryStore::snapshot`] does not show).
+    pub fn expirations(&self) -> Vec<(Ns, String, Option<i64>)> {
+        let now = self.now.get();
+        self.data
+            .borrow()
+            .iter()
+            .filter(|(_, (_, exp, _))| exp.is_none_or(|e| e > now))
+            .map(|((ns, k), (_, exp, _))| (*ns, k.clone(), *exp))
+            .collect()
+    }
 }
 
 impl MemoryStore {

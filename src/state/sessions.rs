@@ -117,14 +117,22 @@ pub async fn load_by_cookie(store: &impl Store, cookie: &str, now: i64) -> Resul
 
 /// Writes a session record, and with `new` its subject index entry, both expiring with it.
 pub async fn save(store: &impl Store, session: &Session, new: bool) -> Result<(), StoreError> {
-    let exp = Some(session.expires_at);
-    let record = serde_json::to_string(session).expect("a session serialises");
-    store.put(Ns::Sessions, &session_key(&session.sid), &record, exp, None).await?;
+    put_record(store, session).await?;
     if new {
-        let meta = serde_json::json!({ "exp": session.expires_at });
-        store.put(Ns::Sessions, &subject_key(&session.sub, &session.sid), "", exp, Some(meta)).await?;
+        put_index(store, session).await?;
     }
     Ok(())
+}
+
+async fn put_record(store: &impl Store, session: &Session) -> Result<(), StoreError> {
+    let record = serde_json::to_string(session).expect("a session serialises");
+    store.put(Ns::Sessions, &session_key(&session.sid), &record, Some(session.expires_at), None).await
+}
+
+async fn put_index(store: &impl Store, session: &Session) -> Result<(), StoreError> {
+    let meta = serde_json::json!({ "exp": session.expires_at });
+    let key = subject_key(&session.sub, &session.sid);
+    store.put(Ns::Sessions, &key, "", Some(session.expires_at), Some(meta)).await
 }
 
 /// Deletes a session and its index entry ([`crate::budget::DELETES_PER_SESSION`] deletes). The record goes first: it is what makes the session
@@ -219,13 +227,42 @@ pub async fn members(store: &impl Store, sid: &str) -> Result<Vec<String>, Store
 }
 
 /// `session` with every client recorded since its creation added (one listing).
-pub async fn with_members(store: &impl Store, mut session: Session) -> Result<Session, StoreError> {
-    for id in members(store, &session.sid).await? {
+pub async fn with_members(store: &impl Store, session: Session) -> Result<Session, StoreError> {
+    let recorded = members(store, &session.sid).await?;
+    Ok(with_recorded(session, recorded))
+}
+
+/// `session` with the clients `recorded` since its creation added, each once.
+fn with_recorded(mut session: Session, recorded: Vec<String>) -> Session {
+    for id in recorded {
         if !session.clients.contains(&id) {
             session.clients.push(id);
         }
     }
-    Ok(session)
+    session
+}
+
+/// Sets the expiry of a live session (sliding sessions) and returns it with every client: its
+/// record, its subject index entry and its recorded clients' `member/` keys (one listing) are
+/// written again, expiring at `expires_at` (2 + m writes for m recorded clients, one list).
+/// Written so that no key the session needs ever expires before its record, were the writes cut
+/// short: when extending, the index and members first and the record last; when shortening, the
+/// record first.
+pub async fn set_expiry(store: &impl Store, session: Session, expires_at: i64) -> Result<Session, StoreError> {
+    let extending = expires_at > session.expires_at;
+    let recorded = members(store, &session.sid).await?;
+    let session = Session { expires_at, ..session };
+    if !extending {
+        put_record(store, &session).await?;
+    }
+    put_index(store, &session).await?;
+    for id in &recorded {
+        add_member(store, &session, id).await?;
+    }
+    if extending {
+        put_record(store, &session).await?;
+    }
+    Ok(with_recorded(session, recorded))
 }
 
 /// Leaves the tombstone of an ended session.

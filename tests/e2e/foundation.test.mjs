@@ -152,6 +152,8 @@ describe('a configured worker', { timeout: 180_000 }, () => {
         ['PATCH', '/admin/clients/some-client', 'GET, PUT, DELETE'],
         ['POST', '/admin/clients/some-client', 'GET, PUT, DELETE'],
         ['GET', '/admin/sessions/some-sid/clients/some-client', 'PUT'],
+        ['POST', '/admin/sessions/some-sid', 'GET, DELETE, PATCH'],
+        ['PUT', '/admin/openapi.json', 'GET'],
       ]) {
         const before = await snapshot();
         const r = await w.admin(method, path, method === 'GET' ? undefined : {});

@@ -403,11 +403,12 @@ describe('hostile requests: malformed and oversized input, every method', { time
     ['/admin/clients', ['GET']],
     ['/admin/clients/x', ['GET', 'PUT', 'DELETE']],
     ['/admin/sessions', ['GET', 'POST', 'DELETE']],
-    ['/admin/sessions/x', ['GET', 'DELETE']],
+    ['/admin/sessions/x', ['GET', 'DELETE', 'PATCH']],
     ['/admin/sessions/x/clients/y', ['PUT']],
     ['/admin/deliveries', ['GET']],
     ['/admin/deliveries/x', ['DELETE']],
     ['/admin/deliveries/x/retry', ['POST']],
+    ['/admin/openapi.json', ['GET']],
   ];
   const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'];
 
@@ -449,6 +450,7 @@ describe('hostile requests: malformed and oversized input, every method', { time
     const unknown = [
       '/', '/admin', '/admin/', '/admin/clients/', '/admin/x', '/admin/clients/x/y', '/admin/sessions/x/clients',
       '/admin/sessions/x/clients/', '/admin/sessions/x/clients/y/z', '/admin/deliveries/x/y', '/jwks/', '/jwks.json',
+      '/admin/openapi.json/', '/admin/openapi', '/admin/openapi.yaml',
       '/session/end/', '/session/end/x', '/SESSION/END', '/Session/End', '/session%2Fend', '//session/end',
       '/session/end;x', '/.well-known/openid-configuration/', '/.well-known/openid-configuration%00',
       '/admin/clients/%ZZ', '/admin/sessions/%C3%28', '/admin%2Fclients', '/%61dmin/clients',
