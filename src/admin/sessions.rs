@@ -13,8 +13,8 @@ use crate::protocol::logout;
 use crate::protocol::logout::{Ending, LogoutEvent};
 use crate::state::clients;
 use crate::state::deliveries::EndReason;
-use crate::state::secrets::random_token;
-use crate::state::sessions::{self, Lookup, Session, MAX_CLIENTS_PER_SESSION};
+use crate::state::secrets::{hash_secret, random_token};
+use crate::state::sessions::{self, Lookup, Session, MAX_CLIENTS_PER_SESSION, MAX_LOGOUT_HINTS, MAX_LOGOUT_HINT_LEN};
 use crate::state::store::MIN_TTL_S;
 
 const DEFAULT_SESSION_TTL_S: i64 = 24 * 3600;
@@ -30,6 +30,9 @@ struct NewSession {
     clients: Vec<String>,
     expires_in: Option<i64>,
     sid: Option<String>,
+    /// What a `logout_hint` may name this user by besides `sub` (a login name, an email).
+    #[serde(default)]
+    logout_hints: Vec<String>,
 }
 
 /// A new expiry, from now.
@@ -70,6 +73,12 @@ pub async fn create<S: Store, N>(ctx: &Ctx<'_, S, N>, req: &HttpRequest) -> Answ
             client_ids.push(c);
         }
     }
+    let hints_ok = |h: &String| !h.is_empty() && h.len() <= MAX_LOGOUT_HINT_LEN && !h.chars().any(char::is_control);
+    if input.logout_hints.len() > MAX_LOGOUT_HINTS || !input.logout_hints.iter().all(hints_ok) {
+        return Err(invalid(format!(
+            "logout_hints must be at most {MAX_LOGOUT_HINTS} strings of 1 to {MAX_LOGOUT_HINT_LEN} bytes without control characters"
+        )));
+    }
     if client_ids.len() > MAX_CLIENTS_PER_SESSION {
         return Err(invalid("too many clients"));
     }
@@ -93,6 +102,7 @@ pub async fn create<S: Store, N>(ctx: &Ctx<'_, S, N>, req: &HttpRequest) -> Answ
         created_at: ctx.now,
         expires_at: ctx.now + ttl,
         cookie_hash,
+        logout_hints: input.logout_hints.iter().map(|h| hash_secret(h)).collect(),
     };
     sessions::save(ctx.store, &session, true).await?;
     Ok(HttpResponse::json(

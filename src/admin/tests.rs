@@ -312,6 +312,7 @@ fn lists_failed_and_dead_deliveries() {
             created_at: 0,
             expires_at: app.now + 100,
             cookie_hash: String::new(),
+            logout_hints: Vec::new(),
         };
         let d = plan(&LogoutEvent::Sessions(vec![session]), &[client], || "d1".into()).remove(0);
         let cfg = BackchannelConfig::default();

@@ -53,6 +53,7 @@ mod tests {
             created_at: 0,
             expires_at: 1,
             cookie_hash: String::new(),
+            logout_hints: Vec::new(),
         };
         let clients = [
             client("rp1", Some("https://rp1.example/fc")),

@@ -235,6 +235,7 @@ pub async fn recheck(
                 created_at: now,
                 expires_at: now,
                 cookie_hash: String::new(),
+                logout_hints: Vec::new(),
             });
         }
     }
@@ -286,6 +287,7 @@ pub async fn end_unseen(
         created_at: now,
         expires_at: now,
         cookie_hash: String::new(),
+        logout_hints: Vec::new(),
     };
     let events = planned_events(&LogoutEvent::Sessions(vec![unseen]), ending, &logout_id);
     if !events.is_empty() {

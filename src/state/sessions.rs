@@ -33,6 +33,10 @@ pub struct Session {
     pub expires_at: i64,
     /// SHA-256 of the secret half of the browser cookie, base64url.
     pub cookie_hash: String,
+    /// The `logout_hint`s the session answers to besides its `sub` (a login name, an email),
+    /// each stored as its SHA-256: see [`Session::answers_to`].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub logout_hints: Vec<String>,
 }
 
 /// What the admin API shows of a session: never the cookie or its hash.
@@ -45,7 +49,20 @@ pub struct SessionView<'a> {
     pub expires_at: i64,
 }
 
+/// The most `logout_hint`s a session answers to, and the longest one.
+pub const MAX_LOGOUT_HINTS: usize = 10;
+pub const MAX_LOGOUT_HINT_LEN: usize = 255;
+
 impl Session {
+    /// Whether a `logout_hint` names this session's user: its `sub`, or a hint the login system
+    /// gave at login (compared by hash, exactly).
+    pub fn answers_to(&self, logout_hint: &str) -> bool {
+        logout_hint == self.sub || {
+            let hash = hash_secret(logout_hint);
+            self.logout_hints.iter().any(|h| bool::from(h.as_bytes().ct_eq(hash.as_bytes())))
+        }
+    }
+
     pub fn view(&self) -> SessionView<'_> {
         SessionView {
             sid: &self.sid,
@@ -329,6 +346,7 @@ mod tests {
             created_at: 1000,
             expires_at: 5000,
             cookie_hash,
+            logout_hints: Vec::new(),
         };
         (s, cookie)
     }
@@ -393,5 +411,17 @@ mod tests {
             save(&store, &s, true).await.unwrap();
             assert_eq!(load(&store, "sid-1", 5000).await.unwrap(), None);
         });
+    }
+
+    #[test]
+    fn a_session_answers_to_its_sub_and_its_hints_only() {
+        let (mut s, _) = session("sid-1", "alice");
+        s.logout_hints = vec![hash_secret("alice@example.com")];
+        assert!(s.answers_to("alice") && s.answers_to("alice@example.com"));
+        for other in ["bob", "ALICE@example.com", "alice@example.com ", "", "alice2"] {
+            assert!(!s.answers_to(other), "{other:?}");
+        }
+        let stored = serde_json::to_string(&s).unwrap();
+        assert!(!stored.contains("alice@example.com"), "only the hash is stored");
     }
 }

@@ -39,6 +39,7 @@ pub fn session(sid: &str, clients: &[&str]) -> Session {
         created_at: 0,
         expires_at: 1,
         cookie_hash: String::new(),
+        logout_hints: Vec::new(),
     }
 }
 

@@ -207,6 +207,7 @@ pub fn seeded_store() -> MemoryStore {
             created_at: NOW,
             expires_at: NOW + 3600,
             cookie_hash: hash_secret(COOKIE.split_once('.').expect("sid.secret").1),
+            logout_hints: Vec::new(),
         };
         sessions::save(&store, &session, true).await.unwrap();
     });

@@ -2,12 +2,14 @@
 // `wrangler dev`: clients recorded at once in one session all hear of its end (each recording
 // is its own KV key, never a rewrite of the session), and an ended session stays ended (its
 // tombstone refuses it being joined, created, read or listed again).
+// And `logout_hint`: a hint of another user than the session's never ends it silently.
 // Run by scripts/test.sh with Node 22: node --test --test-concurrency=1 tests/e2e/*.test.mjs
 import assert from 'node:assert/strict';
 import { after, before, describe } from 'node:test';
 
 import { checkDelivery, providerOf, tokensAt } from '../support/backchannel.mjs';
-import { it, newSession, settled } from '../support/fixtures.mjs';
+import { exists, it, newSession, settled } from '../support/fixtures.mjs';
+import { Browser, confirmationForm, endSession, mintIdToken } from '../support/oidc.mjs';
 import { start as startRp } from '../support/rp.mjs';
 import { startWorker } from '../support/worker.mjs';
 
@@ -86,5 +88,51 @@ describe('session membership and ended sessions', { timeout: 150_000 }, () => {
     await settled(w, 'noa', () => rp.backchannel().filter((t) => t.claims?.sub === 'noa').length);
     const told = rp.backchannel().filter((t) => t.claims?.sub === 'noa' && t.claims?.sid === sid).map((t) => t.path);
     assert.deepEqual(told, ['/bc/app0']);
+  });
+});
+
+describe('logout_hint', { timeout: 120_000 }, () => {
+  let w;
+  let rp;
+  let provider;
+
+  before(async () => {
+    rp = await startRp();
+    w = await startWorker();
+    provider = await providerOf(w);
+    const r = await w.admin('PUT', '/admin/clients/app', { redirect_uris: [`${rp.url}/cb`], post_logout_redirect_uris: [`${rp.url}/bye`] });
+    assert.equal(r.status, 201, r.text);
+  }, { timeout: 90_000 });
+
+  after(async () => {
+    await Promise.all([w?.stop(), rp?.close()]);
+  });
+
+  /** A session of `sub` answering to `hints`, and a logout from `app` with a valid hint, the cookie and `logout_hint`. */
+  async function logOut(sub, hints, logoutHint) {
+    const r = await w.admin('POST', '/admin/sessions', { sub, clients: ['app'], logout_hints: hints });
+    assert.equal(r.status, 201, r.text);
+    const browser = new Browser({ [r.json.cookie_name]: r.json.cookie });
+    const idToken = await mintIdToken(w, { sub, sid: r.json.sid, aud: 'app' });
+    const params = { id_token_hint: idToken, post_logout_redirect_uri: `${rp.url}/bye`, state: 's', logout_hint: logoutHint };
+    return { sid: r.json.sid, answer: await endSession(provider.endpoint, { params, browser }) };
+  }
+
+  it('a logout_hint the session answers to (its sub, or a hint given at login) logs out at once', async () => {
+    for (const hint of ['eve', 'eve@example.com']) {
+      const { sid, answer } = await logOut('eve', ['eve@example.com'], hint);
+      assert.equal(answer.status, 303, `${hint}: ${answer.text.slice(0, 200)}`);
+      assert.equal(answer.location, `${rp.url}/bye?state=s`);
+      assert.ok(!(await exists(w, sid)), `${hint}: the session ended`);
+    }
+  });
+
+  it('a logout_hint of another user never ends the session silently: the user is asked', async () => {
+    for (const hint of ['mallory', 'mallory@example.com', 'EVE@example.com']) {
+      const { sid, answer } = await logOut('eve', ['eve@example.com'], hint);
+      assert.equal(answer.status, 200, `${hint}: ${answer.status}`);
+      assert.ok(confirmationForm(answer.text)?.token, `${hint}: a confirmation form`);
+      assert.ok(await exists(w, sid), `${hint}: the session is still there`);
+    }
   });
 });

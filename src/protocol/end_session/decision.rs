@@ -106,12 +106,14 @@ pub fn decide(f: &Facts<'_>) -> Decision {
         // Already logged out: not an error.
         return Decision::LogOut { target: None, redirect };
     };
-    // Only a verified hint naming the browser's own session (same sid and sub) skips the prompt.
+    // Only a verified hint naming the browser's own session (same sid and sub) skips the prompt,
+    // and never when a `logout_hint` names another user than the session's.
     let hint_is_browsers = match (f.hint, f.browser) {
         (Some(h), Some(b)) => h.sid.as_deref() == Some(b.sid.as_str()) && h.sub == b.sub,
         _ => false,
     };
-    if hint_is_browsers {
+    let logout_hint_fits = f.params.logout_hint.as_deref().is_none_or(|h| target.answers_to(h));
+    if hint_is_browsers && logout_hint_fits {
         Decision::LogOut { target: Some(target.clone()), redirect }
     } else {
         Decision::Confirm { target: target.clone(), redirect }
@@ -193,6 +195,7 @@ mod tests {
             created_at: 0,
             expires_at: 10,
             cookie_hash: String::new(),
+            logout_hints: Vec::new(),
         }
     }
 
@@ -475,5 +478,25 @@ mod tests {
         c.ended = false;
         c.hint = Some(hint("alice", None));
         assert_eq!(facts(&c), None);
+    }
+
+    #[test]
+    fn a_logout_hint_of_the_sessions_user_logs_out_at_once_another_asks() {
+        let cl = client();
+        for (logout_hint, asks) in [("alice", false), ("bob", true)] {
+            let mut c = case(params(Some("https://rp1.example/bye"), None));
+            c.params.logout_hint = Some(logout_hint.into());
+            c.client = NamedClient::Found(&cl);
+            c.hint = Some(hint("alice", Some("s1")));
+            c.browser = Some(session("s1", "alice"));
+            let redirect = Some("https://rp1.example/bye".to_string());
+            let target = session("s1", "alice");
+            let want = if asks {
+                Decision::Confirm { target, redirect }
+            } else {
+                Decision::LogOut { target: Some(target), redirect }
+            };
+            assert_eq!(c.decide(), want, "{logout_hint}");
+        }
     }
 }
