@@ -288,11 +288,6 @@ pub async fn bury(store: &impl Store, sid: &str, sub: &str, now: i64) -> Result<
     store.put(Ns::Sessions, &tombstone_key(sid), &value, Some(now + TOMBSTONE_TTL_S), None).await
 }
 
-/// Whether the session `sid` has ended (its tombstone is visible here).
-pub async fn ended(store: &impl Store, sid: &str) -> Result<bool, StoreError> {
-    Ok(store.get(Ns::Sessions, &tombstone_key(sid)).await?.is_some())
-}
-
 /// What is known of a `sid`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Lookup {
