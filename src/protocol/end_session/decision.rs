@@ -125,6 +125,10 @@ pub fn decide(f: &Facts<'_>) -> Decision {
 /// where KV shows it later (see `protocol::logout::end_unseen`).
 pub fn unseen_hint_session<'a>(f: &Facts<'a>) -> Option<(&'a str, &'a str)> {
     let hint = f.hint?;
+    // A `logout_hint` naming someone else than the hint's user: nothing is ended unseen.
+    if f.params.logout_hint.as_deref().is_some_and(|h| h != hint.sub) {
+        return None;
+    }
     match (f.browser, f.hint_session, f.hint_session_ended, hint.sid.as_deref()) {
         (None, None, false, Some(sid)) => Some((sid, hint.sub.as_str())),
         _ => None,
@@ -476,6 +480,11 @@ mod tests {
         c.ended = true;
         assert_eq!(facts(&c), None, "ended already");
         c.ended = false;
+        c.params.logout_hint = Some("bob".into());
+        assert_eq!(facts(&c), None, "a logout_hint of another user");
+        c.params.logout_hint = Some("alice".into());
+        assert_eq!(facts(&c), Some(("s1".to_string(), "alice".to_string())));
+        c.params.logout_hint = None;
         c.hint = Some(hint("alice", None));
         assert_eq!(facts(&c), None);
     }
