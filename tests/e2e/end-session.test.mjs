@@ -90,7 +90,7 @@ describe('the end-session endpoint', { timeout: 150_000 }, () => {
         client_id: 'rp1',
         post_logout_redirect_uri: bye,
         state: 'xyz',
-        logout_hint: 'alice@example.com',
+        logout_hint: 'alice', // the session's sub: a logout_hint it answers to
         ui_locales: 'tlh xx-YY',
         foo: 'bar',
         prompt: 'none',
