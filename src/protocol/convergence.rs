@@ -12,14 +12,14 @@ use serde_json::{json, Value};
 use crate::http::form::encode_component as enc;
 use crate::http::{HttpRequest, HttpResponse, Method};
 use crate::keys::Alg;
-use crate::ports::{Store, StoreError};
+use crate::ports::Store;
 use crate::protocol::logout;
 use crate::state::deliveries::QueueMessage;
 use crate::state::memory::MemoryStore;
 use crate::state::outbox;
 use crate::state::sessions::{self, Lookup};
-use crate::state::store::{ListPage, Ns};
 use crate::testing::eventual::World;
+use crate::testing::stores::{FailingWrites, Yielding};
 use crate::testing::{admin_request, call_with, handle, id_token, request, Recorder, ISSUER, NOW};
 
 const SID: &str = "sid-x";
@@ -275,104 +275,6 @@ fn twelve_recordings_at_once_are_all_kept_and_all_told() {
     assert_eq!(told(&platform), want);
 }
 
-/// A store whose calls wait a turn first, as KV's do, so that concurrent requests interleave.
-struct Yielding<'a>(&'a MemoryStore);
-
-async fn yield_once() {
-    let mut yielded = false;
-    std::future::poll_fn(|cx| {
-        if yielded {
-            std::task::Poll::Ready(())
-        } else {
-            yielded = true;
-            cx.waker().wake_by_ref();
-            std::task::Poll::Pending
-        }
-    })
-    .await
-}
-
-impl Store for Yielding<'_> {
-    async fn get(&self, ns: Ns, key: &str) -> Result<Option<String>, StoreError> {
-        yield_once().await;
-        self.0.get(ns, key).await
-    }
-    async fn get_many(&self, ns: Ns, keys: &[String]) -> Result<Vec<Option<String>>, StoreError> {
-        yield_once().await;
-        self.0.get_many(ns, keys).await
-    }
-    async fn put(
-        &self,
-        ns: Ns,
-        key: &str,
-        value: &str,
-        exp: Option<i64>,
-        meta: Option<Value>,
-    ) -> Result<(), StoreError> {
-        yield_once().await;
-        self.0.put(ns, key, value, exp, meta).await
-    }
-    async fn delete(&self, ns: Ns, key: &str) -> Result<(), StoreError> {
-        yield_once().await;
-        self.0.delete(ns, key).await
-    }
-    async fn list(&self, ns: Ns, prefix: &str, cursor: Option<String>, limit: u32) -> Result<ListPage, StoreError> {
-        yield_once().await;
-        self.0.list(ns, prefix, cursor, limit).await
-    }
-    fn subrequests(&self) -> usize {
-        self.0.subrequests()
-    }
-}
-
-/// A store that fails every write after the first `writes_left`.
-struct FailingWrites<'a> {
-    inner: &'a MemoryStore,
-    writes_left: Cell<usize>,
-}
-
-impl FailingWrites<'_> {
-    fn spend(&self) -> Result<(), StoreError> {
-        match self.writes_left.get() {
-            0 => Err(StoreError("injected write failure".into())),
-            n => {
-                self.writes_left.set(n - 1);
-                Ok(())
-            }
-        }
-    }
-}
-
-impl Store for FailingWrites<'_> {
-    async fn get(&self, ns: Ns, key: &str) -> Result<Option<String>, StoreError> {
-        self.inner.get(ns, key).await
-    }
-    async fn get_many(&self, ns: Ns, keys: &[String]) -> Result<Vec<Option<String>>, StoreError> {
-        self.inner.get_many(ns, keys).await
-    }
-    async fn put(
-        &self,
-        ns: Ns,
-        key: &str,
-        value: &str,
-        exp: Option<i64>,
-        meta: Option<Value>,
-    ) -> Result<(), StoreError> {
-        self.spend()?;
-        self.inner.put(ns, key, value, exp, meta).await
-    }
-    async fn delete(&self, ns: Ns, key: &str) -> Result<(), StoreError> {
-        self.spend()?;
-        self.inner.delete(ns, key).await
-    }
-    async fn list(&self, ns: Ns, prefix: &str, cursor: Option<String>, limit: u32) -> Result<ListPage, StoreError> {
-        self.inner.list(ns, prefix, cursor, limit).await
-    }
-    fn subrequests(&self) -> usize {
-        self.inner.subrequests()
-    }
-}
-
 /// A session of alice with every client, in a fresh store.
 fn session_with_all_clients(store: &MemoryStore, platform: &Recorder) -> String {
     let cookie = seed(store, platform, NOW);
@@ -421,7 +323,7 @@ fn a_write_failing_partway_through_a_logout_loses_nothing() {
         let store = MemoryStore::new(NOW);
         let platform = Recorder::default();
         let cookie = session_with_all_clients(&store, &platform);
-        let failing = FailingWrites { inner: &store, writes_left: Cell::new(allowed) };
+        let failing = FailingWrites::new(&store, allowed);
         let r = call_with(&failing, &platform, NOW, &rp_logout(&cookie));
         // Either it went through, or the user was told it failed (never a redirect then).
         assert!(r.status == 303 || r.status == 503, "{allowed}: {}", r.status);

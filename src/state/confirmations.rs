@@ -273,60 +273,11 @@ mod tests {
         assert_ne!(binding_value(Some("short")), "short");
     }
 
-    /// A store whose reads wait a turn, as KV's do, so that concurrent requests interleave.
-    struct Yielding(MemoryStore);
-
-    async fn yield_once() {
-        let mut yielded = false;
-        std::future::poll_fn(|cx| {
-            if yielded {
-                std::task::Poll::Ready(())
-            } else {
-                yielded = true;
-                cx.waker().wake_by_ref();
-                std::task::Poll::Pending
-            }
-        })
-        .await
-    }
-
-    impl Store for Yielding {
-        async fn get(&self, ns: Ns, key: &str) -> Result<Option<String>, StoreError> {
-            yield_once().await;
-            self.0.get(ns, key).await
-        }
-        async fn put(
-            &self,
-            ns: Ns,
-            key: &str,
-            value: &str,
-            exp: Option<i64>,
-            meta: Option<serde_json::Value>,
-        ) -> Result<(), StoreError> {
-            self.0.put(ns, key, value, exp, meta).await
-        }
-        async fn delete(&self, ns: Ns, key: &str) -> Result<(), StoreError> {
-            yield_once().await;
-            self.0.delete(ns, key).await
-        }
-        async fn list(
-            &self,
-            ns: Ns,
-            prefix: &str,
-            cursor: Option<String>,
-            limit: u32,
-        ) -> Result<crate::state::store::ListPage, StoreError> {
-            self.0.list(ns, prefix, cursor, limit).await
-        }
-        fn subrequests(&self) -> usize {
-            self.0.subrequests()
-        }
-    }
-
     #[test]
     fn answered_twice_at_once_it_is_used_once() {
         block_on(async {
-            let store = Yielding(MemoryStore::new(1000));
+            let inner = MemoryStore::new(1000);
+            let store = crate::testing::stores::Yielding(&inner);
             let b = binding_value(None);
             let token = issue(&KEY, &pending(&b, 1000));
             let (first, second) = futures::join!(

@@ -135,23 +135,26 @@ impl Store for MemoryStore {
         self.tally(|c| c.lists += 1);
         let now = self.now.get();
         let data = self.data.borrow();
-        let mut keys: Vec<Listed> = data
+        let live = data
             .iter()
-            .filter(|((n, k), (_, exp, _))| {
-                *n == ns
-                    && k.starts_with(prefix)
-                    && cursor.as_ref().is_none_or(|c| k > c)
-                    && exp.is_none_or(|e| e > now)
-            })
-            .map(|((_, k), (_, _, m))| Listed { key: k.clone(), metadata: m.clone() })
-            .take(limit as usize + 1)
-            .collect();
-        let cursor = if keys.len() > limit as usize {
-            keys.truncate(limit as usize);
-            keys.last().map(|l| l.key.clone())
-        } else {
-            None
-        };
-        Ok(ListPage { keys, cursor })
+            .filter(|((n, _), (_, exp, _))| *n == ns && exp.is_none_or(|e| e > now))
+            .map(|((_, k), (_, _, m))| Listed { key: k.clone(), metadata: m.clone() });
+        Ok(page_of(live, prefix, cursor.as_deref(), limit))
     }
+}
+
+/// A KV listing page over `keys` (in key order): those with `prefix` after `cursor`, at most
+/// `limit`, and the cursor of the next page when more remain. Shared by the host stores.
+pub fn page_of(keys: impl Iterator<Item = Listed>, prefix: &str, cursor: Option<&str>, limit: u32) -> ListPage {
+    let mut keys: Vec<Listed> = keys
+        .filter(|l| l.key.starts_with(prefix) && cursor.is_none_or(|c| l.key.as_str() > c))
+        .take(limit as usize + 1)
+        .collect();
+    let cursor = if keys.len() > limit as usize {
+        keys.truncate(limit as usize);
+        keys.last().map(|l| l.key.clone())
+    } else {
+        None
+    };
+    ListPage { keys, cursor }
 }

@@ -14,6 +14,7 @@ use std::collections::{BTreeMap, HashMap};
 use serde_json::Value;
 
 use crate::budget::BULK_READ_MAX;
+use crate::state::memory::page_of;
 use crate::state::store::{ListPage, Listed, Ns, Store, StoreError, MIN_TTL_S};
 
 /// One write (or delete, `value: None`) as it happened.
@@ -130,21 +131,8 @@ impl Store for Location<'_> {
 
     async fn list(&self, ns: Ns, prefix: &str, cursor: Option<String>, limit: u32) -> Result<ListPage, StoreError> {
         self.ops.set(self.ops.get() + 1);
-        let mut keys: Vec<Listed> = self
-            .world
-            .view(self.id, ns)
-            .into_iter()
-            .filter(|(k, _)| k.starts_with(prefix) && cursor.as_ref().is_none_or(|c| k > c))
-            .map(|(k, (_, _, m))| Listed { key: k, metadata: m })
-            .take(limit as usize + 1)
-            .collect();
-        let cursor = if keys.len() > limit as usize {
-            keys.truncate(limit as usize);
-            keys.last().map(|l| l.key.clone())
-        } else {
-            None
-        };
-        Ok(ListPage { keys, cursor })
+        let visible = self.world.view(self.id, ns).into_iter().map(|(k, (_, _, m))| Listed { key: k, metadata: m });
+        Ok(page_of(visible, prefix, cursor.as_deref(), limit))
     }
 
     fn subrequests(&self) -> usize {

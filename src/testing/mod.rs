@@ -4,6 +4,7 @@
 
 pub mod eventual;
 pub mod fixtures;
+pub mod stores;
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
