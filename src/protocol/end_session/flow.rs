@@ -90,12 +90,8 @@ async fn browser_session<S: Store, N>(
     ctx: &Ctx<'_, S, N>,
     inputs: &Inputs<'_>,
 ) -> Result<Option<Session>, EndSessionError> {
-    // With every client recorded in it: they all hear of its end.
     Ok(match inputs.session_cookie {
-        Some(value) => match sessions::load_by_cookie(ctx.store, value, ctx.now).await? {
-            Some(s) => Some(sessions::with_members(ctx.store, s).await?),
-            None => None,
-        },
+        Some(value) => sessions::load_by_cookie(ctx.store, value, ctx.now).await?,
         None => None,
     })
 }
@@ -204,10 +200,7 @@ async fn confirmed<S: Store, N: Platform>(
     };
     let browser = if answer.log_out { browser_session(ctx, inputs).await? } else { None };
     let recorded = match decision::recorded_sid_to_read(answer.log_out, browser.as_ref(), &pending.target_sid) {
-        Some(sid) => match sessions::load_live(ctx.store, sid, ctx.now).await? {
-            Some(s) => Some(sessions::with_members(ctx.store, s).await?),
-            None => None,
-        },
+        Some(sid) => sessions::load_live(ctx.store, sid, ctx.now).await?,
         None => None,
     };
     let answered = Answered {
@@ -248,6 +241,8 @@ fn way_back(client: &Client) -> Option<WayBack> {
 }
 
 /// Ends the session, if any, telling its relying parties; `known` holds clients already read.
+/// Its clients recorded after login are listed here, once it is decided to end it: a page that
+/// only asks spends no list.
 async fn log_out<S: Store, N: Platform>(
     ctx: &Ctx<'_, S, N>,
     target: Option<Session>,
@@ -255,7 +250,10 @@ async fn log_out<S: Store, N: Platform>(
     redirect: Option<String>,
     known: Vec<Client>,
 ) -> Result<View, EndSessionError> {
-    let ended: Vec<Session> = target.into_iter().collect();
+    let ended: Vec<Session> = match target {
+        Some(s) => vec![sessions::with_members(ctx.store, s).await?],
+        None => Vec::new(),
+    };
     let sessions_ended = ended.len();
     let event = LogoutEvent::Sessions(ended);
     let ending = rp_ending(ctx, client_id.as_deref());
