@@ -243,7 +243,9 @@ impl Config {
 
         let sign_with_webcrypto = match nonempty("SIGNER").as_deref().map(str::trim) {
             None | Some("webcrypto") => true,
-            Some("wasm") => false,
+            // Only where the Rust signer is compiled in (src/keys/jwk.rs).
+            Some("wasm") if cfg!(any(not(target_arch = "wasm32"), feature = "wasm-crypto")) => false,
+            Some("wasm") => return Err(bad("SIGNER", "\"wasm\" needs a build with the wasm-crypto feature")),
             Some(other) => return Err(bad("SIGNER", format!("must be \"webcrypto\" or \"wasm\", not {other:?}"))),
         };
 

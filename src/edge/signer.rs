@@ -1,12 +1,14 @@
 //! Signing and verifying with the runtime's WebCrypto: native code, several times cheaper in CPU
 //! than the same crypto computed by wasm. Keys are imported once per isolate. The signatures are
-//! those of [`SigningKey::sign_bytes`] (byte for byte for RS256 and EdDSA, which are
-//! deterministic), and the verdicts those of [`VerifyingKey::signature_valid`].
+//! those of the host's [`SigningKey::sign_bytes`] (byte for byte for RS256 and EdDSA, which are
+//! deterministic), and the verdicts those of the host's [`VerifyingKey::signature_valid`] (the
+//! e2e forgery tests check the worker's).
 //!
-//! Signing fails closed: when WebCrypto cannot sign, the delivery fails and is retried; it never
-//! falls back silently to RSA compiled to wasm, whose `rsa` crate has an unfixed timing advisory
-//! (RUSTSEC-2023-0071, the Marvin attack). The wasm signer is only an explicit choice
-//! (`SIGNER=wasm`), for comparison.
+//! Both fail closed. When WebCrypto cannot sign, the delivery fails and is retried; it never falls
+//! back to RSA compiled to wasm, whose `rsa` crate has an unfixed timing advisory
+//! (RUSTSEC-2023-0071, the Marvin attack). When it cannot verify, the token is not valid. The
+//! Rust signer and verifier are in the worker only in a build with the `wasm-crypto` feature, and
+//! used there only when chosen (`SIGNER=wasm`), for comparison.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -62,7 +64,15 @@ async fn imported(key: &SigningKey) -> Option<CryptoKey> {
         return cached;
     }
     let result = match import(&key.private_jwk().to_string(), key.alg, "sign").await {
-        Ok(k) => Some(k),
+        Ok(k) if signs_for_its_public_key(key, &k).await => Some(k),
+        Ok(_) => {
+            worker::console_error!(
+                "{}",
+                serde_json::json!({"event": "signing_key_mismatch", "key": key.kid, "alg": key.alg.name(),
+                    "error": "its signatures do not verify with its public members: fix SIGNING_JWKS"})
+            );
+            None
+        }
         Err(e) => {
             import_failed(&key.kid, key.alg, &e);
             None
@@ -70,6 +80,19 @@ async fn imported(key: &SigningKey) -> Option<CryptoKey> {
     };
     IMPORTED.with(|m| m.borrow_mut().insert(key.kid.clone(), result.clone()));
     result
+}
+
+/// Whether a signature of the imported private key verifies with the key's public members, the
+/// ones `jwks_uri` publishes. The default build does not parse private keys in Rust (which would
+/// refuse a JWK whose members disagree, src/keys/jwk.rs), so one probe per key and isolate does:
+/// a key whose tokens no relying party could verify never signs (fail closed).
+async fn signs_for_its_public_key(key: &SigningKey, private: &CryptoKey) -> bool {
+    const PROBE: &[u8] = b"edge-logout key check";
+    let Some(public) = imported_public(key.public()).await else { return false };
+    match webcrypto_sign(private, key.alg, PROBE).await {
+        Ok(signature) => webcrypto_verify(&public, key.alg, PROBE, &signature).await.unwrap_or(false),
+        Err(_) => false,
+    }
 }
 
 async fn webcrypto_sign(key: &CryptoKey, alg: Alg, input: &[u8]) -> Result<Vec<u8>, JsValue> {
@@ -83,7 +106,11 @@ async fn webcrypto_sign(key: &CryptoKey, alg: Alg, input: &[u8]) -> Result<Vec<u
 /// wasm signer's. An error when WebCrypto cannot sign (the caller retries later).
 pub async fn sign(key: &SigningKey, input: &[u8], use_webcrypto: bool) -> Result<Vec<u8>, String> {
     if !use_webcrypto {
+        // Config refuses SIGNER=wasm in a build without the wasm signer.
+        #[cfg(feature = "wasm-crypto")]
         return Ok(key.sign_bytes(input));
+        #[cfg(not(feature = "wasm-crypto"))]
+        return Err("this build has no wasm signer (the wasm-crypto feature)".into());
     }
     let k = imported(key).await.ok_or_else(|| format!("WebCrypto could not import the key {}", key.kid))?;
     webcrypto_sign(&k, key.alg, input).await.map_err(|e| {
@@ -115,15 +142,25 @@ async fn webcrypto_verify(key: &CryptoKey, alg: Alg, input: &[u8], signature: &[
 }
 
 /// Whether `signature` is `key`'s JWS signature over `input`.
+///
+/// The default build has no Rust verifier (see src/keys/jwk.rs): WebCrypto decides alone, and a
+/// key it cannot import or a check that throws counts as not valid (fail closed; WebCrypto's
+/// `verify` answers false for a malformed signature, it throws only for unusable keys or
+/// algorithms: https://w3c.github.io/webcrypto/#SubtleCrypto-method-verify).
 pub async fn signature_valid(key: &VerifyingKey, input: &[u8], signature: &[u8], use_webcrypto: bool) -> bool {
-    if use_webcrypto {
-        if let Some(k) = imported_public(key).await {
-            match webcrypto_verify(&k, key.alg, input, signature).await {
-                Ok(valid) => return valid,
-                // WebCrypto rejects some malformed signatures by throwing: the Rust check decides.
-                Err(_) => return key.signature_valid(input, signature),
-            }
+    if !use_webcrypto {
+        #[cfg(feature = "wasm-crypto")]
+        return key.signature_valid(input, signature);
+    }
+    let Some(k) = imported_public(key).await else { return false };
+    match webcrypto_verify(&k, key.alg, input, signature).await {
+        Ok(valid) => valid,
+        Err(e) => {
+            worker::console_warn!(
+                "{}",
+                serde_json::json!({"event": "webcrypto_verify_failed", "alg": key.alg.name(), "error": e.as_string()})
+            );
+            false
         }
     }
-    key.signature_valid(input, signature)
 }

@@ -1,25 +1,39 @@
 //! One key, parsed from its JWK: a private signing key or a public verification key, each tied
 //! to exactly one algorithm, and the signatures they make and check.
+//!
+//! The worker signs and verifies with the runtime's WebCrypto (`edge::signer`), so the Rust
+//! signing code is only compiled where it is used: on the host (tests, fixtures, the keys tool)
+//! and in a worker built with the `wasm-crypto` feature (`SIGNER=wasm`, for comparison). Leaving
+//! it out of the default worker takes RSA's private-key arithmetic, ECDSA's nonces and Ed25519's
+//! tables out of the upload (bench/ measures the size); the Rust verifier, unused there, is left
+//! out by the linker. Keys are still parsed and checked in Rust everywhere.
 
 use std::fmt;
 
+#[cfg(any(not(target_arch = "wasm32"), feature = "wasm-crypto"))]
+use jwt_compact::alg::RsaPrivateKey;
 use jwt_compact::{
-    alg::{Ed25519, Es256, Rsa, RsaPrivateKey, RsaPublicKey, StrongKey},
+    alg::{Ed25519, Es256, Rsa, RsaPublicKey, StrongKey},
     jwk::JsonWebKey,
     prelude::*,
     AlgorithmExt,
 };
-use serde::{de::DeserializeOwned, Serialize};
+use serde::de::DeserializeOwned;
+#[cfg(any(not(target_arch = "wasm32"), feature = "wasm-crypto"))]
+use serde::Serialize;
 use serde_json::Value;
 
 use super::{err, Alg, KeyError};
 
+/// The private key in Rust, where this build signs in Rust (see the module's comment).
+#[cfg(any(not(target_arch = "wasm32"), feature = "wasm-crypto"))]
 enum PrivateMaterial {
     Rsa(Box<StrongKey<RsaPrivateKey>>),
     Es256(p256::ecdsa::SigningKey),
     Ed25519(ed25519_compact::SecretKey),
 }
 
+#[derive(Clone)]
 enum PublicMaterial {
     Rsa(Box<StrongKey<RsaPublicKey>>),
     Es256(p256::ecdsa::VerifyingKey),
@@ -30,12 +44,16 @@ enum PublicMaterial {
 pub struct SigningKey {
     pub kid: String,
     pub alg: Alg,
-    material: PrivateMaterial,
     /// The JWK as configured, for importing into the runtime's WebCrypto.
     private_jwk: Value,
+    /// Its public half, from the JWK's public members.
+    public: VerifyingKey,
+    #[cfg(any(not(target_arch = "wasm32"), feature = "wasm-crypto"))]
+    material: PrivateMaterial,
 }
 
 /// One public key a token may be verified with.
+#[derive(Clone)]
 pub struct VerifyingKey {
     pub kid: Option<String>,
     pub alg: Alg,
@@ -81,6 +99,16 @@ fn jwk_of(value: &Value, index: usize) -> Result<JsonWebKey<'static>, KeyError> 
     })
 }
 
+/// The members of each key type's public half (RFC 7518, section 6) and of its private half.
+/// WebCrypto imports an RSA private key only with its CRT members.
+fn members(alg: Alg) -> (&'static [&'static str], &'static [&'static str]) {
+    match alg {
+        Alg::RS256 => (&["kty", "n", "e"], &["d", "p", "q", "dp", "dq", "qi"]),
+        Alg::ES256 => (&["kty", "crv", "x", "y"], &["d"]),
+        Alg::EdDSA => (&["kty", "crv", "x"], &["d"]),
+    }
+}
+
 pub(super) fn parse_private(value: &Value, index: usize) -> Result<SigningKey, KeyError> {
     let kid = str_member(value, "kid")
         .filter(|k| !k.is_empty())
@@ -90,6 +118,32 @@ pub(super) fn parse_private(value: &Value, index: usize) -> Result<SigningKey, K
         return Err(err(format!("key {kid:?}: a signing key needs an \"alg\"")));
     }
     let alg = alg_of(value, index)?;
+    let (public_members, private_members) = members(alg);
+    if let Some(missing) = private_members.iter().find(|m| str_member(value, m).is_none_or(str::is_empty)) {
+        return Err(err(format!("key {kid:?}: a private {alg} key needs the member {missing:?}")));
+    }
+    let mut public_jwk = serde_json::Map::new();
+    for m in public_members.iter().chain(&["kid", "alg"]) {
+        if let Some(v) = value.get(*m) {
+            public_jwk.insert((*m).to_string(), v.clone());
+        }
+    }
+    let public = parse_public(&Value::Object(public_jwk), index)
+        .map_err(|KeyError(e)| err(format!("key {kid:?}: its public half: {e}")))?;
+    Ok(SigningKey {
+        #[cfg(any(not(target_arch = "wasm32"), feature = "wasm-crypto"))]
+        material: private_material(value, index, &kid, alg)?,
+        kid,
+        alg,
+        private_jwk: value.clone(),
+        public,
+    })
+}
+
+/// The Rust private key of a JWK (whose parsing also refuses public members that are not the
+/// private key's).
+#[cfg(any(not(target_arch = "wasm32"), feature = "wasm-crypto"))]
+fn private_material(value: &Value, index: usize, kid: &str, alg: Alg) -> Result<PrivateMaterial, KeyError> {
     let jwk = jwk_of(value, index)?;
     let bad = |what: &dyn fmt::Display| err(format!("key {kid:?}: not a valid private {alg} key: {what}"));
     let material = match alg {
@@ -103,7 +157,7 @@ pub(super) fn parse_private(value: &Value, index: usize) -> Result<SigningKey, K
         Alg::ES256 => PrivateMaterial::Es256(p256::ecdsa::SigningKey::try_from(&jwk).map_err(|e| bad(&e))?),
         Alg::EdDSA => PrivateMaterial::Ed25519(ed25519_compact::SecretKey::try_from(&jwk).map_err(|e| bad(&e))?),
     };
-    Ok(SigningKey { kid, alg, material, private_jwk: value.clone() })
+    Ok(material)
 }
 
 pub(super) fn parse_public(value: &Value, index: usize) -> Result<VerifyingKey, KeyError> {
@@ -128,16 +182,9 @@ pub(super) fn parse_public(value: &Value, index: usize) -> Result<VerifyingKey, 
 }
 
 impl SigningKey {
-    pub(super) fn public(&self) -> VerifyingKey {
-        let material = match &self.material {
-            PrivateMaterial::Rsa(k) => PublicMaterial::Rsa(Box::new(
-                StrongKey::try_from(k.as_ref().as_ref().to_public_key())
-                    .expect("the public half of a strong key is strong"),
-            )),
-            PrivateMaterial::Es256(k) => PublicMaterial::Es256(*k.verifying_key()),
-            PrivateMaterial::Ed25519(k) => PublicMaterial::Ed25519(k.public_key()),
-        };
-        VerifyingKey { kid: Some(self.kid.clone()), alg: self.alg, material }
+    /// Its public half (with `kid`), as the public JWKS publishes it.
+    pub fn public(&self) -> &VerifyingKey {
+        &self.public
     }
 
     /// The private JWK as configured (all RSA CRT members included), for WebCrypto's importKey.
@@ -146,6 +193,7 @@ impl SigningKey {
     }
 
     /// The JWS signature of `input` (RS256: PKCS#1 v1.5; ES256: r || s; EdDSA: Ed25519).
+    #[cfg(any(not(target_arch = "wasm32"), feature = "wasm-crypto"))]
     pub fn sign_bytes(&self, input: &[u8]) -> Vec<u8> {
         use jwt_compact::{Algorithm, AlgorithmSignature};
         match &self.material {
@@ -156,6 +204,7 @@ impl SigningKey {
     }
 
     /// Signs `claims` as a compact JWT with this key's `alg` and `kid`, and `typ` when given.
+    #[cfg(any(not(target_arch = "wasm32"), feature = "wasm-crypto"))]
     pub fn sign<T: Serialize>(&self, typ: Option<&str>, claims: &Claims<T>) -> String {
         let mut header = Header::empty().with_key_id(self.kid.clone());
         if let Some(typ) = typ {

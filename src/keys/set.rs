@@ -79,7 +79,7 @@ impl KeySet {
         if !signing.iter().any(|k| k.alg == Alg::RS256) {
             return Err(err("needs an RS256 key: RS256 is the default ID token algorithm"));
         }
-        let mut verifying: Vec<VerifyingKey> = signing.iter().map(SigningKey::public).collect();
+        let mut verifying: Vec<VerifyingKey> = signing.iter().map(|k| k.public().clone()).collect();
         let public_jwks =
             serde_json::json!({ "keys": verifying.iter().map(VerifyingKey::public_jwk).collect::<Vec<_>>() });
         if let Some(extra) = extra_jwks {
@@ -301,5 +301,30 @@ mod tests {
         assert!(e(&public_only).contains("private"));
         let extra_private = KeySet::parse(test_jwks(), Some(test_jwks())).err().unwrap().0;
         assert!(extra_private.contains("public keys only"));
+    }
+
+    /// What WebCrypto needs to import a private key, and a public half that is the private key's,
+    /// are checked at parse time: the worker's own signer never sees a key it would fail with.
+    #[test]
+    fn private_keys_must_be_complete_and_consistent() {
+        let e = |key: Value| KeySet::parse(&serde_json::json!({"keys": [key]}).to_string(), None).err().unwrap().0;
+        for member in ["d", "p", "q", "dp", "dq", "qi"] {
+            let mut rsa = generate::private_jwk(Alg::RS256, "r");
+            rsa.as_object_mut().unwrap().remove(member);
+            assert!(e(rsa).contains(&format!("needs the member \"{member}\"")), "{member}");
+        }
+        let rs = |kid| generate::private_jwk(Alg::RS256, kid);
+        // Another key's public members, which the public JWKS would publish: refused (by the
+        // JWK parsing of the Rust keys, which the host and the config check always run).
+        for (alg, members) in [(Alg::RS256, &["n"][..]), (Alg::ES256, &["x", "y"][..]), (Alg::EdDSA, &["x"][..])] {
+            let mut mixed = generate::private_jwk(alg, "a");
+            let other = generate::private_jwk(alg, "b");
+            for m in members {
+                mixed[*m] = other[*m].clone();
+            }
+            let keys = serde_json::json!({"keys": [rs("r"), mixed]}).to_string();
+            let error = KeySet::parse(&keys, None).err().unwrap().0;
+            assert!(error.starts_with(&format!("key \"a\": not a valid private {alg} key")), "{alg}: {error}");
+        }
     }
 }
