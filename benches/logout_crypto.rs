@@ -127,7 +127,7 @@ fn main() {
             let claims = backchannel::claims(&d, ISSUER, now, 120, &random_token(16));
             let input = backchannel::signing_input(&key.kid, alg, "logout+jwt", &claims);
             let jwt = backchannel::assemble(&input, &key.sign_bytes(input.as_bytes()));
-            black_box(backchannel::request_body(&jwt));
+            black_box(backchannel::request(&d, &jwt));
         }));
         let claims = backchannel::claims(&d, ISSUER, now, 120, "fixed-jti-0123456789a");
         let input = backchannel::signing_input(&key.kid, alg, "logout+jwt", &claims);

@@ -5,9 +5,19 @@
 # clone themselves, installing the Rust tools they need when they are missing (after `npm ci`).
 # Skips everything, tool checks included, when the inputs did not change since the last build:
 # then it costs a fraction of a second, which keeps `wrangler dev` starts quick.
+#
+# EDGE_LOGOUT_FEATURES (optional): cargo features of a variant build, e.g. `wasm-crypto` (the
+# Rust signer in the worker, for bench/), built into build-<features>/ instead of build/.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
+features="${EDGE_LOGOUT_FEATURES:-}"
+out=build
+extra=()
+if [ -n "$features" ]; then
+  out="build-${features//[^a-z0-9-]/-}"
+  extra=(. --features "$features")
+fi
 
 # SHA-256 of stdin with whatever this system has (GNU coreutils, macOS/BSD, or OpenSSL).
 sha256() {
@@ -23,6 +33,7 @@ sha256() {
 # and contents, in a fixed order).
 inputs="$(
   {
+    printf 'features=%s\n' "$features"
     cat Cargo.toml Cargo.lock scripts/build.sh
     find src -type f | LC_ALL=C sort | while IFS= read -r f; do
       printf '\n%s\n' "$f"
@@ -30,21 +41,21 @@ inputs="$(
     done
   } | sha256
 )"
-stamp=build/.inputs
-if [ -f build/index.js ] && [ -f build/index_bg.wasm ] && [ "$(cat "$stamp" 2>/dev/null)" = "$inputs" ]; then
+stamp="$out/.inputs"
+if [ -f "$out/index.js" ] && [ -f "$out/index_bg.wasm" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$inputs" ]; then
   echo "[build] up to date" >&2
   exit 0
 fi
 
 . "$ROOT/scripts/setup.sh" build
 rm -f "$stamp"
-echo "[build] worker-build --release" >&2
+echo "[build] worker-build --release ${extra[*]:-}" >&2
 # worker-build runs wasm-bindgen, wasm-opt and esbuild found through these variables.
-"$WORKER_BUILD" --release >&2
+"$WORKER_BUILD" --release --out-dir "$out" ${extra[@]+"${extra[@]}"} >&2
 # worker-build keeps the wasm name section (~200 KB, ~50 KB gzip): strip it from the upload,
 # and optimise once more without the names (another ~4 KB gzip).
 "$WASM_OPT_BIN" -Oz --strip-debug --strip-producers --enable-mutable-globals --enable-sign-ext \
   --enable-nontrapping-float-to-int --enable-bulk-memory --enable-multivalue --enable-reference-types \
-  --enable-exception-handling build/index_bg.wasm -o build/index_bg.wasm
+  --enable-exception-handling "$out/index_bg.wasm" -o "$out/index_bg.wasm"
 echo "$inputs" > "$stamp"
-echo "[build] built build/index.js and build/index_bg.wasm" >&2
+echo "[build] built $out/index.js and $out/index_bg.wasm" >&2

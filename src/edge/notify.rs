@@ -1,20 +1,19 @@
-//! Back-channel delivery on the platform: mint and sign a fresh token, POST it with a timeout,
-//! queue what failed for a retry, and consume the queue. The decisions (who, what, whether to
+//! Back-channel delivery on the platform: mint a fresh token, have post.js sign and POST it with
+//! a timeout, queue what failed for a retry, and consume the queue. The decisions (who, what, whether to
 //! retry, when) are [`crate::protocol::backchannel`]'s.
 
 use std::cell::RefCell;
-use std::pin::pin;
-use std::time::Duration;
+use std::collections::HashSet;
 
-use futures::future::{join_all, select, Either};
+use base64::{engine::general_purpose::URL_SAFE_NO_PAD as B64, Engine};
+use futures::future::join_all;
 use js_sys::{Function, Promise, Reflect, JSON};
+use serde::{Deserialize, Serialize};
 use serde_json::json;
+use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
-use worker::{
-    AbortController, Date, Delay, Fetch, Headers, MessageBatch, MessageBuilder, MessageExt, Method, Queue, Request,
-    RequestInit, RequestRedirect,
-};
+use worker::{Date, MessageBatch, MessageBuilder, MessageExt, Queue};
 
 use super::signer;
 use super::KvStores;
@@ -47,64 +46,158 @@ fn log_attempt(log: &RefCell<Vec<serde_json::Value>>, d: &Delivery, outcome: &Ou
                "result": result, "error": error, "ms": ms}));
 }
 
-/// Why an attempt could not even be made.
-enum NotSent {
-    /// Not worth another attempt (the registered URI is unusable, no key for the algorithm).
-    Final(String),
-    /// Worth another attempt (WebCrypto failed to sign: fail closed, try again later).
-    Retry(String),
+#[wasm_bindgen(module = "/src/edge/post.js")]
+extern "C" {
+    /// Signs and POSTs a batch of deliveries (see post.js): JSON in, JSON out.
+    #[wasm_bindgen(js_name = signAndPost, catch)]
+    async fn sign_and_post(batch: &str) -> Result<JsValue, JsValue>;
 }
 
-/// One attempt: a fresh token (new `jti`, `iat`, `exp`), POSTed without following redirects,
-/// given up after the timeout.
-pub async fn attempt(config: &Config, log: &RefCell<Vec<serde_json::Value>>, d: &Delivery) -> Outcome {
-    let started = Date::now().as_millis();
-    let outcome = match send(config, d).await {
-        Ok(answer) => retry::judge(&answer, now()),
-        Err(NotSent::Final(error)) => Outcome::Final { error },
-        Err(NotSent::Retry(error)) => Outcome::Retry { error, after_s: None },
-    };
-    log_attempt(log, d, &outcome, Date::now().as_millis().saturating_sub(started));
-    outcome
+thread_local! {
+    /// The kids whose JWKs post.js has in this isolate: a key crosses into JS once.
+    static HANDED_OVER: RefCell<HashSet<String>> = RefCell::new(HashSet::new());
 }
 
-async fn send(config: &Config, d: &Delivery) -> Result<Answer, NotSent> {
-    let key = config.keys.signer(d.alg).ok_or_else(|| NotSent::Final(format!("no signing key for {}", d.alg)))?;
-    let claims = token::claims(d, &config.issuer, now(), config.backchannel.token_ttl_s, &random_token(16));
-    let input = token::signing_input(&key.kid, d.alg, token::typ(d), &claims);
-    let signature = signer::sign(key, input.as_bytes(), config.sign_with_webcrypto).await.map_err(NotSent::Retry)?;
-    let (content_type, body) = token::request(d, &token::assemble(&input, &signature));
+/// One delivery for post.js: its token's signing input (minted here) and where it goes.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Job<'a> {
+    uri: &'a str,
+    kid: &'a str,
+    alg: &'static str,
+    input: String,
+    content_type: &'static str,
+    body_prefix: &'static str,
+    /// Only with `SIGNER=wasm`: signed here, so post.js only POSTs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    signature: Option<String>,
+}
 
-    let headers = Headers::new();
-    headers.set("content-type", content_type).map_err(|e| NotSent::Final(e.to_string()))?;
-    let mut init = RequestInit::new();
-    init.with_method(Method::Post)
-        .with_headers(headers)
-        .with_body(Some(JsValue::from_str(&body)))
-        .with_redirect(RequestRedirect::Manual);
-    let request = Request::new_with_init(&d.uri, &init)
-        .map_err(|e| NotSent::Final(format!("bad backchannel_logout_uri: {e}")))?;
-    // Every delivery of a logout starts at once, so this also bounds them all together.
-    let limit = config.backchannel.timeout_ms.min(config.backchannel.deadline_ms);
-    let controller = AbortController::default();
-    let signal = controller.signal();
-    let fetcher = Fetch::Request(request);
-    let fetch = pin!(fetcher.send_with_signal(&signal));
-    let timeout = pin!(Delay::from(Duration::from_millis(limit.into())));
-    Ok(match select(fetch, timeout).await {
-        Either::Left((Ok(response), _)) => {
-            let retry_after = response.headers().get("retry-after").ok().flatten();
-            Answer::Status {
-                status: response.status_code(),
-                retry_after: retry_after.map(|r| r.chars().take(64).collect()),
+/// What post.js did with one job.
+#[derive(Deserialize)]
+#[serde(rename_all = "lowercase", rename_all_fields = "camelCase", tag = "kind")]
+enum Posted {
+    Answer {
+        status: u16,
+        retry_after: Option<String>,
+        ms: u64,
+    },
+    Timeout {
+        ms: u64,
+    },
+    Network {
+        error: String,
+        ms: u64,
+    },
+    /// Not signed (WebCrypto failed, or the key is unusable): fail closed, try again later.
+    Unsigned {
+        error: String,
+        ms: u64,
+    },
+    /// The key's JWK was not handed over (this isolate's post.js lost it): sent again next time.
+    Nokey {
+        ms: u64,
+    },
+    /// The URI cannot make a request: not worth another attempt.
+    Invalid {
+        error: String,
+        ms: u64,
+    },
+}
+
+impl Posted {
+    fn outcome(self) -> (Outcome, u64) {
+        let now = now();
+        match self {
+            Posted::Answer { status, retry_after, ms } => {
+                (retry::judge(&Answer::Status { status, retry_after }, now), ms)
             }
+            Posted::Timeout { ms } => (retry::judge(&Answer::TimedOut, now), ms),
+            Posted::Network { error, ms } => (retry::judge(&Answer::NetworkError(error), now), ms),
+            Posted::Unsigned { error, ms } => (Outcome::Retry { error, after_s: None }, ms),
+            Posted::Nokey { ms } => {
+                (Outcome::Retry { error: "the signing key was not loaded".into(), after_s: None }, ms)
+            }
+            Posted::Invalid { error, ms } => (Outcome::Final { error }, ms),
         }
-        Either::Left((Err(e), _)) => Answer::NetworkError(e.to_string().chars().take(200).collect()),
-        Either::Right(_) => {
-            controller.abort();
-            Answer::TimedOut
+    }
+}
+
+/// Attempts every delivery of `ds` at once, each with a fresh token (new `jti`, `iat`, `exp`),
+/// POSTed without following redirects and given up after the timeout; one outcome per delivery,
+/// in order. The tokens are minted here and signed and sent by post.js in one call.
+pub async fn attempt_all(config: &Config, log: &RefCell<Vec<serde_json::Value>>, ds: &[Delivery]) -> Vec<Outcome> {
+    let mut outcomes: Vec<Option<(Outcome, u64)>> = ds.iter().map(|_| None).collect();
+    let mut jobs = Vec::new();
+    let mut job_of = Vec::new();
+    let mut keys = serde_json::Map::new();
+    for (i, d) in ds.iter().enumerate() {
+        let Some(key) = config.keys.signer(d.alg) else {
+            outcomes[i] = Some((Outcome::Final { error: format!("no signing key for {}", d.alg) }, 0));
+            continue;
+        };
+        let claims = token::claims(d, &config.issuer, now(), config.backchannel.token_ttl_s, &random_token(16));
+        let input = token::signing_input(&key.kid, d.alg, token::typ(d), &claims);
+        let signature = if config.sign_with_webcrypto {
+            if !HANDED_OVER.with(|h| h.borrow().contains(&key.kid)) && !keys.contains_key(&key.kid) {
+                keys.insert(
+                    key.kid.clone(),
+                    json!({"private": key.private_jwk(), "public": key.public().public_jwk()}),
+                );
+            }
+            None
+        } else {
+            match signer::sign_in_wasm(key, input.as_bytes()) {
+                Ok(signature) => Some(B64.encode(signature)),
+                Err(error) => {
+                    outcomes[i] = Some((Outcome::Retry { error, after_s: None }, 0));
+                    continue;
+                }
+            }
+        };
+        let (content_type, body_prefix) = token::envelope(d);
+        jobs.push(Job { uri: &d.uri, kid: &key.kid, alg: d.alg.name(), input, content_type, body_prefix, signature });
+        job_of.push(i);
+    }
+    if !jobs.is_empty() {
+        // Every delivery of a logout starts at once, so this also bounds them all together.
+        let timeout_ms = config.backchannel.timeout_ms.min(config.backchannel.deadline_ms);
+        let batch = json!({"jobs": jobs, "keys": keys, "timeoutMs": timeout_ms}).to_string();
+        let posted: Vec<Posted> = match sign_and_post(&batch).await {
+            Ok(answer) => answer.as_string().and_then(|a| serde_json::from_str(&a).ok()).unwrap_or_default(),
+            Err(e) => {
+                let error = e.as_string().unwrap_or_else(|| "an exception".into());
+                worker::console_error!(
+                    "{}",
+                    json!({"event": "post_helper_failed", "error": error.chars().take(200).collect::<String>()})
+                );
+                Vec::new()
+            }
+        };
+        let mut answered_kids = HashSet::new();
+        let mut posted = posted.into_iter();
+        for (job, i) in jobs.iter().zip(job_of) {
+            let p = posted.next();
+            if p.as_ref().is_some_and(|p| !matches!(p, Posted::Nokey { .. })) {
+                answered_kids.insert(job.kid.to_string());
+            }
+            outcomes[i] = Some(p.map_or_else(
+                || (Outcome::Retry { error: "the delivery helper gave no answer".into(), after_s: None }, 0),
+                Posted::outcome,
+            ));
         }
-    })
+        if config.sign_with_webcrypto {
+            HANDED_OVER.with(|h| h.borrow_mut().extend(answered_kids));
+        }
+    }
+    ds.iter()
+        .zip(outcomes)
+        .map(|(d, o)| {
+            let (outcome, ms) = o.expect("every delivery has an outcome");
+            log_attempt(log, d, &outcome, ms);
+            outcome
+        })
+        .collect()
 }
 
 /// Tells the relying parties: the first `inline_max` deliveries now, in parallel, the rest
@@ -240,7 +333,7 @@ impl Platform for EdgePlatform<'_> {
                 }
             }
         }
-        let outcomes = join_all(deliveries.iter().map(|d| attempt(self.config, &self.log, d))).await;
+        let outcomes = attempt_all(self.config, &self.log, &deliveries).await;
         for (d, outcome) in deliveries.into_iter().zip(&outcomes) {
             let Some(next) = retry::after_failure(&self.config.backchannel, &d, outcome, random_token(12)) else {
                 handoff.summary.delivered += 1;
@@ -367,7 +460,7 @@ async fn deliver_queued(config: &Config, platform: &EdgePlatform<'_>, queued: &D
         return deliveries::save(platform.store, &cancelled).await.is_ok();
     };
     let d = &d;
-    let outcome = attempt(config, &platform.log, d).await;
+    let outcome = attempt_all(config, &platform.log, std::slice::from_ref(d)).await.remove(0);
     let settled = match retry::after_failure(&config.backchannel, d, &outcome, random_token(12)) {
         None => deliveries::delivered(platform.store, d).await.map_err(|e| e.to_string()),
         Some(next) => platform.after(&next).await,

@@ -1,19 +1,18 @@
-//! Signing and verifying with the runtime's WebCrypto: native code, several times cheaper in CPU
-//! than the same crypto computed by wasm. Keys are imported once per isolate. The signatures are
-//! those of the host's [`SigningKey::sign_bytes`] (byte for byte for RS256 and EdDSA, which are
-//! deterministic), and the verdicts those of the host's [`VerifyingKey::signature_valid`] (the
-//! e2e forgery tests check the worker's).
+//! Verifying with the runtime's WebCrypto (the `id_token_hint`s), and the optional Rust signer.
+//! Signing with WebCrypto is post.js's, with the POST (src/edge/notify.rs says why).
 //!
 //! Both fail closed. When WebCrypto cannot sign, the delivery fails and is retried; it never falls
 //! back to RSA compiled to wasm, whose `rsa` crate has an unfixed timing advisory
 //! (RUSTSEC-2023-0071, the Marvin attack). When it cannot verify, the token is not valid. The
-//! Rust signer and verifier are in the worker only in a build with the `wasm-crypto` feature, and
-//! used there only when chosen (`SIGNER=wasm`), for comparison.
+//! verdicts are those of the host's [`crate::keys::VerifyingKey::signature_valid`] (the e2e
+//! forgery tests check the worker's). The Rust signer and verifier are in the worker only in a
+//! build with the `wasm-crypto` feature, and used there only when chosen (`SIGNER=wasm`), for
+//! comparison.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
 
-use js_sys::{Object, Reflect, Uint8Array, JSON};
+use js_sys::{Object, Reflect, JSON};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{CryptoKey, SubtleCrypto};
@@ -21,9 +20,8 @@ use web_sys::{CryptoKey, SubtleCrypto};
 use crate::keys::{Alg, SigningKey, VerifyingKey};
 
 thread_local! {
-    /// Imported signing keys by `kid`; `None` records an import that failed (not retried).
-    static IMPORTED: RefCell<HashMap<String, Option<CryptoKey>>> = RefCell::new(HashMap::new());
-    /// Imported verification keys by their public JWK, likewise.
+    /// Imported verification keys by their public JWK; `None` records an import that failed
+    /// (not retried).
     static VERIFIERS: RefCell<HashMap<String, Option<CryptoKey>>> = RefCell::new(HashMap::new());
 }
 
@@ -36,7 +34,7 @@ fn object(json: &str) -> Result<Object, JsValue> {
     Ok(JSON::parse(json)?.unchecked_into())
 }
 
-/// The WebCrypto algorithm objects for import and for signing.
+/// The WebCrypto algorithm objects for import and for verifying (post.js has the same for signing).
 fn algorithms(alg: Alg) -> (&'static str, &'static str) {
     match alg {
         Alg::RS256 => (r#"{"name":"RSASSA-PKCS1-v1_5","hash":{"name":"SHA-256"}}"#, r#"{"name":"RSASSA-PKCS1-v1_5"}"#),
@@ -45,78 +43,23 @@ fn algorithms(alg: Alg) -> (&'static str, &'static str) {
     }
 }
 
-async fn import(jwk: &str, alg: Alg, usage: &str) -> Result<CryptoKey, JsValue> {
+async fn import(jwk: &str, alg: Alg) -> Result<CryptoKey, JsValue> {
     let (import_alg, _) = algorithms(alg);
-    let usages = js_sys::Array::of1(&usage.into());
+    let usages = js_sys::Array::of1(&"verify".into());
     let promise = subtle()?.import_key_with_object("jwk", &object(jwk)?, &object(import_alg)?, false, &usages)?;
     Ok(JsFuture::from(promise).await?.unchecked_into())
 }
 
-fn import_failed(what: &str, alg: Alg, e: &JsValue) {
-    worker::console_warn!(
-        "{}",
-        serde_json::json!({"event": "webcrypto_import_failed", "key": what, "alg": alg.name(), "error": e.as_string()})
-    );
-}
-
-async fn imported(key: &SigningKey) -> Option<CryptoKey> {
-    if let Some(cached) = IMPORTED.with(|m| m.borrow().get(&key.kid).cloned()) {
-        return cached;
+/// The JWS signature of `input` by the Rust signer compiled to wasm (`SIGNER=wasm`, only in a
+/// build with the `wasm-crypto` feature; config refuses it otherwise).
+pub fn sign_in_wasm(key: &SigningKey, input: &[u8]) -> Result<Vec<u8>, String> {
+    #[cfg(feature = "wasm-crypto")]
+    return Ok(key.sign_bytes(input));
+    #[cfg(not(feature = "wasm-crypto"))]
+    {
+        let _ = (key, input);
+        Err("this build has no wasm signer (the wasm-crypto feature)".into())
     }
-    let result = match import(&key.private_jwk().to_string(), key.alg, "sign").await {
-        Ok(k) if signs_for_its_public_key(key, &k).await => Some(k),
-        Ok(_) => {
-            worker::console_error!(
-                "{}",
-                serde_json::json!({"event": "signing_key_mismatch", "key": key.kid, "alg": key.alg.name(),
-                    "error": "its signatures do not verify with its public members: fix SIGNING_JWKS"})
-            );
-            None
-        }
-        Err(e) => {
-            import_failed(&key.kid, key.alg, &e);
-            None
-        }
-    };
-    IMPORTED.with(|m| m.borrow_mut().insert(key.kid.clone(), result.clone()));
-    result
-}
-
-/// Whether a signature of the imported private key verifies with the key's public members, the
-/// ones `jwks_uri` publishes. The default build does not parse private keys in Rust (which would
-/// refuse a JWK whose members disagree, src/keys/jwk.rs), so one probe per key and isolate does:
-/// a key whose tokens no relying party could verify never signs (fail closed).
-async fn signs_for_its_public_key(key: &SigningKey, private: &CryptoKey) -> bool {
-    const PROBE: &[u8] = b"edge-logout key check";
-    let Some(public) = imported_public(key.public()).await else { return false };
-    match webcrypto_sign(private, key.alg, PROBE).await {
-        Ok(signature) => webcrypto_verify(&public, key.alg, PROBE, &signature).await.unwrap_or(false),
-        Err(_) => false,
-    }
-}
-
-async fn webcrypto_sign(key: &CryptoKey, alg: Alg, input: &[u8]) -> Result<Vec<u8>, JsValue> {
-    let (_, sign_alg) = algorithms(alg);
-    let promise = subtle()?.sign_with_object_and_u8_array(&object(sign_alg)?, key, input)?;
-    let buffer = JsFuture::from(promise).await?;
-    Ok(Uint8Array::new(&buffer).to_vec())
-}
-
-/// The JWS signature of `input` with `key`: WebCrypto's, or with `use_webcrypto` false the
-/// wasm signer's. An error when WebCrypto cannot sign (the caller retries later).
-pub async fn sign(key: &SigningKey, input: &[u8], use_webcrypto: bool) -> Result<Vec<u8>, String> {
-    if !use_webcrypto {
-        // Config refuses SIGNER=wasm in a build without the wasm signer.
-        #[cfg(feature = "wasm-crypto")]
-        return Ok(key.sign_bytes(input));
-        #[cfg(not(feature = "wasm-crypto"))]
-        return Err("this build has no wasm signer (the wasm-crypto feature)".into());
-    }
-    let k = imported(key).await.ok_or_else(|| format!("WebCrypto could not import the key {}", key.kid))?;
-    webcrypto_sign(&k, key.alg, input).await.map_err(|e| {
-        let error = e.as_string().unwrap_or_else(|| "an exception".into());
-        format!("WebCrypto could not sign with {}: {}", key.kid, error.chars().take(200).collect::<String>())
-    })
 }
 
 async fn imported_public(key: &VerifyingKey) -> Option<CryptoKey> {
@@ -124,10 +67,13 @@ async fn imported_public(key: &VerifyingKey) -> Option<CryptoKey> {
     if let Some(cached) = VERIFIERS.with(|m| m.borrow().get(&jwk).cloned()) {
         return cached;
     }
-    let result = match import(&jwk, key.alg, "verify").await {
+    let result = match import(&jwk, key.alg).await {
         Ok(k) => Some(k),
         Err(e) => {
-            import_failed(key.kid.as_deref().unwrap_or("(no kid)"), key.alg, &e);
+            worker::console_warn!(
+                "{}",
+                serde_json::json!({"event": "webcrypto_import_failed", "key": key.kid, "alg": key.alg.name(), "error": e.as_string()})
+            );
             None
         }
     };

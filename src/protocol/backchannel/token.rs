@@ -6,7 +6,6 @@
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD as B64, Engine};
 use serde_json::{json, Value};
 
-use crate::http::form::encode_component;
 use crate::keys::Alg;
 use crate::state::deliveries::{Delivery, DeliveryKind};
 
@@ -58,17 +57,20 @@ pub fn assemble(signing_input: &str, signature: &[u8]) -> String {
     format!("{signing_input}.{}", B64.encode(signature))
 }
 
-/// The form body of a back-channel request: `logout_token` and nothing else.
-pub fn request_body(token: &str) -> String {
-    format!("logout_token={}", encode_component(token))
+/// The content type of `d`'s request, and what its body holds before the token: a logout token
+/// is the form field `logout_token` and nothing else; a session-ended event is the token alone.
+/// A compact JWS is base64url and dots, which a form body carries as they are.
+pub fn envelope(d: &Delivery) -> (&'static str, &'static str) {
+    match d.kind {
+        DeliveryKind::Logout => ("application/x-www-form-urlencoded", "logout_token="),
+        DeliveryKind::SessionEnded { .. } => ("application/secevent+jwt", ""),
+    }
 }
 
-/// The content type and body of `d`'s request carrying `token`.
+/// The content type and body of `d`'s request carrying `token` (a compact JWS).
 pub fn request(d: &Delivery, token: &str) -> (&'static str, String) {
-    match d.kind {
-        DeliveryKind::Logout => ("application/x-www-form-urlencoded", request_body(token)),
-        DeliveryKind::SessionEnded { .. } => ("application/secevent+jwt", token.to_string()),
-    }
+    let (content_type, prefix) = envelope(d);
+    (content_type, format!("{prefix}{token}"))
 }
 
 #[cfg(test)]
@@ -109,7 +111,21 @@ mod tests {
 
     #[test]
     fn the_body_is_only_the_token() {
-        assert_eq!(request_body("a.b-_.c"), "logout_token=a.b-_.c");
+        let d = plan::plan(&LogoutEvent::Sessions(vec![session("s1", &["rp1"])]), &clients(), ids()).remove(0);
+        assert_eq!(request(&d, "a.b-_.c"), ("application/x-www-form-urlencoded", "logout_token=a.b-_.c".to_string()));
+    }
+
+    /// The body carries the token unencoded: it must not need encoding in a form.
+    #[test]
+    fn a_token_needs_no_form_encoding() {
+        let keys = crate::testing::keys();
+        let d = plan::plan(&LogoutEvent::Sessions(vec![session("s1", &["rp1"])]), &clients(), ids()).remove(0);
+        for alg in Alg::ALL {
+            let signer = keys.signer(alg).unwrap();
+            let input = signing_input(&signer.kid, alg, typ(&d), &claims(&d, "https://id.example", 1000, 120, "j"));
+            let jwt = assemble(&input, &signer.sign_bytes(input.as_bytes()));
+            assert_eq!(crate::http::form::encode_component(&jwt), jwt, "{alg}");
+        }
     }
 
     #[test]
