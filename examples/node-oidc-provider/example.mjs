@@ -119,10 +119,11 @@ async function until(child, probe, timeoutMs = 30_000) {
 
 /**
  * Starts everything. Options: `port` (the issuer's, i.e. the router's; default a free one),
- * `echo` (print the children's output). Returns {issuer, password, worker, loginHalf, rps: [{url,
+ * `echo` (print the children's output), `workerVars` (a function from edge-logout's settings to
+ * the ones to use, for tests). Returns {issuer, password, worker, loginHalf, rps: [{url,
  * clientId, events()}], stop()}.
  */
-export async function startExample({ port, echo = false } = {}) {
+export async function startExample({ port, echo = false, workerVars = (v) => v } = {}) {
   const started = [];
   const stop = async () => {
     for (const s of started.reverse()) await s.stop().catch(() => {});
@@ -170,14 +171,14 @@ export async function startExample({ port, echo = false } = {}) {
     const providerMetadata = Object.fromEntries(Object.entries(loginDiscovery).filter(([k]) => !EDGE_LOGOUT_MEMBERS.includes(k)));
     const worker = await startWorker({
       port: workerPort,
-      vars: {
+      vars: workerVars({
         ...vars,
         PROVIDER_NAME: 'Example ID',
         PROVIDER_METADATA: JSON.stringify(providerMetadata),
         ID_TOKEN_JWKS: JSON.stringify({ keys: loginJwks.keys.map(publicJwk) }),
         SESSION_EVENTS_URI: `http://127.0.0.1:${loginPort}${EVENTS_PATH}`,
         SESSION_EVENTS_AUDIENCE: `${issuer}${EVENTS_PATH}`,
-      },
+      }),
     });
     started.push(worker);
     for (const { port: _, ...c } of clients) {

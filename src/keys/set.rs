@@ -298,7 +298,8 @@ mod tests {
 
     #[test]
     fn public_jwks_publishes_both_sets_without_private_members() {
-        let login = [generate::private_jwk(Alg::RS256, "login-rs256"), generate::private_jwk(Alg::ES256, "login-es256")];
+        let login =
+            [generate::private_jwk(Alg::RS256, "login-rs256"), generate::private_jwk(Alg::ES256, "login-es256")];
         let login_public = serde_json::json!({ "keys": login.iter().map(|k| {
             let mut k = k.clone();
             for private in ["d", "p", "q", "dp", "dq", "qi"] {

@@ -8,94 +8,137 @@ import { after, before, describe, it } from 'node:test';
 import { startExample } from '../../examples/node-oidc-provider/example.mjs';
 import { DESKTOP, launchBrowser, screenshot } from '../support/browser.mjs';
 import { publicJwk } from '../support/keys.mjs';
+import { start as startRp } from '../support/rp.mjs';
 import { eventually } from '../support/time.mjs';
 
 const TEST = { timeout: 120_000 };
 const USER = 'alice';
 
+/**
+ * The example (its options: startExample's) and a browser page, for one describe:
+ * `before(() => t.start())`, `after(() => t.stop())`, then `t.ex`, `t.page`, `t.context`.
+ */
+function world(options) {
+  const t = {
+    async start() {
+      const started = await Promise.allSettled([startExample(options), launchBrowser()]);
+      [t.ex, t.browser] = started.map((r) => (r.status === 'fulfilled' ? r.value : undefined));
+      const failed = started.find((r) => r.status === 'rejected');
+      if (failed) {
+        await t.stop();
+        throw failed.reason;
+      }
+      t.context = await t.browser.newContext({ viewport: DESKTOP, locale: 'en-US' });
+      t.context.setDefaultTimeout(15_000);
+      t.page = await t.context.newPage();
+    },
+    async stop() {
+      await t.browser?.close().catch(() => {});
+      await t.ex?.stop();
+    },
+    rp: (i) => t.ex.rps[i],
+  };
+  return t;
+}
+
+/** The interaction (login) pages the browser asks for while `action` runs. */
+async function loginPagesDuring(t, action) {
+  const seen = [];
+  const onRequest = (req) => {
+    if (new URL(req.url()).pathname.startsWith('/interaction/')) seen.push(req.url());
+  };
+  t.page.on('request', onRequest);
+  try {
+    await action();
+  } finally {
+    t.page.off('request', onRequest);
+  }
+  return seen;
+}
+
+async function signedInAs(t) {
+  const status = await t.page.locator('#status').textContent();
+  if (!status.startsWith('Signed in as')) return null;
+  return { sub: await t.page.locator('#sub').textContent(), sid: await t.page.locator('#sid').textContent() };
+}
+
+/** Signs in at `rp` with the password: the login page must be asked for. Returns the sid. */
+async function signInWithPassword(t, rp) {
+  await t.page.goto(`${rp.url}/login`);
+  await t.page.locator('#login-form').waitFor();
+  assert.ok(t.page.url().startsWith(`${t.ex.issuer}/interaction/`), t.page.url());
+  await t.page.fill('input[name=login]', USER);
+  await t.page.fill('input[name=password]', t.ex.password);
+  await t.page.click('button[type=submit]');
+  await t.page.waitForURL(`${rp.url}/`);
+  const who = await signedInAs(t);
+  assert.equal(who?.sub, USER);
+  return who.sid;
+}
+
+/** Signs in at `rp` without a login page (single sign-on). Returns the sid. */
+async function signInSilently(t, rp) {
+  const pages = await loginPagesDuring(t, async () => {
+    await t.page.goto(`${rp.url}/login`);
+    await t.page.waitForURL(`${rp.url}/`);
+  });
+  assert.deepEqual(pages, [], 'single sign-on asks for no login page');
+  const who = await signedInAs(t);
+  assert.equal(who?.sub, USER);
+  return who.sid;
+}
+
+/** Signs in at RP 1 with the password, then at RP 2 silently: one session. Returns its sid. */
+async function signInToBoth(t) {
+  const sid = await signInWithPassword(t, t.rp(0));
+  assert.equal(await signInSilently(t, t.rp(1)), sid);
+  return sid;
+}
+
+/** The back-channel logout tokens `rp` verified for `sid`, once there are any. */
+async function verifiedLogouts(rp, sid) {
+  return eventually(async () => {
+    const { events } = await rp.events();
+    const hits = events.filter((e) => e.type === 'backchannel' && e.sid === sid);
+    return hits.length ? hits : undefined;
+  }, { what: `a logout token at ${rp.clientId} for ${sid}` });
+}
+
+/** Both RPs verified a logout token for `sid` against jwks_uri and ended their one session. */
+async function assertBothSignedOut(t, sid) {
+  for (const rp of t.ex.rps) {
+    const tokens = await verifiedLogouts(rp, sid);
+    assert.ok(tokens.every((e) => e.verified && e.sub === USER), JSON.stringify(tokens));
+    assert.equal(tokens.reduce((n, e) => n + e.ended, 0), 1, `${rp.clientId} ended its one session`);
+    const { sessions, events } = await rp.events();
+    assert.deepEqual(sessions.filter((s) => s.sid === sid), []);
+    assert.deepEqual(events.filter((e) => e.type === 'backchannel' && !e.verified), [], 'no token was refused');
+    await t.page.goto(`${rp.url}/`);
+    assert.equal(await t.page.locator('#status').textContent(), 'Not signed in.');
+  }
+  assert.equal((await t.ex.worker.admin('GET', `/admin/sessions/${encodeURIComponent(sid)}`)).status, 404);
+}
+
+/** No silent re-login: prompt=none at RP 1 fails, and a login at RP 2 asks for credentials. */
+async function assertLoginAskedAgain(t) {
+  const silent = await loginPagesDuring(t, async () => {
+    await t.page.goto(`${t.rp(0).url}/login?prompt=none`);
+    await t.page.locator('#error').waitFor();
+  });
+  assert.deepEqual(silent, []);
+  assert.equal(await t.page.locator('#error').textContent(), 'login_required');
+  await t.page.goto(`${t.rp(1).url}/login`);
+  await t.page.locator('#login-form').waitFor();
+  assert.ok(t.page.url().startsWith(`${t.ex.issuer}/interaction/`), t.page.url());
+}
+
 describe('edge-logout beside node-oidc-provider (examples/node-oidc-provider)', () => {
-  let ex;
-  let browser;
-  let context;
-  let page;
-  before(async () => {
-    const started = await Promise.allSettled([startExample(), launchBrowser()]);
-    [ex, browser] = started.map((r) => (r.status === 'fulfilled' ? r.value : undefined));
-    const failed = started.find((r) => r.status === 'rejected');
-    if (failed) {
-      await browser?.close();
-      await ex?.stop();
-      throw failed.reason;
-    }
-    context = await browser.newContext({ viewport: DESKTOP, locale: 'en-US' });
-    context.setDefaultTimeout(15_000);
-    page = await context.newPage();
-  });
-  after(async () => {
-    await browser?.close().catch(() => {});
-    await ex?.stop();
-  });
-
-  const [rp1, rp2] = [0, 1].map((i) => ({ get url() { return ex.rps[i].url; }, get rp() { return ex.rps[i]; } }));
-  const loginKids = () => new Set(ex.loginJwks.keys.map((k) => k.kid));
-
-  /** The interaction (login) pages the browser asks for while `action` runs. */
-  async function loginPagesDuring(action) {
-    const seen = [];
-    const onRequest = (req) => {
-      if (new URL(req.url()).pathname.startsWith('/interaction/')) seen.push(req.url());
-    };
-    page.on('request', onRequest);
-    try {
-      await action();
-    } finally {
-      page.off('request', onRequest);
-    }
-    return seen;
-  }
-
-  async function signedInAs() {
-    const status = await page.locator('#status').textContent();
-    if (!status.startsWith('Signed in as')) return null;
-    return { sub: await page.locator('#sub').textContent(), sid: await page.locator('#sid').textContent() };
-  }
-
-  /** Signs in at `rp` with the password: the login page must be asked for. Returns the sid. */
-  async function signInWithPassword(rp) {
-    await page.goto(`${rp.url}/login`);
-    await page.locator('#login-form').waitFor();
-    assert.ok(page.url().startsWith(`${ex.issuer}/interaction/`), page.url());
-    await page.fill('input[name=login]', USER);
-    await page.fill('input[name=password]', ex.password);
-    await page.click('button[type=submit]');
-    await page.waitForURL(`${rp.url}/`);
-    const who = await signedInAs();
-    assert.equal(who?.sub, USER);
-    return who.sid;
-  }
-
-  /** Signs in at `rp` without a login page (single sign-on). Returns the sid. */
-  async function signInSilently(rp) {
-    const pages = await loginPagesDuring(async () => {
-      await page.goto(`${rp.url}/login`);
-      await page.waitForURL(`${rp.url}/`);
-    });
-    assert.deepEqual(pages, [], 'single sign-on asks for no login page');
-    const who = await signedInAs();
-    assert.equal(who?.sub, USER);
-    return who.sid;
-  }
-
-  /** The back-channel logout tokens `rp` verified for `sid`, once there are any. */
-  async function verifiedLogouts(rp, sid) {
-    return eventually(async () => {
-      const { events } = await rp.rp.events();
-      const hits = events.filter((e) => e.type === 'backchannel' && e.sid === sid);
-      return hits.length ? hits : undefined;
-    }, { what: `a logout token at ${rp.rp.clientId} for ${sid}` });
-  }
+  const t = world();
+  before(() => t.start());
+  after(() => t.stop());
 
   it('serves one discovery document and one jwks_uri for both halves', TEST, async () => {
+    const { ex } = t;
     const d = await (await fetch(`${ex.issuer}/.well-known/openid-configuration`)).json();
     assert.equal(d.issuer, ex.issuer);
     assert.equal(d.jwks_uri, `${ex.issuer}/jwks`);
@@ -110,9 +153,7 @@ describe('edge-logout beside node-oidc-provider (examples/node-oidc-provider)', 
     const signing = JSON.parse(ex.worker.vars.SIGNING_JWKS).keys;
     assert.equal(jwks.keys.length, signing.length + ex.loginJwks.keys.length);
     for (const k of [...signing, ...ex.loginJwks.keys]) {
-      const { use, ...expected } = publicJwk(k);
-      const { use: servedUse, ...got } = served.get(k.kid) ?? {};
-      assert.deepEqual(got, expected, `the public half of ${k.kid}`);
+      assert.deepEqual(served.get(k.kid), publicJwk(k), `the public half of ${k.kid}`);
     }
     for (const k of jwks.keys) {
       for (const member of ['d', 'p', 'q', 'dp', 'dq', 'qi']) assert.equal(k[member], undefined, `${member} of ${k.kid}`);
@@ -124,9 +165,10 @@ describe('edge-logout beside node-oidc-provider (examples/node-oidc-provider)', 
     { name: 'with the op_session cookie blocked: confirmation first', blockCookie: true },
   ]) {
     it(`logs in to RP 1, then RP 2 silently; signs out at RP 1 ${name}; both RPs end their sessions`, TEST, async () => {
+      const { ex, page, context } = t;
+      const [rp1, rp2] = ex.rps;
       // 1. Log in to RP 1 (password), then RP 2 silently: one session, one sid for both.
-      const sid = await signInWithPassword(rp1);
-      assert.equal(await signInSilently(rp2), sid);
+      const sid = await signInToBoth(t);
       const session = await ex.worker.admin('GET', `/admin/sessions/${encodeURIComponent(sid)}`);
       assert.equal(session.status, 200, session.text);
       assert.equal(session.json.sub, USER);
@@ -134,11 +176,12 @@ describe('edge-logout beside node-oidc-provider (examples/node-oidc-provider)', 
       const cookie = (await context.cookies(ex.issuer)).find((c) => c.name === 'op_session');
       assert.ok(cookie?.value.startsWith(`${Buffer.from(sid).toString('base64url')}.`), 'op_session names the session');
       // Each RP verified its ID token at jwks_uri; the login half signed it with its own key.
+      const loginKids = new Set(ex.loginJwks.keys.map((k) => k.kid));
       for (const [rp, alg] of [[rp1, 'RS256'], [rp2, 'ES256']]) {
-        const login = (await rp.rp.events()).events.filter((e) => e.type === 'login' && e.sid === sid);
-        assert.equal(login.length, 1, rp.rp.clientId);
+        const login = (await rp.events()).events.filter((e) => e.type === 'login' && e.sid === sid);
+        assert.equal(login.length, 1, rp.clientId);
         assert.equal(login[0].alg, alg);
-        assert.ok(loginKids().has(login[0].kid), `${login[0].kid} is a key of the login half`);
+        assert.ok(loginKids.has(login[0].kid), `${login[0].kid} is a key of the login half`);
       }
 
       // 2. Sign out at RP 1.
@@ -154,37 +197,50 @@ describe('edge-logout beside node-oidc-provider (examples/node-oidc-provider)', 
 
       // 4. The browser lands on RP 1's post-logout URI with the state RP 1 sent.
       await page.waitForURL((u) => u.href.startsWith(`${rp1.url}/bye?`));
-      const sent = (await rp1.rp.events()).events.filter((e) => e.type === 'logout_started').at(-1);
+      const sent = (await rp1.events()).events.filter((e) => e.type === 'logout_started').at(-1);
       assert.equal(sent.sid, sid);
       assert.equal(new URL(page.url()).searchParams.get('state'), sent.state);
       assert.equal(await page.locator('#state').textContent(), sent.state);
       assert.equal(await page.locator('#status').textContent(), 'Signed out.');
 
       // 3. Both RPs got a logout token they verified against jwks_uri, and ended their session.
-      for (const rp of [rp1, rp2]) {
-        const tokens = await verifiedLogouts(rp, sid);
-        assert.ok(tokens.every((t) => t.verified && t.sub === USER), JSON.stringify(tokens));
-        assert.equal(tokens.reduce((n, t) => n + t.ended, 0), 1, `${rp.rp.clientId} ended its one session`);
-        const { sessions, events } = await rp.rp.events();
-        assert.deepEqual(sessions.filter((s) => s.sid === sid), []);
-        assert.deepEqual(events.filter((e) => e.type === 'backchannel' && !e.verified), [], 'no token was refused');
-        await page.goto(`${rp.url}/`);
-        assert.equal(await page.locator('#status').textContent(), 'Not signed in.');
-      }
-      assert.equal((await ex.worker.admin('GET', `/admin/sessions/${encodeURIComponent(sid)}`)).status, 404);
+      await assertBothSignedOut(t, sid);
       // The login half heard of it (session-ended event) and destroyed its own session.
       await ex.loginHalf.waitForOutput(new RegExp(`session ended: sid=${sid} reason=rp_logout`));
 
-      // 5. No silent re-login: prompt=none fails, and a login asks for credentials again.
-      const silent = await loginPagesDuring(async () => {
-        await page.goto(`${rp1.url}/login?prompt=none`);
-        await page.locator('#error').waitFor();
-      });
-      assert.deepEqual(silent, []);
-      assert.equal(await page.locator('#error').textContent(), 'login_required');
-      await page.goto(`${rp2.url}/login`);
-      await page.locator('#login-form').waitFor();
-      assert.ok(page.url().startsWith(`${ex.issuer}/interaction/`), page.url());
+      // 5. No silent re-login.
+      await assertLoginAskedAgain(t);
     });
   }
+});
+
+describe('examples/node-oidc-provider while the session-ended event cannot reach the login half', () => {
+  let events; // stands in for the login half's events endpoint: answers 503, so edge-logout retries
+  const t = world({
+    workerVars: (v) => ({ ...v, SESSION_EVENTS_URI: `${events.url}/held` }),
+  });
+  before(async () => {
+    events = await startRp();
+    events.configure('/held', { status: 503 });
+    await t.start();
+  });
+  after(async () => {
+    await t.stop();
+    await events?.close();
+  });
+
+  it('still asks for credentials after the logout: the login half checks the session at edge-logout', TEST, async () => {
+    const sid = await signInToBoth(t);
+    await t.page.goto(`${t.rp(0).url}/`);
+    await t.page.click('#logout');
+    await t.page.waitForURL((u) => u.href.startsWith(`${t.rp(0).url}/bye?`));
+    await assertBothSignedOut(t, sid);
+    // The event was sent and refused: the login half has not heard of the logout.
+    const sent = await events.waitFor((r) => r.method === 'POST' && r.path === '/held');
+    assert.equal(sent.headers['content-type'], 'application/secevent+jwt');
+    assert.doesNotMatch(t.ex.loginHalf.output(), /session ended:/);
+
+    await assertLoginAskedAgain(t);
+    assert.match(t.ex.loginHalf.output(), new RegExp(`session ${sid} is over at edge-logout: sign-in required`));
+  });
 });
