@@ -210,6 +210,8 @@ describe('edge-logout beside node-oidc-provider (examples/node-oidc-provider)', 
 
       // 5. No silent re-login.
       await assertLoginAskedAgain(t);
+      // The event had destroyed the login half's session: the check at authorization found none.
+      assert.doesNotMatch(ex.loginHalf.output(), new RegExp(`session ${sid} is over at edge-logout`));
     });
   }
 });
