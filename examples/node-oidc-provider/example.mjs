@@ -118,7 +118,8 @@ async function until(child, probe, timeoutMs = 30_000) {
 }
 
 /**
- * Starts everything. Options: `port` (the issuer's, i.e. the router's; default a free one),
+ * Starts everything. Options: `port` (the issuer's, i.e. the router's, and the relying parties'
+ * are the next two; default free ones),
  * `echo` (print the children's output), `workerVars` (a function from edge-logout's settings to
  * the ones to use, for tests). Returns {issuer, password, worker, loginHalf, rps: [{url,
  * clientId, events()}], stop()}.
@@ -129,8 +130,9 @@ export async function startExample({ port, echo = false, workerVars = (v) => v }
     for (const s of started.reverse()) await s.stop().catch(() => {});
   };
   try {
+    // The relying parties next to a given port (as ./scripts/dev.sh does), else anywhere free.
     const [routerPort, loginPort, workerPort, rp1Port, rp2Port] = await Promise.all(
-      [port ?? freePort(), freePort(), freePort(), freePort(), freePort()],
+      [port ?? freePort(), freePort(), freePort(), port ? port + 1 : freePort(), port ? port + 2 : freePort()],
     );
     const issuer = `http://127.0.0.1:${routerPort}`;
     const edgeUrl = `http://127.0.0.1:${workerPort}`;
