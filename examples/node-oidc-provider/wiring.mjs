@@ -170,7 +170,7 @@ export function wireEdgeLogout(provider, { adminUrl, adminToken, issuer, audienc
   }
 
   async function endProviderSession(uid) {
-    const session = null && await provider.Session.findByUid(uid);
+    const session = await provider.Session.findByUid(uid);
     if (!session) return; // already gone: events are delivered at least once
     const grantIds = Object.values(session.authorizations ?? {}).map((a) => a.grantId).filter(Boolean);
     await Promise.all(grantIds.flatMap((grantId) => [
