@@ -120,6 +120,26 @@ mod tests {
     }
 
     #[test]
+    fn jwks_serves_the_id_token_keys_too() {
+        use crate::keys::{generate::private_jwk, Alg};
+        let mut login = private_jwk(Alg::ES256, "login-es256");
+        login.as_object_mut().unwrap().remove("d");
+        let mut settings = crate::testing::settings();
+        settings.insert("ID_TOKEN_JWKS", serde_json::json!({ "keys": [login.clone()] }).to_string());
+        with_settings(settings, |app| async move {
+            let r = app.call(request(Method::Get, "/jwks")).await;
+            assert_eq!(r.status, 200);
+            let keys = json(&r)["keys"].as_array().unwrap().clone();
+            let kids: Vec<&str> = keys.iter().map(|k| k["kid"].as_str().unwrap()).collect();
+            assert_eq!(kids, ["test-rs256", "test-es256", "test-eddsa", "login-es256"]);
+            for member in ["kty", "crv", "x", "y"] {
+                assert_eq!(keys[3][member], login[member], "{member}");
+            }
+            assert!(keys.iter().all(|k| ["d", "p", "q", "dp", "dq", "qi"].iter().all(|m| k.get(*m).is_none())));
+        });
+    }
+
+    #[test]
     fn unknown_routes_and_methods() {
         with_app(|app| async move {
             let r = app.call(request(Method::Get, "/nope")).await;

@@ -351,6 +351,11 @@ mod tests {
         assert_eq!(error_of(&[("ISSUER", "https://id.example.com?x=1")]).setting, "ISSUER");
         assert_eq!(error_of(&[("SIGNING_JWKS", "{}")]).setting, "SIGNING_JWKS");
         assert_eq!(error_of(&[("ID_TOKEN_JWKS", "[1]")]).setting, "ID_TOKEN_JWKS");
+        // A kid of SIGNING_JWKS again in ID_TOKEN_JWKS: refused, naming the setting and the kid.
+        let clash = crate::testing::keys().public_jwks().to_string();
+        let e = error_of(&[("ID_TOKEN_JWKS", &clash)]);
+        assert_eq!(e.setting, "ID_TOKEN_JWKS");
+        assert!(e.to_string().contains("\"test-rs256\" is already a key of SIGNING_JWKS"), "{e}");
         assert_eq!(error_of(&[("ADMIN_TOKEN", "short")]).setting, "ADMIN_TOKEN");
         assert_eq!(error_of(&[("BACKCHANNEL_TIMEOUT_MS", "fast")]).setting, "BACKCHANNEL_TIMEOUT_MS");
         assert_eq!(error_of(&[("PROVIDER_COLOR", "red")]).setting, "PROVIDER_COLOR");

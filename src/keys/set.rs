@@ -1,6 +1,7 @@
 //! The provider's key set: private signing keys from `SIGNING_JWKS`, extra verification keys
-//! from `ID_TOKEN_JWKS`, and the public JWKS served at `jwks_uri`; which keys may have signed
-//! a token.
+//! from `ID_TOKEN_JWKS` (the login half's, or rotated-out ones), and the public JWKS served at
+//! `jwks_uri`, which holds both, so that relying parties verify the login half's ID tokens with
+//! the issuer's one `jwks_uri`; which keys may have signed a token.
 
 use std::fmt;
 
@@ -80,20 +81,31 @@ impl KeySet {
             return Err(err("needs an RS256 key: RS256 is the default ID token algorithm"));
         }
         let mut verifying: Vec<VerifyingKey> = signing.iter().map(|k| k.public().clone()).collect();
-        let public_jwks =
-            serde_json::json!({ "keys": verifying.iter().map(VerifyingKey::public_jwk).collect::<Vec<_>>() });
         if let Some(extra) = extra_jwks {
             let extra = parse_jwks(extra)?
                 .iter()
                 .enumerate()
                 .map(|(i, v)| parse_public(v, i))
                 .collect::<Result<Vec<_>, _>>()?;
+            // One kid, one key across both sets: a relying party picks the key by kid alone.
+            for (i, key) in extra.iter().enumerate() {
+                let Some(kid) = key.kid.as_deref() else { continue };
+                if signing.iter().any(|k| k.kid == kid) {
+                    return Err(err(format!("key {i}: the kid {kid:?} is already a key of SIGNING_JWKS")));
+                }
+                if extra[..i].iter().any(|k| k.kid.as_deref() == Some(kid)) {
+                    return Err(err(format!("key {i}: two keys share the kid {kid:?}")));
+                }
+            }
             verifying.extend(extra);
         }
+        let public_jwks =
+            serde_json::json!({ "keys": verifying.iter().map(VerifyingKey::public_jwk).collect::<Vec<_>>() });
         Ok(KeySet { signing, verifying, public_jwks })
     }
 
-    /// The JWKS served at `jwks_uri`: public parts of the signing keys only.
+    /// The JWKS served at `jwks_uri`: the public parts of the signing keys, then the
+    /// `ID_TOKEN_JWKS` keys (public by construction: a private member is refused).
     pub fn public_jwks(&self) -> &Value {
         &self.public_jwks
     }
@@ -280,8 +292,58 @@ mod tests {
         let keys = KeySet::parse(test_jwks(), Some(&extra)).unwrap();
         let jwt = upstream.signer(Alg::RS256).unwrap().sign(None, &claims());
         assert!(keys.verify::<Value>(&jwt).is_ok());
-        assert_eq!(keys.public_jwks()["keys"].as_array().unwrap().len(), 3);
         assert_eq!(keys.signer(Alg::RS256).unwrap().kid, "test-rs256");
+        assert_eq!(keys.signing_algs(), Alg::ALL.to_vec());
+    }
+
+    #[test]
+    fn public_jwks_publishes_both_sets_without_private_members() {
+        let login =
+            [generate::private_jwk(Alg::RS256, "login-rs256"), generate::private_jwk(Alg::ES256, "login-es256")];
+        let login_public = serde_json::json!({ "keys": login.iter().map(|k| {
+            let mut k = k.clone();
+            for private in ["d", "p", "q", "dp", "dq", "qi"] {
+                k.as_object_mut().unwrap().remove(private);
+            }
+            k
+        }).collect::<Vec<_>>() });
+        let keys = KeySet::parse(test_jwks(), Some(&login_public.to_string())).unwrap();
+        let served = keys.public_jwks()["keys"].as_array().unwrap();
+        let kids: Vec<&str> = served.iter().map(|k| k["kid"].as_str().unwrap()).collect();
+        assert_eq!(kids, ["test-rs256", "test-es256", "test-eddsa", "login-rs256", "login-es256"]);
+        for k in served {
+            for private in ["d", "p", "q", "dp", "dq", "qi", "oth", "k"] {
+                assert!(k.get(private).is_none(), "{private} in {k}");
+            }
+        }
+        // What the login half signs verifies with the served JWKS alone, as a relying party does it.
+        let served_set = KeySet {
+            signing: vec![],
+            verifying: served.iter().enumerate().map(|(i, v)| parse_public(v, i).unwrap()).collect(),
+            public_jwks: Value::Null,
+        };
+        let login_keys = KeySet::parse(&serde_json::json!({ "keys": login }).to_string(), None).unwrap();
+        for alg in [Alg::RS256, Alg::ES256] {
+            let jwt = login_keys.signer(alg).unwrap().sign(None, &claims());
+            assert!(served_set.verify::<Value>(&jwt).is_ok(), "{alg}");
+        }
+    }
+
+    #[test]
+    fn a_kid_names_one_key_across_both_sets() {
+        let public = |kid: &str| {
+            let mut k = generate::private_jwk(Alg::ES256, kid);
+            k.as_object_mut().unwrap().remove("d");
+            k
+        };
+        let clash = serde_json::json!({ "keys": [public("test-es256")] }).to_string();
+        let e = KeySet::parse(test_jwks(), Some(&clash)).err().unwrap().0;
+        assert!(e.contains("\"test-es256\" is already a key of SIGNING_JWKS"), "{e}");
+        let twice = serde_json::json!({ "keys": [public("login"), public("login")] }).to_string();
+        let e = KeySet::parse(test_jwks(), Some(&twice)).err().unwrap().0;
+        assert!(e.contains("two keys share the kid \"login\""), "{e}");
+        let distinct = serde_json::json!({ "keys": [public("login-1"), public("login-2")] }).to_string();
+        assert!(KeySet::parse(test_jwks(), Some(&distinct)).is_ok());
     }
 
     #[test]
