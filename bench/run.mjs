@@ -28,9 +28,9 @@ import { adminLogout } from './phases/admin-logout.mjs';
 import { baseline } from './phases/baseline.mjs';
 import { floor } from './phases/floor.mjs';
 import { hints } from './phases/hints.mjs';
+import { isolate } from './phases/isolate.mjs';
 import { host } from './phases/host.mjs';
 import { mixVsPeer } from './phases/mix-vs-peer.mjs';
-import { requestAlone } from './phases/request-alone.mjs';
 import { scaleRps } from './phases/scale-rps.mjs';
 import { size } from './phases/size.mjs';
 import { startups } from './phases/startups.mjs';
@@ -126,9 +126,11 @@ async function main() {
   await mixVsPeer(ctx, ours, rp);
   if (OPT.variants) await variants(ctx, ours, rp);
 
-  // 4. scale: relying parties (4a), the request alone (4c), sessions of one user (4b)
+  // 5. the isolate's own CPU: V8 profiles of ours and of the twin, the peer, interleaved rounds
+  if (OPT.isolate) await isolate(ctx, ours, rp);
+
+  // 4. scale: relying parties (4a), sessions of one user (4b); the request alone is in 5
   if (OPT.scale) await scaleRps(ctx, ours, rp);
-  if (OPT.scale) await requestAlone(ctx, rp);
   if (OPT.admin) await adminLogout(ctx, ours, rp);
   await ours.stop();
 

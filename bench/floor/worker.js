@@ -10,6 +10,10 @@
 //   GET /fetch?n=3&to=URL              n POSTs of a logout-token-sized form body, in parallel
 //   GET /queue?n=100                   n delivery-sized messages sent in batches of 100
 //   GET /log?n=8                       n console.log lines of a ~200-byte JSON (as the worker logs)
+//   GET /logout?sid=S&to=URL           the twin of one complete logout of the peer's mix: the same
+//                                      platform calls as the worker makes, in the same order, in
+//                                      plain JS (see twinLogout); sessions written first by
+//                                      GET /kv?op=sessions&from=I&n=N (sids twin-I...)
 // Keys are imported once per isolate, as the worker does (src/edge/signer.rs).
 
 const ALGS = {
@@ -136,6 +140,69 @@ async function enqueue(env, n) {
   return n;
 }
 
+const MIX = [['mix-a', 'RS256'], ['mix-b', 'ES256'], ['mix-c', 'RS256']];
+
+async function seedSessions(env, from, n) {
+  for (let i = from; i < from + n; i += 100) {
+    const writes = [];
+    for (let j = i; j < Math.min(i + 100, from + n); j++) {
+      const sid = `twin-${j}`;
+      const record = JSON.stringify({ sid, sub: `user-${j}`, clients: MIX.map(([id]) => id), created_at: 1764000000, expires_at: 1864000000, secret_hash: random(32) });
+      writes.push(env.KV.put(`session/${sid}`, record), env.KV.put(`subject/user-${j}/${sid}`, '1'));
+    }
+    await Promise.all(writes);
+  }
+  for (const [id] of MIX) await env.KV.put(`client/${id}`, clientRecord(id));
+  return n;
+}
+
+/**
+ * One logout as src/protocol/logout.rs and src/edge/notify.rs make it, call for call: the
+ * session and its tombstone (one bulk read), the hint's signature (WebCrypto), the session's
+ * recorded clients (a list), its clients (one bulk read), the outbox written, the re-check
+ * queued, the tombstone written, each relying party's token signed and POSTed in parallel (with
+ * a timeout), the outbox deleted, the session and its subject index deleted, one log line, and
+ * a 303 that clears the cookie. What it leaves out is the worker's own logic: parsing, the
+ * decision, JSON, the page; that is what the ratio to this twin measures.
+ */
+async function twinLogout(env, keys, sid, to) {
+  const k = keys.RS256;
+  if (!k.samples) await verifyN(k, 'RS256', 1);
+  const started = Date.now();
+  const [session] = (await env.KV.get([`session/${sid}`, `ended/${sid}`])).values();
+  if (!session) return new Response('no session', { status: 400 });
+  const hint = k.samples[0];
+  if (!(await crypto.subtle.verify(k.signAlg, k.pub, hint.sig, hint.input))) return new Response('bad hint', { status: 400 });
+  const s = JSON.parse(session);
+  await env.KV.list({ prefix: `member/${sid}/` });
+  const clients = [...(await env.KV.get(s.clients.map((id) => `client/${id}`), 'json')).values()];
+  const logoutId = random(12);
+  const deliveries = clients.map((c, i) => ({ id: `${logoutId}.${i + 1}`, client_id: c.client_id, uri: `${to}/${c.client_id}`, alg: MIX[i][1], sub: s.sub, sid, attempt: 1 }));
+  const outbox = `outbox/${logoutId}`;
+  await env.KV.put(outbox, JSON.stringify({ logout_id: logoutId, deliveries, recheck: { sid, sub: s.sub }, created_at: started }), { expirationTtl: 86400 });
+  await env.Q.send({ logout_id: logoutId, round: 1, sessions: [{ sid, sub: s.sub, notified: s.clients }] }, { delaySeconds: 150 });
+  await env.KV.put(`ended/${sid}`, JSON.stringify({ sub: s.sub, at: started }), { expirationTtl: 366 * 86400 });
+  const attempts = await Promise.all(deliveries.map(async (d) => {
+    const key = keys[d.alg];
+    const input = logoutSigningInput(d.alg, key.kid);
+    const sig = new Uint8Array(await crypto.subtle.sign(key.signAlg, key.priv, enc.encode(input)));
+    const t = Date.now();
+    const res = await fetch(d.uri, {
+      method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: `logout_token=${input}.${b64u(sig)}`, redirect: 'manual', signal: AbortSignal.timeout(5000),
+    });
+    return { event: 'backchannel_attempt', delivery: d.id, client_id: d.client_id, attempt: 1, result: res.status === 200 ? 'delivered' : 'retry', error: null, ms: Date.now() - t };
+  }));
+  await env.KV.delete(outbox);
+  await env.KV.delete(`session/${sid}`);
+  await env.KV.delete(`subject/${s.sub}/${sid}`);
+  console.log(JSON.stringify({ event: 'end_session', outcome: 'signed_out', sessions: 1, attempts }));
+  return new Response(null, {
+    status: 303,
+    headers: { location: `${to}/logged-out?state=x`, 'set-cookie': 'op_session=; Max-Age=0; Path=/; HttpOnly; Secure; SameSite=Lax', 'cache-control': 'no-store' },
+  });
+}
+
 export default {
   async fetch(request, env) {
     const url = new URL(request.url);
@@ -155,7 +222,16 @@ export default {
           const k = (await keysPromise)[alg];
           return new Response(String(await verifyN(k, alg, n)));
         }
+        case '/logout': {
+          const to = url.searchParams.get('to');
+          if (!to || !to.startsWith('http://127.0.0.1:')) return new Response('loopback only', { status: 400 });
+          keysPromise ??= importKeys(env.SIGNING_JWKS);
+          return await twinLogout(env, await keysPromise, url.searchParams.get('sid'), to);
+        }
         case '/kv':
+          if (url.searchParams.get('op') === 'sessions') {
+            return new Response(String(await seedSessions(env, Number(url.searchParams.get('from') ?? 0), Math.min(5000, Number(url.searchParams.get('n') ?? 1)))));
+          }
           return new Response(String(await kv(env, url.searchParams.get('op'), n)));
         case '/log':
           for (let i = 0; i < n; i++) {

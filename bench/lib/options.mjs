@@ -6,11 +6,15 @@
 //   --hint-requests 300 requests per hint-verification measurement
 //   --floor-requests 100 requests per floor measurement
 //   --scale-rps 1,3,10,50,200   relying parties per session
-//   --admin-sessions 1,10,100   sessions of one user ended by one admin logout
+//   --admin-sessions 1,10,100,1000   sessions of one user ended by one admin logout
 //   --starts 3          cold starts timed (the main and wasm instances count)
+//   --isolate-n 600     logouts per run of the isolate rounds (ours, the twin, the peer; ES256 and EdDSA: half)
+//   --rounds 3          interleaved rounds of the isolate phase
+//   --isolate-rps 1,3,10,50,200,1000   relying parties per session, the request alone under a profile
 //   --phase-deadline 90 seconds, per timed phase
 //   --quick             small counts everywhere (a smoke run, ~2 min)
-//   --no-peer --no-host --no-floor --no-variants --no-scale --no-admin --no-wasm
+//   --no-peer --no-host --no-floor --no-variants --no-scale --no-admin --no-wasm --no-isolate
+//   --wasm              also SIGNER=wasm (builds the wasm-crypto variant into build-wasm-crypto/)
 //   --out bench/results/latest.json
 //   --summarize FILE    print the table of an earlier run's JSON again (and refresh it in FILE), run nothing
 import path from 'node:path';
@@ -29,8 +33,11 @@ export function parseOptions(argv, root) {
     hintRequests: num('hint-requests', quick ? 80 : 300, 10, 5000),
     floorRequests: num('floor-requests', quick ? 40 : 100, 10, 2000),
     scaleRps: list('scale-rps', '1,3,10,50,200').map((x) => Math.min(400, Math.max(1, x))),
-    adminSessions: list('admin-sessions', '1,10,100').map((x) => Math.min(500, Math.max(1, x))),
+    adminSessions: list('admin-sessions', quick ? '1,10,100' : '1,10,100,1000').map((x) => Math.min(1000, Math.max(1, x))),
     starts: num('starts', 3, 1, 10),
+    isolateN: num('isolate-n', quick ? 150 : 600, 10, 5000),
+    rounds: num('rounds', quick ? 1 : 3, 1, 9),
+    isolateRps: list('isolate-rps', quick ? '1,10,200' : '1,3,10,50,200,1000').map((x) => Math.min(1000, Math.max(1, x))),
     phaseDeadlineS: num('phase-deadline', 90, 5, 600),
     peer: !flag('no-peer'),
     host: !flag('no-host'),
@@ -38,7 +45,8 @@ export function parseOptions(argv, root) {
     variants: !flag('no-variants'),
     scale: !flag('no-scale'),
     admin: !flag('no-admin'),
-    wasm: !flag('no-wasm'),
+    wasm: flag('wasm'),
+    isolate: !flag('no-isolate'),
     out: path.resolve(root, arg('out', 'bench/results/latest.json')),
   };
   return { opt, quick, summarizeFile: arg('summarize', null) };

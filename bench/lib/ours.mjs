@@ -12,10 +12,10 @@ import { adminApi, createSessions, hintMinter } from './oidc.mjs';
 import { projectConfig, snapshotBuild, startWrangler } from './wrangler.mjs';
 
 /** Starts the worker (a copy of build/ under ctx.work) with fresh keys and `extraVars`; stopped by the run's cleanup. */
-export async function startOurs(ctx, label, extraVars = {}, { noConsumer = false } = {}) {
+export async function startOurs(ctx, label, extraVars = {}, { noConsumer = false, buildDir = 'build' } = {}) {
   const dir = path.join(ctx.work, label);
   fs.mkdirSync(dir, { recursive: true });
-  const main = snapshotBuild(dir);
+  const main = snapshotBuild(dir, buildDir);
   const port = await freePort();
   const vars = { ...generateVars({ port }), ...extraVars };
   let configText = projectConfig(main);

@@ -26,7 +26,7 @@ export async function scaleRun(w, rp, { label, count, prepare, send, keysOf, idl
     const answeredAt = Date.now();
     if (!r.ok) errors += 1;
     extra ??= r.extra;
-    const got = await rp.waitFor(keys, 60_000, answeredAt);
+    const got = await rp.waitFor(keys, 180_000, answeredAt);
     await sleep(100);
     const c = w.meter.mark();
     const dr = w.meter.between(a, b);

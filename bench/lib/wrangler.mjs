@@ -26,10 +26,10 @@ function portOpen(port) {
   });
 }
 
-/** Copies build/ to `dir/build` and returns the path of the copy's index.js. */
-export function snapshotBuild(dir) {
-  const src = path.join(ROOT, 'build');
-  if (!fs.existsSync(path.join(src, 'index.js'))) throw new Error('build/index.js is missing: run bash scripts/build.sh');
+/** Copies build/ (or `from`, another build folder) to `dir/build` and returns the path of the copy's index.js. */
+export function snapshotBuild(dir, from = 'build') {
+  const src = path.join(ROOT, from);
+  if (!fs.existsSync(path.join(src, 'index.js'))) throw new Error(`${from}/index.js is missing: run bash scripts/build.sh`);
   const dst = path.join(dir, 'build');
   fs.cpSync(src, dst, { recursive: true });
   return path.join(dst, 'index.js');
@@ -135,6 +135,7 @@ export async function startWrangler({ configText, vars, port, probe = '/', timeo
   return {
     url,
     port,
+    inspectorPort,
     pid: group.pid,
     dir,
     startup: {

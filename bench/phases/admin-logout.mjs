@@ -1,5 +1,5 @@
 // 4b. Scale with sessions: the admin logout of one user (DELETE /admin/sessions?sub=) with 1, 10,
-// 100 sessions of the 3-RP mix, page by page (SUBJECT_LOGOUT_PAGE sessions per request).
+// 100, 1000 sessions of the 3-RP mix, page by page (SUBJECT_LOGOUT_PAGE sessions per request).
 import { request } from '../lib/load.mjs';
 import { idleRate } from '../lib/measure.mjs';
 import { createSessions } from '../lib/oidc.mjs';
@@ -13,7 +13,7 @@ export async function adminLogout(ctx, ours, rp) {
   const idle = report.scale.idleWorkerdMsPerS;
   const clients = clientsOf('mix');
   for (const sCount of opt.adminSessions) {
-    const repeats = sCount <= 1 ? 10 : sCount <= 10 ? 4 : 2;
+    const repeats = sCount <= 1 ? 10 : sCount <= 10 ? 4 : sCount < 1000 ? 2 : 1;
     say(`\n[admin logout] DELETE /admin/sessions?sub=..., ${sCount} sessions of 3 RPs each, ${repeats} times`);
     const r = await ctx.phase(`admin ${sCount} sessions`, () => scaleRun(ours, rp, {
       label: `${sCount} sessions`,

@@ -8,6 +8,7 @@ import { r2, r3 } from '../lib/load.mjs';
 import { f1, median } from '../lib/print.mjs';
 import { costTables } from './cost.mjs';
 import { goalsTable } from './goals.mjs';
+import { isolateTables } from './isolate.mjs';
 import { perRequestTable } from './per-request.mjs';
 import { scaleTables } from './scale.mjs';
 import { sizeTable } from './size.mjs';
@@ -30,6 +31,7 @@ export function summarize(report, opt, budget) {
   perRequestTable(v, out);
   sizeTable(v, out);
   if (report.scale) scaleTables(v, out);
+  isolateTables(v, out);
   goalsTable(v, out);
 
   const foreign = Object.values(R).map((r) => r.cpu.foreignCpuS).filter(Number.isFinite);

@@ -1,4 +1,4 @@
-// Tables 4a, 4b, 4c: scale with relying parties and sessions, the queue consumer, the request alone.
+// Tables 4a, 4b: scale with relying parties and sessions, the queue consumer (the request alone: table 5).
 import { isolateEstimate } from '../lib/estimate.mjs';
 import { r2, r3 } from '../lib/load.mjs';
 import { f1, table } from '../lib/print.mjs';
@@ -44,11 +44,6 @@ export function scaleTables(v, out) {
     out.push(`Each RP delivered inline adds ${f1(slope)} ms of request CPU (${lo.rps} -> ${hi.rps} RPs; isolate estimate ${f1(slopeEst)} ms). At BACKCHANNEL_INLINE_MAX = ${budget.inlineMax}: ${budget.inlineMax} RS256 signatures alone are ${f1(budget.inlineMax * floor.sign.RS256)} ms of WebCrypto CPU here (ES256: ${f1(budget.inlineMax * floor.sign.ES256)} ms, EdDSA: ${f1(budget.inlineMax * floor.sign.EdDSA)} ms).`);
   }
   if (Number.isFinite(perMsg)) out.push(`Queue consumer: ${f1(perMsg)} ms of CPU per message (pooled over ${r2(tokensAfter)} messages; sign + POST + log + ack); one invocation of ${B} messages (max_batch_size) = ${f1(invocation.rawMs)} ms raw, isolate estimate ${f1(invocation.isolateEstimateMs)} ms.`);
-  if (report.scale.alone?.length) {
-    out.push(table('4c. The request alone: the same RP-initiated logouts against an instance without a queue consumer (nothing overlaps the request; queued tokens wait), one at a time, CPU ms per request, idle rate subtracted',
-      ['RPs', 'logouts', 'errors', 'request CPU (median)', 'mean', 'isolate est.', 'inline + queued', 'subrequests'],
-      report.scale.alone.map((r) => [r.rps, r.logouts, r.errors, r.requestCpuMs, r.requestCpuMeanMs, r.isolateEstimateMs, `${r.subrequests.fetches} + ${r.rps - r.subrequests.fetches}`, r.subrequests.total])));
-  }
   out.push(table(`4b. Scale: sessions of one user ended by DELETE /admin/sessions?sub= (3 RPs each; backchannel_logout_session_required: one token per RP and session; at most ${budget.subjectPage} sessions per request, the rest by its cursor: CPU, deliveries and subrequests per request)`,
     ['sessions', 'runs', 'requests each', 'errors', ...cols], report.scale.admin.map((r) => [r.sessions, r.logouts, r.requestsPerLogout ?? 1, r.errors, ...cells(r)])));
 }

@@ -10,9 +10,9 @@ use std::cell::{Cell, OnceCell};
 use std::rc::Rc;
 
 use serde_json::Value;
-use worker::{
-    event, kv, Context, Env, Headers, MessageBatch, Request, Response, Result, ScheduleContext, ScheduledEvent,
-};
+use wasm_bindgen::prelude::wasm_bindgen;
+use wasm_bindgen::JsValue;
+use worker::{event, Context, Env, Headers, MessageBatch, Request, Response, Result, ScheduleContext, ScheduledEvent};
 
 use crate::app;
 use crate::budget::BULK_READ_MAX;
@@ -38,18 +38,49 @@ fn config(env: &Env) -> std::result::Result<Rc<Config>, ConfigError> {
     })
 }
 
+#[wasm_bindgen(module = "/src/edge/kv.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = kvGet, catch)]
+    async fn kv_get(ns: &JsValue, key: &str) -> std::result::Result<JsValue, JsValue>;
+    #[wasm_bindgen(js_name = kvGetMany, catch)]
+    async fn kv_get_many(ns: &JsValue, keys: &str) -> std::result::Result<JsValue, JsValue>;
+    #[wasm_bindgen(js_name = kvPut, catch)]
+    async fn kv_put(
+        ns: &JsValue,
+        key: &str,
+        value: &str,
+        expiration: f64,
+        metadata: &str,
+    ) -> std::result::Result<JsValue, JsValue>;
+    #[wasm_bindgen(js_name = kvDelete, catch)]
+    async fn kv_delete(ns: &JsValue, key: &str) -> std::result::Result<JsValue, JsValue>;
+    #[wasm_bindgen(js_name = kvList, catch)]
+    async fn kv_list(
+        ns: &JsValue,
+        prefix: &str,
+        cursor: Option<String>,
+        limit: u32,
+    ) -> std::result::Result<JsValue, JsValue>;
+}
+
+/// The two KV namespaces, called through kv.js (one crossing per call, strings in and out).
 pub(crate) struct KvStores {
-    clients: kv::KvStore,
-    sessions: kv::KvStore,
+    clients: JsValue,
+    sessions: JsValue,
     subrequests: Cell<usize>,
 }
 
 impl KvStores {
-    fn new(clients: kv::KvStore, sessions: kv::KvStore) -> Self {
-        KvStores { clients, sessions, subrequests: Cell::new(0) }
+    /// The `CLIENTS` and `SESSIONS` bindings; an error names a missing one.
+    fn of(env: &Env) -> Result<Self> {
+        let binding = |name: &str| match js_sys::Reflect::get(env, &JsValue::from_str(name)) {
+            Ok(b) if b.is_object() => Ok(b),
+            _ => Err(worker::Error::RustError(format!("no KV binding {name}"))),
+        };
+        Ok(KvStores { clients: binding("CLIENTS")?, sessions: binding("SESSIONS")?, subrequests: Cell::new(0) })
     }
 
-    fn ns(&self, ns: Ns) -> &kv::KvStore {
+    fn ns(&self, ns: Ns) -> &JsValue {
         self.subrequests.set(self.subrequests.get() + 1);
         match ns {
             Ns::Clients => &self.clients,
@@ -58,30 +89,47 @@ impl KvStores {
     }
 }
 
-/// A value handed to KV as the JS string it is: worker's conversion of a `&str` goes through
-/// serde-wasm-bindgen and then checks whether the result is a number, a boolean or JSON.
-struct KvText<'a>(&'a str);
-
-impl kv::ToRawKvValue for KvText<'_> {
-    fn raw_kv_value(&self) -> std::result::Result<wasm_bindgen::JsValue, kv::KvError> {
-        Ok(wasm_bindgen::JsValue::from_str(self.0))
-    }
+fn store_err(e: JsValue) -> StoreError {
+    StoreError(e.as_string().unwrap_or_else(|| {
+        js_sys::Reflect::get(&e, &"message".into())
+            .ok()
+            .and_then(|m| m.as_string())
+            .unwrap_or_else(|| "KV failed".into())
+    }))
 }
 
-fn store_err(e: kv::KvError) -> StoreError {
-    StoreError(e.to_string())
+/// A JSON answer of kv.js, read as `T`.
+fn parsed<T: serde::de::DeserializeOwned>(answer: JsValue) -> std::result::Result<T, StoreError> {
+    let text = answer.as_string().ok_or_else(|| StoreError("KV answered no text".into()))?;
+    serde_json::from_str(&text).map_err(|e| StoreError(format!("KV answered unreadable JSON: {e}")))
+}
+
+#[derive(serde::Deserialize)]
+struct RawPage {
+    keys: Vec<RawKey>,
+    cursor: Option<String>,
+}
+
+#[derive(serde::Deserialize)]
+struct RawKey {
+    name: String,
+    metadata: Option<Value>,
 }
 
 impl Store for KvStores {
     async fn get(&self, ns: Ns, key: &str) -> std::result::Result<Option<String>, StoreError> {
-        self.ns(ns).get(key).text().await.map_err(store_err)
+        Ok(kv_get(self.ns(ns), key).await.map_err(store_err)?.as_string())
     }
 
     async fn get_many(&self, ns: Ns, keys: &[String]) -> std::result::Result<Vec<Option<String>>, StoreError> {
         let mut out = Vec::with_capacity(keys.len());
         for chunk in keys.chunks(BULK_READ_MAX) {
-            let mut found = self.ns(ns).get_bulk(chunk).text().await.map_err(store_err)?;
-            out.extend(chunk.iter().map(|k| found.remove(k).flatten()));
+            let wanted = serde_json::to_string(chunk).expect("keys serialise");
+            let found: Vec<Option<String>> = parsed(kv_get_many(self.ns(ns), &wanted).await.map_err(store_err)?)?;
+            if found.len() != chunk.len() {
+                return Err(StoreError("KV answered another number of values".into()));
+            }
+            out.extend(found);
         }
         Ok(out)
     }
@@ -94,18 +142,16 @@ impl Store for KvStores {
         expires_at: Option<i64>,
         metadata: Option<Value>,
     ) -> std::result::Result<(), StoreError> {
-        let mut put = self.ns(ns).put(key, KvText(value)).map_err(store_err)?;
-        if let Some(exp) = expires_at {
-            put = put.expiration(exp.max(0) as u64);
-        }
-        if let Some(meta) = metadata {
-            put = put.metadata(meta).map_err(store_err)?;
-        }
-        put.execute().await.map_err(store_err)
+        // 0: no expiration (kv.js); an expiry always lies ahead of now (state/ computes it).
+        let expiration = expires_at.map_or(0.0, |e| e.max(0) as f64);
+        let metadata = metadata.map(|m| m.to_string()).unwrap_or_default();
+        kv_put(self.ns(ns), key, value, expiration, &metadata).await.map_err(store_err)?;
+        Ok(())
     }
 
     async fn delete(&self, ns: Ns, key: &str) -> std::result::Result<(), StoreError> {
-        self.ns(ns).delete(key).await.map_err(store_err)
+        kv_delete(self.ns(ns), key).await.map_err(store_err)?;
+        Ok(())
     }
 
     fn subrequests(&self) -> usize {
@@ -119,14 +165,10 @@ impl Store for KvStores {
         cursor: Option<String>,
         limit: u32,
     ) -> std::result::Result<ListPage, StoreError> {
-        let mut list = self.ns(ns).list().prefix(prefix.to_string()).limit(limit.into());
-        if let Some(c) = cursor {
-            list = list.cursor(c);
-        }
-        let page = list.execute().await.map_err(store_err)?;
+        let page: RawPage = parsed(kv_list(self.ns(ns), prefix, cursor, limit).await.map_err(store_err)?)?;
         Ok(ListPage {
             keys: page.keys.into_iter().map(|k| Listed { key: k.name, metadata: k.metadata }).collect(),
-            cursor: if page.list_complete { None } else { page.cursor },
+            cursor: page.cursor,
         })
     }
 }
@@ -191,7 +233,7 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
         Ok(r) => r,
         Err(resp) => return write_response(resp),
     };
-    let stores = KvStores::new(env.kv("CLIENTS")?, env.kv("SESSIONS")?);
+    let stores = KvStores::of(&env)?;
     let platform = platform(&config, &stores, &env);
     let ctx = Ctx { config: &config, store: &stores, platform: &platform, now: notify::now() };
     let started = worker::Date::now().as_millis();
@@ -227,11 +269,10 @@ async fn queue(batch: MessageBatch<String>, env: Env, _ctx: Context) -> Result<(
             return Ok(());
         }
     };
-    let (Ok(clients), Ok(sessions)) = (env.kv("CLIENTS"), env.kv("SESSIONS")) else {
+    let Ok(stores) = KvStores::of(&env) else {
         batch.retry_all();
         return Ok(());
     };
-    let stores = KvStores::new(clients, sessions);
     let platform = platform(&config, &stores, &env);
     notify::consume(batch, &config, &platform).await;
     platform.flush_log(None);
@@ -243,8 +284,7 @@ async fn queue(batch: MessageBatch<String>, env: Env, _ctx: Context) -> Result<(
 #[event(scheduled)]
 async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
     let Ok(config) = config(&env) else { return };
-    let (Ok(clients), Ok(sessions)) = (env.kv("CLIENTS"), env.kv("SESSIONS")) else { return };
-    let stores = KvStores::new(clients, sessions);
+    let Ok(stores) = KvStores::of(&env) else { return };
     let platform = platform(&config, &stores, &env);
     notify::sweep(&platform).await;
     platform.flush_log(None);

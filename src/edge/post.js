@@ -85,8 +85,6 @@ async function one(job, keys, timeoutMs) {
   }
   try {
     const res = await fetch(request);
-    // The body is not wanted; cancelling it frees the connection.
-    res.body?.cancel().catch(() => {});
     return done({ kind: 'answer', status: res.status, retryAfter: res.headers.get('retry-after')?.slice(0, 64) ?? null });
   } catch (e) {
     if (e?.name === 'TimeoutError' || e?.name === 'AbortError') return done({ kind: 'timeout' });
