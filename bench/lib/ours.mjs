@@ -12,7 +12,7 @@ import { adminApi, createSessions, hintMinter } from './oidc.mjs';
 import { projectConfig, snapshotBuild, startWrangler } from './wrangler.mjs';
 
 /** Starts the worker (a copy of build/ under ctx.work) with fresh keys and `extraVars`; stopped by the run's cleanup. */
-export async function startOurs(ctx, label, extraVars = {}, { noConsumer = false, buildDir = 'build' } = {}) {
+export async function startOurs(ctx, label, extraVars = {}, { noConsumer = false, buildDir = 'build', profileFirst = false } = {}) {
   const dir = path.join(ctx.work, label);
   fs.mkdirSync(dir, { recursive: true });
   const main = snapshotBuild(dir, buildDir);
@@ -22,7 +22,7 @@ export async function startOurs(ctx, label, extraVars = {}, { noConsumer = false
   // Without the consumer, queued messages wait: no consumer work overlaps a request.
   if (noConsumer) configText = configText.replace(/^\[\[queues\.consumers\]\][\s\S]*?(?=^\[|^#)/m, '');
   if (noConsumer && /queues\.consumers/.test(configText)) throw new Error('could not remove the queue consumer');
-  const w = await startWrangler({ configText, vars, port, probe: '/.well-known/openid-configuration', label });
+  const w = await startWrangler({ configText, vars, port, probe: '/.well-known/openid-configuration', label, profileFirst });
   ctx.cleanups.push(() => w.stop());
   return { ...w, vars, admin: adminApi(w.url, vars.ADMIN_TOKEN), mint: await hintMinter(vars), meter: groupMeter(w.pid) };
 }

@@ -154,4 +154,27 @@ export async function profiled(inspectorPort, work, { intervalUs = 100, glueUrl 
   }
 }
 
+/**
+ * Starts a profile now; `stop()` ends it and answers like {@link profiled} for `units` units.
+ * For a window that is not one function call (the first request of a fresh instance).
+ */
+export async function startProfile(inspectorPort, { intervalUs = 100, glueUrl } = {}) {
+  let units = 1;
+  let release;
+  const done = new Promise((r) => (release = r));
+  const result = profiled(inspectorPort, async () => {
+    await done;
+    return units;
+  }, { intervalUs, glueUrl });
+  // Profiler.start has been sent once the session is up; a short pause lets it take effect.
+  await sleep(300);
+  return {
+    stop: (n = 1) => {
+      units = n;
+      release();
+      return result;
+    },
+  };
+}
+
 const r3 = (x) => (x === null || x === undefined ? x : Math.round(x * 1000) / 1000);

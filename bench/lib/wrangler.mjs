@@ -9,6 +9,7 @@ import path from 'node:path';
 
 import { freePort, node22, ROOT, spawnWranglerGroup, wranglerEnv, wranglerJs } from '../../tests/support/worker.mjs';
 import { toEnvFile } from '../../tests/support/keys.mjs';
+import { startProfile } from './profile.mjs';
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const LOG_LIMIT = 128 * 1024;
@@ -58,7 +59,7 @@ export function consumerBatch() {
  * env file). `probe` is the path requested to time the first answers. Returns
  * {url, port, pid (the process group), startup, log(), stop()}.
  */
-export async function startWrangler({ configText, vars, port, probe = '/', timeoutMs = 90_000, label = 'worker' }) {
+export async function startWrangler({ configText, vars, port, probe = '/', timeoutMs = 90_000, label = 'worker', profileFirst = false }) {
   port ??= await freePort();
   const inspectorPort = await freePort();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `edge-logout-bench-${label}-`));
@@ -116,6 +117,9 @@ export async function startWrangler({ configText, vars, port, probe = '/', timeo
     if (ms() > timeoutMs) await fail(`no "Ready on" within ${timeoutMs} ms`);
     await sleep(5);
   }
+  // The first request under a V8 profile of the isolate (what it is made of): the profile starts
+  // after "Ready on", before any request reaches the worker.
+  const profile = profileFirst ? await startProfile(inspectorPort).catch(() => null) : null;
   while (!first) {
     if (group.exited()) await fail(`wrangler exited early ${JSON.stringify(group.exited())}`);
     if (ms() > timeoutMs) await fail(`no answer within ${timeoutMs} ms`);
@@ -125,6 +129,7 @@ export async function startWrangler({ configText, vars, port, probe = '/', timeo
       await sleep(10);
     }
   }
+  const firstProfile = profile ? await profile.stop(1).catch((e) => ({ error: String(e.message ?? e) })) : undefined;
   const later = [];
   for (let i = 0; i < 3; i++) {
     const sent = ms();
@@ -146,6 +151,7 @@ export async function startWrangler({ configText, vars, port, probe = '/', timeo
       firstRequestMs: first.requestMs,
       readyToFirstAnswerMs: first.answeredMs - readyLogMs,
       nextRequestsMs: later,
+      ...(firstProfile ? { firstProfile } : {}),
     },
     log: group.log,
     stop,

@@ -3,7 +3,6 @@
 // group; they share the view made here.
 import os from 'node:os';
 
-import { isolateEstimate } from '../lib/estimate.mjs';
 import { r2, r3 } from '../lib/load.mjs';
 import { f1, median } from '../lib/print.mjs';
 import { costTables } from './cost.mjs';
@@ -23,9 +22,8 @@ export function summarize(report, opt, budget) {
   const mixCpu = median([R.mix?.cpu.workerdMsPerLogout, R.mixAgain?.cpu.workerdMsPerLogout].filter(Boolean));
   const mixRate = median([R.mix?.logoutsPerS, R.mixAgain?.logoutsPerS].filter(Boolean));
   const mixSub = budget.subrequestsLogout(3);
-  const est = (run, sub) => (run && run.concurrency === opt.concurrency ? isolateEstimate(run.cpu.workerdMsPerLogout, sub, floor) : NaN);
   report.derived = { floorPerLogoutMs: r3(floorLogout), mixCpuMsPerLogout: mixCpu, mixLogoutsPerS: mixRate };
-  const v = { report, opt, budget, R, P, floor, floorLogout, mixCpu, mixRate, mixSub, est, S: report.size, st: report.startups ?? [] };
+  const v = { report, opt, budget, R, P, floor, floorLogout, mixCpu, mixRate, mixSub, S: report.size, st: report.startups ?? [] };
 
   costTables(v, out);
   perRequestTable(v, out);

@@ -18,4 +18,9 @@ export function sizeTable(v, out) {
   if (fs0) rows3.push(['  the same for the floor (JS worker, no wasm)', `${f1(fs0.firstRequestMs)} ms`, 'the local runtime\'s own first-request cost']);
   rows3.push(['next requests (discovery)', `${f1(median(st.flatMap((s) => s.nextRequestsMs)))} ms`, '']);
   out.push(table('3. Size and start-up', ['what', 'value', 'gzip / samples'], rows3));
+  const fp = report.firstRequestProfile;
+  if (fp && !fp.error) {
+    out.push(table(`3. The first request of a fresh instance under a V8 profile (another instance; profiling slows it): ${fp.busyMs} ms of isolate time, by category and top functions`,
+      ['what', 'ms', 'source'], [...Object.entries(fp.perUnit).sort((a, b) => b[1] - a[1]).map(([k, x]) => [k, x, '']), ...fp.topFunctionsMsPerUnit.slice(0, 12)]));
+  }
 }
