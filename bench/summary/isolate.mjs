@@ -39,7 +39,7 @@ export function isolateTables(v, out) {
   }
   const PR = I.perRequest;
   if (PR) {
-    out.push(table('5. The request alone (no consumer), isolate CPU per request, by relying parties', ['RPs', 'logouts', 'errors', 'isolate ms', 'subrequests (code)'],
+    out.push(table(`5. The request alone (no consumer, one at a time), isolate CPU per request, by relying parties; the twin's logout of 3 RPs one at a time: ${f1(I.twinAloneMs)} ms`, ['RPs', 'logouts', 'errors', 'isolate ms', 'subrequests (code)'],
       PR.requests.map((r) => [r.rps, r.logouts, r.errors, r.isolateMsPerRequest, r.subrequests])));
     if (PR.consumer) {
       const c = PR.consumer;

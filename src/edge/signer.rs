@@ -20,8 +20,8 @@ use web_sys::{CryptoKey, SubtleCrypto};
 use crate::keys::{Alg, SigningKey, VerifyingKey};
 
 thread_local! {
-    /// Imported verification keys by their public JWK; `None` records an import that failed
-    /// (not retried).
+    /// Imported verification keys by `alg:kid` (kids are unique across both key sets), or by
+    /// public JWK for a key without one; `None` records an import that failed (not retried).
     static VERIFIERS: RefCell<HashMap<String, Option<CryptoKey>>> = RefCell::new(HashMap::new());
 }
 
@@ -63,11 +63,14 @@ pub fn sign_in_wasm(key: &SigningKey, input: &[u8]) -> Result<Vec<u8>, String> {
 }
 
 async fn imported_public(key: &VerifyingKey) -> Option<CryptoKey> {
-    let jwk = key.public_jwk().to_string();
-    if let Some(cached) = VERIFIERS.with(|m| m.borrow().get(&jwk).cloned()) {
+    let name = match &key.kid {
+        Some(kid) => format!("{}:{kid}", key.alg.name()),
+        None => key.public_jwk().to_string(),
+    };
+    if let Some(cached) = VERIFIERS.with(|m| m.borrow().get(&name).cloned()) {
         return cached;
     }
-    let result = match import(&jwk, key.alg).await {
+    let result = match import(&key.public_jwk().to_string(), key.alg).await {
         Ok(k) => Some(k),
         Err(e) => {
             worker::console_warn!(
@@ -77,7 +80,7 @@ async fn imported_public(key: &VerifyingKey) -> Option<CryptoKey> {
             None
         }
     };
-    VERIFIERS.with(|m| m.borrow_mut().insert(jwk, result.clone()));
+    VERIFIERS.with(|m| m.borrow_mut().insert(name, result.clone()));
     result
 }
 
