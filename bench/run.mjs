@@ -127,7 +127,7 @@ async function main() {
   if (OPT.variants) await variants(ctx, ours, rp);
 
   // 5. the isolate's own CPU: V8 profiles of ours and of the twin, the peer, interleaved rounds
-  if (OPT.isolate) await isolate(ctx, ours, rp);
+  if (OPT.isolate) await isolate(ctx, rp);
 
   // 4. scale: relying parties (4a), sessions of one user (4b); the request alone is in 5
   if (OPT.scale) await scaleRps(ctx, ours, rp);
