@@ -49,6 +49,20 @@ export function compatibilityDateLine() {
   return m ? m[0] : 'compatibility_date = "2026-11-01"';
 }
 
+/**
+ * Starts the floor worker (bench/floor: the per-unit routes and the twin's /logout) with the
+ * project's compatibility date and the worker's signing keys; stopped by the run's cleanup.
+ */
+export async function startFloorWorker(ctx, signingJwks, label) {
+  const configText = fs
+    .readFileSync(path.join(ROOT, 'bench/floor/wrangler.toml'), 'utf8')
+    .replace(/^main = .*$/m, `main = ${JSON.stringify(path.join(ROOT, 'bench/floor/worker.js'))}`)
+    .replace(/^compatibility_date = .*$/m, compatibilityDateLine());
+  const w = await startWrangler({ configText, vars: { SIGNING_JWKS: signingJwks }, probe: '/noop', label });
+  ctx.cleanups.push(() => w.stop());
+  return w;
+}
+
 /** The queue consumer's `max_batch_size` in the project's wrangler.toml (10 when not set: the platform's default). */
 export function consumerBatch() {
   return Number(/max_batch_size = (\d+)/.exec(fs.readFileSync(path.join(ROOT, 'wrangler.toml'), 'utf8'))?.[1] ?? 10);

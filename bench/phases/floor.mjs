@@ -1,23 +1,15 @@
 // 2a. The floor: what a logout's parts cost alone in the same runtime (bench/floor, a tiny JS
 // worker with the same keys): signatures, verifications, KV operations, POSTs, queue messages,
 // log lines, per unit, at the main concurrency and alone.
-import fs from 'node:fs';
-import path from 'node:path';
 
-import { ROOT } from '../../tests/support/worker.mjs';
 import { r3, request } from '../lib/load.mjs';
 import { perRequest } from '../lib/measure.mjs';
 import { say } from '../lib/print.mjs';
-import { compatibilityDateLine, startWrangler } from '../lib/wrangler.mjs';
+import { startFloorWorker } from '../lib/wrangler.mjs';
 
 async function measureFloor(ctx, vars, rp) {
   const { opt } = ctx;
-  const text = fs
-    .readFileSync(path.join(ROOT, 'bench/floor/wrangler.toml'), 'utf8')
-    .replace(/^main = .*$/m, `main = ${JSON.stringify(path.join(ROOT, 'bench/floor/worker.js'))}`)
-    .replace(/^compatibility_date = .*$/m, compatibilityDateLine());
-  const w = await startWrangler({ configText: text, vars: { SIGNING_JWKS: vars.SIGNING_JWKS }, probe: '/noop', label: 'floor' });
-  ctx.cleanups.push(() => w.stop());
+  const w = await startFloorWorker(ctx, vars.SIGNING_JWKS, 'floor');
   const R = opt.floorRequests;
   const ok = (r) => r.status < 300;
   const out = { startup: w.startup, raw: {} };

@@ -5,10 +5,7 @@
 // EdDSA), so that drift and contention hit all alike. Then, one at a time, the request's
 // isolate CPU at each number of relying parties (an instance without a queue consumer: the
 // request alone), and the consumer's.
-import fs from 'node:fs';
-import path from 'node:path';
 
-import { ROOT } from '../../tests/support/worker.mjs';
 import { groupMeter } from '../lib/cpu.mjs';
 import { pool, r2, r3, request, sleep } from '../lib/load.mjs';
 import { logoutRun } from '../lib/logout-run.mjs';
@@ -18,15 +15,10 @@ import { clientsOf, logoutRequest, prepareLogouts, randomState, scaleClients, st
 import { runPeer } from '../lib/peer.mjs';
 import { say } from '../lib/print.mjs';
 import { profiled } from '../lib/profile.mjs';
-import { compatibilityDateLine, startWrangler } from '../lib/wrangler.mjs';
+import { startFloorWorker } from '../lib/wrangler.mjs';
 
 async function startTwin(ctx, vars) {
-  const text = fs
-    .readFileSync(path.join(ROOT, 'bench/floor/wrangler.toml'), 'utf8')
-    .replace(/^main = .*$/m, `main = ${JSON.stringify(path.join(ROOT, 'bench/floor/worker.js'))}`)
-    .replace(/^compatibility_date = .*$/m, compatibilityDateLine());
-  const w = await startWrangler({ configText: text, vars: { SIGNING_JWKS: vars.SIGNING_JWKS }, probe: '/noop', label: 'twin' });
-  ctx.cleanups.push(() => w.stop());
+  const w = await startFloorWorker(ctx, vars.SIGNING_JWKS, 'twin');
   return { ...w, meter: groupMeter(w.pid), next: 0 };
 }
 
