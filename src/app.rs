@@ -244,7 +244,7 @@ mod tests {
                     let rechecks = app.notified.rechecks();
                     assert_eq!(rechecks.len(), 1);
                     let check = &rechecks[0];
-                    crate::protocol::logout::recheck(&app.store, &app.notified, check, app.now).await.unwrap();
+                    crate::protocol::logout::recheck(&app.store, &app.notified, check, None, app.now).await.unwrap();
                     assert_eq!(app.store.take_counts(), ops(2, 0, 0, 1), "{k} RPs, a re-check");
                 });
             }

@@ -79,14 +79,33 @@ pub struct Recheck {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subject: Option<String>,
     pub sessions: Vec<EndedSession>,
+    /// Deliveries the logout could not hand off (a queue send or a record write failed): the
+    /// look sends them again.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unsent: Vec<Delivery>,
 }
 
 /// One ended session, and the clients already told of it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EndedSession {
     pub sid: String,
-    pub sub: String,
+    /// Its user, when the logout knew it. A session ended unseen through the browser's cookie
+    /// alone has none until its record is seen; a record of another user is never ended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sub: Option<String>,
     pub notified: Vec<String>,
+    /// The session-ended event still owed to the login system: a session ended unseen, whose
+    /// user was not known, is reported once its record is seen.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owed_event: Option<OwedEvent>,
+}
+
+/// A session-ended event to send once the session's user is known.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OwedEvent {
+    pub reason: EndReason,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub initiator: Option<String>,
 }
 
 /// What the queue carries: a delivery attempt, or a re-check.
