@@ -108,9 +108,10 @@ pub struct Unseen<'a> {
 }
 
 /// Subrequests [`end_sessions`] makes that the store does not count by the time the inline
-/// deliveries are budgeted: the look's queue send, and should it fail, its record and the
-/// sweep's marker.
-const UNCOUNTED_SUBREQUESTS: usize = 3;
+/// deliveries are budgeted: the look's queue send, and the outbox write should it be refused
+/// (its marker for the sweep is a KV call of the same kind: Cloudflare services have a budget
+/// of their own, developers.cloudflare.com/workers/platform/limits/#subrequests).
+const UNCOUNTED_SUBREQUESTS: usize = 2;
 
 /// The outbox record of a logout: everything it will send, and its look; due for the sweep
 /// only once that look should have removed it.
