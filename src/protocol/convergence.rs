@@ -18,7 +18,7 @@ use crate::protocol::logout::{self, RECHECK_DELAYS_S};
 use crate::state::deliveries::QueueMessage;
 use crate::state::memory::MemoryStore;
 use crate::state::outbox;
-use crate::state::sessions::{self, Lookup};
+use crate::state::sessions::{self, Lookup, Session};
 use crate::state::store::Ns;
 use crate::testing::eventual::{Delays, Outage, World};
 use crate::testing::stores::{FailingWrites, Yielding};
@@ -916,4 +916,52 @@ fn a_session_created_twice_where_the_first_is_not_seen_keeps_both_creations_clie
         platform.enqueued.borrow().iter().map(|(m, _)| (NOW + 1000, m.clone())).collect();
     run_rechecks(&world, &platform, looks, &|_| 0);
     assert_eq!(told(&platform), ["rp1", "rp2", "rp3"]);
+}
+
+#[test]
+fn a_look_too_large_for_a_queue_message_is_sent_without_its_lists_and_completed_from_the_outbox() {
+    use crate::state::deliveries::MAX_LOOK_BYTES;
+    // 450 clients with 250-byte ids: their list alone is about 113 KB, past what a message takes.
+    let store = MemoryStore::new(NOW);
+    let platform = Recorder::default();
+    let ids: Vec<String> = (0..450).map(|i| format!("{i:03}{}", "x".repeat(247))).collect();
+    for id in &ids {
+        let put = admin_request(Method::Put, &format!("/admin/clients/{id}"), Some(client_body("rp1")));
+        assert_eq!(call_with(&store, &platform, NOW, &put).status, 201);
+    }
+    let body = json!({"sub": "alice", "sid": SID});
+    assert_eq!(
+        call_with(&store, &platform, NOW, &admin_request(Method::Post, "/admin/sessions", Some(body))).status,
+        201
+    );
+    for id in &ids {
+        assert_eq!(call_with(&store, &platform, NOW, &record(id)).status, 200);
+    }
+    let end = admin_request(Method::Delete, &format!("/admin/sessions/{SID}"), None);
+    assert_eq!(call_with(&store, &platform, NOW, &end).status, 200);
+    let (message, _) =
+        platform.enqueued.borrow().iter().find(|(m, _)| matches!(m, QueueMessage::Recheck(_))).cloned().unwrap();
+    let QueueMessage::Recheck(look) = &message else { unreachable!() };
+    assert!(look.in_record && look.sessions[0].notified.is_empty());
+    assert!(serde_json::to_string(&message).unwrap().len() <= MAX_LOOK_BYTES);
+    // A client recorded since (one write, seen at once here) is told by the look; the 450 told
+    // already are not told again.
+    store.now.set(NOW + 1);
+    let late = format!("late{}", "y".repeat(10));
+    let put = admin_request(Method::Put, &format!("/admin/clients/{late}"), Some(client_body("rp2")));
+    assert_eq!(call_with(&store, &platform, NOW + 1, &put).status, 201);
+    let session = Session {
+        sid: SID.into(),
+        sub: "alice".into(),
+        clients: Vec::new(),
+        created_at: NOW,
+        expires_at: NOW + 86400,
+        cookie_hash: String::new(),
+        logout_hints: Vec::new(),
+    };
+    futures::executor::block_on(sessions::add_member(&store, &session, &late)).unwrap();
+    let before = platform.handed.borrow().len();
+    futures::executor::block_on(logout::recheck(&store, &platform, look, None, NOW + 500)).unwrap();
+    let after: Vec<String> = platform.handed.borrow()[before..].iter().map(|d| d.client_id.clone()).collect();
+    assert_eq!(after, [late]);
 }

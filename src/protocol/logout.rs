@@ -163,6 +163,7 @@ pub async fn end_sessions(
             })
             .collect(),
         unsent: Vec::new(),
+        in_record: false,
     };
     outbox::save(store, &logout_record(&look, deliveries.clone(), now), now).await?;
     for s in event.sessions() {
@@ -221,6 +222,7 @@ pub async fn end_unseen(
             owed_event,
         }],
         unsent: Vec::new(),
+        in_record: false,
     };
     outbox::save(store, &logout_record(&look, deliveries.clone(), now), now).await?;
     sessions::bury(store, unseen.sid, unseen.sub, now).await?;
@@ -236,7 +238,21 @@ async fn schedule_look(store: &impl Store, platform: &impl Platform, look: Reche
     let round = look.round as usize;
     let previous = if round >= 2 { RECHECK_DELAYS_S[round - 2] } else { 0 };
     let delay = RECHECK_DELAYS_S[round - 1] - previous;
-    if platform.enqueue(&QueueMessage::Recheck(look.clone()), delay).await {
+    let message = look.to_send();
+    if message.in_record && !look.unsent.is_empty() {
+        // What was not handed off does not fit in the message: due at once, under its own key.
+        let left = Outbox {
+            logout_id: format!("{}.u{}", look.logout_id, look.round),
+            deliveries: look.unsent.clone(),
+            recheck: None,
+            created_at: now,
+            due_at: None,
+        };
+        if outbox::save(store, &left, now).await.is_ok() {
+            let _ = outbox::mark_due(store, now).await;
+        }
+    }
+    if platform.enqueue(&QueueMessage::Recheck(message), delay).await {
         return;
     }
     let left = Outbox {
@@ -309,6 +325,9 @@ pub async fn recheck(
     now: i64,
 ) -> Result<(), StoreError> {
     let mut check = check.clone();
+    if check.in_record {
+        check = from_record(store, check).await?;
+    }
     // A long list of sessions (a user-wide logout) goes on in parts, each within a consumer's
     // subrequests.
     if check.sessions.len() > RECHECK_SESSIONS_PER_MESSAGE {
@@ -317,7 +336,7 @@ pub async fn recheck(
             unsent: Vec::new(),
             ..check.clone()
         };
-        if !platform.enqueue(&QueueMessage::Recheck(rest.clone()), 0).await {
+        if !platform.enqueue(&QueueMessage::Recheck(rest.to_send()), 0).await {
             let left = Outbox {
                 logout_id: format!("{}.p{}", check.logout_id, check.sessions.len()),
                 deliveries: Vec::new(),
@@ -400,6 +419,24 @@ pub async fn recheck(
     // per key), a record left behind only brings the look back once overdue.
     let _ = outbox::remove(store, &check.logout_id).await;
     Ok(())
+}
+
+/// A look sent without its lists (too large for a message), completed from the logout's outbox
+/// record, which it sees (written two windows before): the clients told then. (What was not
+/// handed off went to an outbox record of its own.) Without the record (an earlier copy of
+/// this look removed it), every client found is told again: more tokens, none missing.
+async fn from_record(store: &impl Store, check: Recheck) -> Result<Recheck, StoreError> {
+    let record = outbox::load(store, &check.logout_id).await?;
+    let told = record.and_then(|r| r.recheck).map(|r| r.sessions).unwrap_or_default();
+    let sessions = check
+        .sessions
+        .into_iter()
+        .map(|s| {
+            let notified = told.iter().find(|t| t.sid == s.sid).map(|t| t.notified.clone()).unwrap_or_default();
+            EndedSession { notified, ..s }
+        })
+        .collect();
+    Ok(Recheck { sessions, unsent: Vec::new(), in_record: false, ..check })
 }
 
 /// The cron sweep's share of the outbox: records older than `grace_s` (their logout or re-check

@@ -83,6 +83,28 @@ pub struct Recheck {
     /// look sends them again.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub unsent: Vec<Delivery>,
+    /// Too large for a queue message: the clients already told (`notified`) and what was not
+    /// handed off are left out, and read from the logout's outbox record instead (which the
+    /// look, coming two windows later, sees).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub in_record: bool,
+}
+
+/// The most a look's queue message may weigh: a message is capped at 128 KB
+/// (developers.cloudflare.com/queues/platform/limits/); the margin is for the envelope.
+pub const MAX_LOOK_BYTES: usize = 100 * 1024;
+
+impl Recheck {
+    /// The message to queue: this look, or, when it would weigh more than [`MAX_LOOK_BYTES`],
+    /// the same without its lists (`in_record`).
+    pub fn to_send(&self) -> Recheck {
+        let size = serde_json::to_string(self).map_or(usize::MAX, |s| s.len());
+        if size <= MAX_LOOK_BYTES {
+            return self.clone();
+        }
+        let sessions = self.sessions.iter().map(|s| EndedSession { notified: Vec::new(), ..s.clone() }).collect();
+        Recheck { sessions, unsent: Vec::new(), in_record: true, ..self.clone() }
+    }
 }
 
 /// One ended session, and the clients already told of it.
