@@ -113,15 +113,29 @@ pub struct Config {
     pub session_events: Option<SessionEvents>,
     /// Signs confirmation tokens (HMAC-SHA256): derived from `SIGNING_JWKS`, see [`confirm_key`].
     pub confirm_key: [u8; 32],
+    /// Signs session cookies (HMAC-SHA256): derived from `SIGNING_JWKS` under a label of its own.
+    pub cookie_key: [u8; 32],
 }
 
 /// The confirmation tokens' key: SHA-256 over a label of its own and the private JWKS. Secret
 /// as the JWKS is, and no setting more to manage; the label keeps it apart from any other use
 /// of the JWKS. Changing the JWKS (a key rotation) voids the open confirmations (10 minutes).
 fn confirm_key(signing_jwks: &str) -> [u8; 32] {
+    derived_key(b"edge-logout confirmation-token key v1\0", signing_jwks)
+}
+
+/// The session cookies' key, derived the same way under its own label. A key rotation voids
+/// the cookies' signatures, not the cookies: a session seen in KV still matches its cookie by
+/// the hash its record keeps; only a session not yet seen (its first window) needs the
+/// signature.
+fn cookie_key(signing_jwks: &str) -> [u8; 32] {
+    derived_key(b"edge-logout session-cookie key v1\0", signing_jwks)
+}
+
+fn derived_key(label: &[u8], signing_jwks: &str) -> [u8; 32] {
     use sha2::{Digest, Sha256};
     let mut h = Sha256::new();
-    h.update(b"edge-logout confirmation-token key v1\0");
+    h.update(label);
     h.update(signing_jwks.as_bytes());
     h.finalize().into()
 }
@@ -149,6 +163,7 @@ impl Config {
 
         let signing = nonempty("SIGNING_JWKS").ok_or_else(|| bad("SIGNING_JWKS", "is not set"))?;
         let confirm_key = confirm_key(&signing);
+        let cookie_key = cookie_key(&signing);
         let extra = nonempty("ID_TOKEN_JWKS");
         let keys = KeySet::parse(&signing, None).map_err(|KeyError(e)| bad("SIGNING_JWKS", e))?;
         let keys = match extra {
@@ -264,6 +279,7 @@ impl Config {
             frontchannel_timeout_ms,
             session_events,
             confirm_key,
+            cookie_key,
         })
     }
 

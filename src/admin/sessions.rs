@@ -83,18 +83,22 @@ pub async fn create<S: Store, N>(ctx: &Ctx<'_, S, N>, req: &HttpRequest) -> Answ
         return Err(invalid("too many clients"));
     }
     check_clients(ctx.store, &client_ids).await?;
-    let sid = match input.sid {
+    let logout_hints: Vec<String> = input.logout_hints.iter().map(|h| hash_secret(h)).collect();
+    let (sid, named) = match input.sid {
         Some(sid) if !sessions::valid_sid(&sid) => {
             return Err(invalid("sid must be 1 to 128 visible ASCII characters without '/'"))
         }
         Some(sid) => match sessions::lookup(ctx.store, &sid, ctx.now).await? {
+            Lookup::Live(existing) if existing.sub == input.sub => {
+                return again(ctx, existing, &client_ids).await;
+            }
             Lookup::Live(_) => return Err(AdminError::SessionExists),
             Lookup::Ended => return Err(AdminError::SessionEnded),
-            Lookup::Unknown => sid,
+            Lookup::Unknown => (sid, true),
         },
-        None => random_token(16),
+        None => (random_token(16), false),
     };
-    let (cookie, cookie_hash) = sessions::new_cookie(&sid);
+    let (cookie, cookie_hash) = sessions::new_cookie(&ctx.config.cookie_key, &sid);
     let session = Session {
         sid,
         sub: input.sub,
@@ -102,11 +106,24 @@ pub async fn create<S: Store, N>(ctx: &Ctx<'_, S, N>, req: &HttpRequest) -> Answ
         created_at: ctx.now,
         expires_at: ctx.now + ttl,
         cookie_hash,
-        logout_hints: input.logout_hints.iter().map(|h| hash_secret(h)).collect(),
+        logout_hints,
     };
+    if named {
+        // The login system names the session: where a first creation is not seen yet, a second
+        // one writes the record again (KV has no compare-and-swap). Its clients also get keys of
+        // their own, which no later write replaces, so that neither creation's clients are lost.
+        for id in &session.clients {
+            sessions::add_member(ctx.store, &session, id).await?;
+        }
+    }
     sessions::save(ctx.store, &session, true).await?;
-    Ok(HttpResponse::json(
-        201,
+    Ok(created(ctx, 201, &session, &cookie))
+}
+
+/// The answer to a creation: the session and a cookie for the browser.
+fn created<S, N>(ctx: &Ctx<'_, S, N>, status: u16, session: &Session, cookie: &str) -> HttpResponse {
+    HttpResponse::json(
+        status,
         &json!({
             "sid": session.sid,
             "sub": session.sub,
@@ -115,7 +132,22 @@ pub async fn create<S: Store, N>(ctx: &Ctx<'_, S, N>, req: &HttpRequest) -> Answ
             "cookie": cookie,
             "cookie_name": ctx.config.cookie.name,
         }),
-    ))
+    )
+}
+
+/// A creation of a session that exists already, for the same user: its new clients are
+/// recorded, and the browser gets a cookie of its own (signed, so it proves the session as the
+/// first one does). 200, not 201.
+async fn again<S: Store, N>(ctx: &Ctx<'_, S, N>, mut session: Session, client_ids: &[String]) -> Answer {
+    session = sessions::with_members(ctx.store, session).await?;
+    for id in client_ids {
+        if !session.clients.contains(id) {
+            sessions::add_member(ctx.store, &session, id).await?;
+            session.clients.push(id.clone());
+        }
+    }
+    let (cookie, _) = sessions::new_cookie(&ctx.config.cookie_key, &session.sid);
+    Ok(created(ctx, 200, &session, &cookie))
 }
 
 /// A live session by `sid`: 404 when unknown or ended.
@@ -187,12 +219,24 @@ pub async fn extend<S: Store, N>(ctx: &Ctx<'_, S, N>, sid: &str, req: &HttpReque
 }
 
 /// Admin logout of one session: its relying parties are told, as for a user's own logout.
+/// A session this location does not see (yet) is ended where KV shows it: `202`, and it
+/// converges as a user's logout does (see `protocol::logout::end_unseen`).
 pub async fn end<S: Store, N: Platform>(ctx: &Ctx<'_, S, N>, sid: &str) -> Answer {
-    let session = sessions::with_members(ctx.store, live(ctx.store, sid, ctx.now).await?).await?;
-    let event = LogoutEvent::Sessions(vec![session]);
-    let inline_max = ctx.config.backchannel.inline_max;
     let ending =
         Ending { reason: EndReason::AdminLogoutSession, initiator: None, events: ctx.config.session_events.as_ref() };
+    let session = match sessions::lookup(ctx.store, sid, ctx.now).await? {
+        Lookup::Live(s) => sessions::with_members(ctx.store, s).await?,
+        Lookup::Ended => return Err(AdminError::NotFound("session")),
+        Lookup::Unknown if !sessions::valid_sid(sid) => return Err(AdminError::NotFound("session")),
+        Lookup::Unknown => {
+            let unseen = logout::Unseen { sid, sub: None };
+            logout::end_unseen(ctx.store, ctx.platform, unseen, ending, ctx.now).await?;
+            return Ok(HttpResponse::json(202, &json!({ "sessions_ended": [], "pending": [sid] }))
+                .with_log(json!({"event": "admin_logout", "sessions_ended": 0, "pending": 1})));
+        }
+    };
+    let event = LogoutEvent::Sessions(vec![session]);
+    let inline_max = ctx.config.backchannel.inline_max;
     let ended = logout::end_sessions(ctx.store, ctx.platform, &event, ending, inline_max, Vec::new(), ctx.now).await?;
     Ok(HttpResponse::json(200, &json!({ "sessions_ended": [sid], "backchannel": ended.summary }))
         .with_log(json!({"event": "admin_logout", "sessions_ended": 1, "backchannel": ended.summary})))

@@ -176,8 +176,14 @@ fn sessions_lifecycle() {
             listed["sessions"].as_array().unwrap().iter().map(|s| s["sid"].as_str().unwrap()).collect();
         assert_eq!(sids.len(), 2);
         assert!(sids.contains(&sid.as_str()) && sids.contains(&"s-2"));
-        let r = app.call(admin(Method::Post, "/admin/sessions", Some(json!({"sub": "alice", "sid": "s-2"})))).await;
-        assert_eq!(r.status, 409);
+        // Created again for the same user: its clients recorded, a cookie of its own (200); for
+        // another user: a conflict.
+        let again = json!({"sub": "alice", "sid": "s-2", "clients": ["rp2"]});
+        let r = app.call(admin(Method::Post, "/admin/sessions", Some(again))).await;
+        assert_eq!((r.status, body(&r)["clients"].clone()), (200, json!(["rp2"])));
+        assert!(body(&r)["cookie"].is_string());
+        let r = app.call(admin(Method::Post, "/admin/sessions", Some(json!({"sub": "bob", "sid": "s-2"})))).await;
+        assert_eq!((r.status, body(&r)["error"].clone()), (409, json!("conflict")));
         assert_eq!(app.call(admin(Method::Get, "/admin/sessions", None)).await.status, 400);
     });
 }

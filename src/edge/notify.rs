@@ -416,16 +416,18 @@ pub async fn consume(batch: MessageBatch<String>, config: &Config, platform: &Ed
                     message.retry()
                 }
             }
-            QueueMessage::Recheck(check) => match logout::recheck(platform.store, platform, &check, now()).await {
-                Ok(()) => message.ack(),
-                Err(e) => {
-                    worker::console_error!(
-                        "{}",
-                        json!({"event": "recheck_failed", "logout": check.logout_id, "error": e.0})
-                    );
-                    message.retry()
+            QueueMessage::Recheck(check) => {
+                match logout::recheck(platform.store, platform, &check, config.session_events.as_ref(), now()).await {
+                    Ok(()) => message.ack(),
+                    Err(e) => {
+                        worker::console_error!(
+                            "{}",
+                            json!({"event": "recheck_failed", "logout": check.logout_id, "error": e.0})
+                        );
+                        message.retry()
+                    }
                 }
-            },
+            }
         }
     });
     join_all(work).await;

@@ -3,16 +3,17 @@
 //! under KV's eventual consistency.
 //!
 //! What "nothing lost" rests on, in order ([`end_sessions`]):
-//! 1. the planned deliveries and the re-check are stored in the outbox, before any attempt,
-//!    send or delete (if this fails, nothing happened, and the user is told so);
-//! 2. the re-check is queued, delayed past KV's propagation windows (if the send fails, the
-//!    outbox keeps it and the cron sweep is told);
-//! 3. each session's tombstone is written, so that it cannot be joined or created again;
-//! 4. the deliveries are attempted or queued; what could not be handed off stays in the outbox;
+//! 1. the planned deliveries and the look are stored in the logout's outbox record, before any
+//!    attempt, send or delete (if this fails, nothing happened, and the user is told so); the
+//!    record stays until the look has run, so that a look lost on its way (a queue send that
+//!    failed, a message dead-lettered) is sent again by the cron sweep;
+//! 2. each session's tombstone is written, so that it cannot be joined or created again;
+//! 3. the deliveries are attempted or queued;
+//! 4. the look is queued, delayed past KV's window, carrying what could not be handed off;
 //! 5. only then are the sessions deleted.
 //!
-//! A logout cut short after 2 is finished by the re-check (which sends the outbox again); one
-//! cut short between 1 and 2 by the cron sweep's hourly look at the outbox.
+//! No key is written twice in one request (KV takes one write per second per key): what a
+//! failed queue send leaves goes under a key of its own.
 
 use std::collections::HashSet;
 
@@ -21,16 +22,33 @@ use crate::config::SessionEvents;
 use crate::ports::{Platform, Store, StoreError, Summary};
 use crate::protocol::backchannel::plan::{plan, plan_events};
 use crate::state::clients::{self, Client};
-use crate::state::deliveries::{self, Delivery, EndReason, EndedSession, QueueMessage, Recheck};
+use crate::state::deliveries::{self, Delivery, EndReason, EndedSession, OwedEvent, QueueMessage, Recheck};
 use crate::state::outbox::{self, Outbox};
 use crate::state::sessions::{self, Session};
 
-/// When the re-checks of a logout run, in seconds after it: KV shows a write at other
-/// locations within about 60 s (developers.cloudflare.com/kv/concepts/how-kv-works/, "Consistency"),
-/// and caches a read that found nothing for as long. One look past two such windows (a client
-/// recorded elsewhere just before that location saw the tombstone, 60 s, then seen here 60 s
-/// later) bounds a logout's convergence to under 3 minutes, with one queue message per logout.
-pub const RECHECK_DELAYS_S: [u32; 1] = [150];
+/// The longest this design assumes KV takes to show a write at another location. Cloudflare
+/// documents "up to 60 seconds or more" (developers.cloudflare.com/kv/concepts/how-kv-works/,
+/// "Consistency"): the figure is an assumption, and every bound below is stated in it.
+pub const PROPAGATION_S: i64 = 150;
+
+/// How long a location may keep answering from its cache what it read before, a value or a
+/// miss: `cacheTtl`, 60 s by default (developers.cloudflare.com/kv/api/read-key-value-pairs/).
+pub const CACHE_TTL_S: i64 = 60;
+
+/// The window: a write made at `t` is seen by every read anywhere from `t + WINDOW_S` on.
+pub const WINDOW_S: i64 = PROPAGATION_S + CACHE_TTL_S;
+
+/// When the looks of a logout run, in seconds after it. One look, late enough: a location that
+/// does not see the tombstone yet can record a client until `WINDOW_S` after the logout, and
+/// that recording is seen everywhere `WINDOW_S` later. A look at twice the window therefore
+/// sees every client recorded anywhere, and every session created where the tombstone was not
+/// yet seen; one look costs one queue message and one KV list per logout (lists are the free
+/// plan's scarcest quota, 1,000 a day).
+pub const RECHECK_DELAYS_S: [u32; 1] = [2 * WINDOW_S as u32];
+
+/// How long after its last look should have run a logout's outbox record is taken as left
+/// behind (its look lost), and sent again by the sweep.
+pub const RECHECK_OVERDUE_S: i64 = 600;
 
 /// What ended, for the relying parties' sake.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -80,14 +98,40 @@ pub struct Ended {
     pub summary: Summary,
 }
 
+/// A session that a logout must end although this location does not see it (yet): KV shows a
+/// session created elsewhere only after a while. Proven by a verified ID token hint (which
+/// names its user) or by the browser's own session cookie (which does not).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Unseen<'a> {
+    pub sid: &'a str,
+    pub sub: Option<&'a str>,
+}
+
 /// Subrequests [`end_sessions`] makes that the store does not count by the time the inline
-/// deliveries are budgeted: the re-check's queue send (made), and the outbox's removal (to come).
+/// deliveries are budgeted: the look's queue send, and the outbox write should it be refused
+/// (its marker for the sweep is a KV call of the same kind: Cloudflare services have a budget
+/// of their own, developers.cloudflare.com/workers/platform/limits/#subrequests).
 const UNCOUNTED_SUBREQUESTS: usize = 2;
+
+/// The outbox record of a logout: everything it will send, and its look; due for the sweep
+/// only once that look should have removed it.
+fn logout_record(look: &Recheck, deliveries: Vec<Delivery>, now: i64) -> Outbox {
+    let last_look = i64::from(RECHECK_DELAYS_S[RECHECK_DELAYS_S.len() - 1]);
+    Outbox {
+        logout_id: look.logout_id.clone(),
+        deliveries,
+        recheck: Some(look.clone()),
+        created_at: now,
+        due_at: Some(now + last_look + RECHECK_OVERDUE_S),
+    }
+}
 
 /// Ends the sessions of `event` (each with all its clients: see
 /// [`sessions::with_members`]), in the order the module comment gives. At most `inline_max`
 /// relying parties are told during the request, fewer if its subrequests would not suffice.
 /// `known` holds clients the caller already read in this request: they are not read again.
+/// Once the tombstones are written the logout has happened: a delete that fails later is left
+/// to the look.
 pub async fn end_sessions(
     store: &impl Store,
     platform: &impl Platform,
@@ -104,37 +148,123 @@ pub async fn end_sessions(
     let logout_id = platform.random_id();
     let mut deliveries = numbered_plan(event, &found, &logout_id);
     deliveries.extend(planned_events(event, ending, &logout_id));
-    let recheck = Recheck {
-        logout_id: logout_id.clone(),
+    let look = Recheck {
+        logout_id,
         round: 1,
         subject: event.subject(),
         sessions: event
             .sessions()
             .iter()
-            .map(|s| EndedSession { sid: s.sid.clone(), sub: s.sub.clone(), notified: s.clients.clone() })
+            .map(|s| EndedSession {
+                sid: s.sid.clone(),
+                sub: Some(s.sub.clone()),
+                notified: s.clients.clone(),
+                owed_event: None,
+            })
             .collect(),
+        unsent: Vec::new(),
+        in_record: false,
     };
-    // Durable before anything is attempted, sent or deleted: the deliveries and the re-check.
-    let mut outbox =
-        Outbox { logout_id, deliveries: deliveries.clone(), recheck: Some(recheck.clone()), created_at: now };
-    outbox::save(store, &outbox, now).await?;
-    if platform.enqueue(&QueueMessage::Recheck(recheck), RECHECK_DELAYS_S[0]).await {
-        outbox.recheck = None;
-    } else {
-        outbox::mark_due(store, now).await?;
-    }
+    outbox::save(store, &logout_record(&look, deliveries.clone(), now), now).await?;
     for s in event.sessions() {
-        sessions::bury(store, &s.sid, &s.sub, now).await?;
+        sessions::bury(store, &s.sid, Some(&s.sub), now).await?;
     }
     let deletes = DELETES_PER_SESSION * event.sessions().len() + UNCOUNTED_SUBREQUESTS;
     let inline = affordable_inline(store.subrequests(), deletes, deliveries.len(), inline_max);
     let handoff = platform.deliver(deliveries, inline).await;
-    outbox.deliveries = handoff.unsent;
-    outbox::settle(store, &outbox, now).await?;
+    schedule_look(store, platform, Recheck { unsent: handoff.unsent, ..look }, now).await;
     for s in event.sessions() {
-        sessions::delete(store, s).await?;
+        // Ended already (the tombstone): a record left behind is deleted by the look.
+        let _ = sessions::delete(store, s).await;
     }
     Ok(Ended { clients: found, summary: handoff.summary })
+}
+
+/// Ends a session this location does not see: its tombstone, so that it cannot be joined any
+/// more, and a look that ends it and tells its clients once KV shows them. The login system
+/// hears of it now when its user is known, or else once the look sees its record.
+pub async fn end_unseen(
+    store: &impl Store,
+    platform: &impl Platform,
+    unseen: Unseen<'_>,
+    ending: Ending<'_>,
+    now: i64,
+) -> Result<(), StoreError> {
+    let logout_id = platform.random_id();
+    let (deliveries, owed_event) = match unseen.sub {
+        Some(sub) => {
+            let stub = Session {
+                sid: unseen.sid.to_string(),
+                sub: sub.to_string(),
+                clients: Vec::new(),
+                created_at: now,
+                expires_at: now,
+                cookie_hash: String::new(),
+                logout_hints: Vec::new(),
+            };
+            (planned_events(&LogoutEvent::Sessions(vec![stub]), ending, &logout_id), None)
+        }
+        None => {
+            let owed = ending
+                .events
+                .map(|_| OwedEvent { reason: ending.reason, initiator: ending.initiator.map(str::to_string) });
+            (Vec::new(), owed)
+        }
+    };
+    let look = Recheck {
+        logout_id,
+        round: 1,
+        subject: None,
+        sessions: vec![EndedSession {
+            sid: unseen.sid.to_string(),
+            sub: unseen.sub.map(str::to_string),
+            notified: Vec::new(),
+            owed_event,
+        }],
+        unsent: Vec::new(),
+        in_record: false,
+    };
+    outbox::save(store, &logout_record(&look, deliveries.clone(), now), now).await?;
+    sessions::bury(store, unseen.sid, unseen.sub, now).await?;
+    let handoff = platform.deliver(deliveries, 0).await;
+    schedule_look(store, platform, Recheck { unsent: handoff.unsent, ..look }, now).await;
+    Ok(())
+}
+
+/// Queues `look` for its round's time. Should the queue refuse it, it goes under a key of its
+/// own, due at once, and the sweep is told; should that fail too, the logout's own record
+/// (which stays until the last look) brings it back once overdue.
+async fn schedule_look(store: &impl Store, platform: &impl Platform, look: Recheck, now: i64) {
+    let round = look.round as usize;
+    let previous = if round >= 2 { RECHECK_DELAYS_S[round - 2] } else { 0 };
+    let delay = RECHECK_DELAYS_S[round - 1] - previous;
+    let message = look.to_send();
+    if message.in_record && !look.unsent.is_empty() {
+        // What was not handed off does not fit in the message: due at once, under its own key.
+        let left = Outbox {
+            logout_id: format!("{}.u{}", look.logout_id, look.round),
+            deliveries: look.unsent.clone(),
+            recheck: None,
+            created_at: now,
+            due_at: None,
+        };
+        if outbox::save(store, &left, now).await.is_ok() {
+            let _ = outbox::mark_due(store, now).await;
+        }
+    }
+    if platform.enqueue(&QueueMessage::Recheck(message), delay).await {
+        return;
+    }
+    let left = Outbox {
+        logout_id: format!("{}.r{}", look.logout_id, look.round),
+        deliveries: Vec::new(),
+        recheck: Some(look),
+        created_at: now,
+        due_at: None,
+    };
+    if outbox::save(store, &left, now).await.is_ok() {
+        let _ = outbox::mark_due(store, now).await;
+    }
 }
 
 /// The registered clients of the event's sessions: `known` ones, and the rest in one bulk read.
@@ -174,47 +304,62 @@ fn numbered_plan(event: &LogoutEvent, clients: &[Client], logout_id: &str) -> Ve
     })
 }
 
-/// A later look at what a logout ended, as this location sees it now:
-/// - an outbox the logout left (cut short, or a queue send failed) is sent again;
+/// A look at what a logout ended, as this location sees it now:
+/// - what the logout could not hand off is sent again;
 /// - a session record seen again (not yet deleted here, or created anew where the tombstone
 ///   was not yet seen) is ended again;
 /// - every client recorded in an ended session and not yet told gets its token (recorded
 ///   anywhere before the logout, or where the tombstone was not yet seen);
-/// - another look follows, until [`RECHECK_DELAYS_S`] are done.
+/// - a session ended unseen through its cookie alone is ended once its record is seen, and
+///   the login system told then;
+/// - the next look follows, or after the last one the logout's outbox record goes.
 ///
-/// Clients already told are not told again; a re-check delivered twice may tell a late client
-/// twice (a fresh token each time), which relying parties handle as any repeated logout.
+/// Clients already told are not told again; a look delivered twice may tell a late client
+/// twice (a fresh token each time), which relying parties handle as any repeated logout. An
+/// error leaves the message to be tried again.
 pub async fn recheck(
     store: &impl Store,
     platform: &impl Platform,
     check: &Recheck,
+    events: Option<&SessionEvents>,
     now: i64,
 ) -> Result<(), StoreError> {
-    if let Some(left) = outbox::load(store, &check.logout_id).await? {
-        let handoff = platform.deliver(left.deliveries.clone(), 0).await;
-        let rest = Outbox { deliveries: handoff.unsent, recheck: None, ..left };
-        outbox::settle(store, &rest, now).await?;
+    let mut check = check.clone();
+    if check.in_record {
+        check = from_record(store, check).await?;
     }
     // A long list of sessions (a user-wide logout) goes on in parts, each within a consumer's
     // subrequests.
-    let mut check = check.clone();
     if check.sessions.len() > RECHECK_SESSIONS_PER_MESSAGE {
-        let rest = Recheck { sessions: check.sessions.split_off(RECHECK_SESSIONS_PER_MESSAGE), ..check.clone() };
-        if !platform.enqueue(&QueueMessage::Recheck(rest.clone()), 0).await {
+        let rest = Recheck {
+            sessions: check.sessions.split_off(RECHECK_SESSIONS_PER_MESSAGE),
+            unsent: Vec::new(),
+            ..check.clone()
+        };
+        if !platform.enqueue(&QueueMessage::Recheck(rest.to_send()), 0).await {
             let left = Outbox {
                 logout_id: format!("{}.p{}", check.logout_id, check.sessions.len()),
                 deliveries: Vec::new(),
                 recheck: Some(rest),
                 created_at: now,
+                due_at: None,
             };
             outbox::settle(store, &left, now).await?;
         }
     }
-    let check = &check;
-    let mut next = check.clone();
+    let mut unsent = std::mem::take(&mut check.unsent);
     let mut late: Vec<Session> = Vec::new();
-    for (ended, seen) in check.sessions.iter().zip(next.sessions.iter_mut()) {
-        let record = sessions::load(store, &ended.sid, now).await?;
+    let mut owed: Vec<(Session, OwedEvent)> = Vec::new();
+    for ended in check.sessions.iter_mut() {
+        // A record of another user than the logout's is not this session: never ended here.
+        let record = sessions::load(store, &ended.sid, now)
+            .await?
+            .filter(|r| ended.sub.as_ref().is_none_or(|sub| *sub == r.sub));
+        let Some(sub) = ended.sub.clone().or_else(|| record.as_ref().map(|r| r.sub.clone())) else {
+            // Ended through its cookie alone, and its record not seen: nothing to end yet.
+            continue;
+        };
+        ended.sub = Some(sub.clone());
         let mut ids: Vec<String> = record.as_ref().map(|r| r.clients.clone()).unwrap_or_default();
         for id in sessions::members(store, &ended.sid).await? {
             if !ids.contains(&id) {
@@ -222,91 +367,76 @@ pub async fn recheck(
             }
         }
         if let Some(r) = &record {
-            sessions::bury(store, &r.sid, &r.sub, now).await?;
+            sessions::bury(store, &r.sid, Some(&r.sub), now).await?;
             sessions::delete(store, r).await?;
         }
         let untold: Vec<String> = ids.into_iter().filter(|id| !ended.notified.contains(id)).collect();
+        let session = Session {
+            sid: ended.sid.clone(),
+            sub,
+            clients: untold.clone(),
+            created_at: now,
+            expires_at: now,
+            cookie_hash: String::new(),
+            logout_hints: Vec::new(),
+        };
+        if let Some(event) = ended.owed_event.take() {
+            owed.push((session.clone(), event));
+        }
         if !untold.is_empty() {
-            seen.notified.extend(untold.iter().cloned());
-            late.push(Session {
-                sid: ended.sid.clone(),
-                sub: ended.sub.clone(),
-                clients: untold,
-                created_at: now,
-                expires_at: now,
-                cookie_hash: String::new(),
-                logout_hints: Vec::new(),
-            });
+            ended.notified.extend(untold);
+            late.push(session);
         }
     }
+    let mut deliveries = Vec::new();
+    let logout_id = format!("{}.r{}.{}", check.logout_id, check.round, platform.random_id());
     if !late.is_empty() {
         let event = match &check.subject {
             None => LogoutEvent::Sessions(late),
             Some(sub) => LogoutEvent::Subject { sub: sub.clone(), sessions: late },
         };
         let found = registered_clients(store, &event, Vec::new()).await?;
-        let logout_id = format!("{}.r{}.{}", check.logout_id, check.round, platform.random_id());
-        let deliveries = numbered_plan(&event, &found, &logout_id);
-        let handoff = platform.deliver(deliveries, 0).await;
-        let left = Outbox { logout_id, deliveries: handoff.unsent, recheck: None, created_at: now };
+        deliveries.extend(numbered_plan(&event, &found, &logout_id));
+    }
+    for (i, (session, event)) in owed.into_iter().enumerate() {
+        let ending = Ending { reason: event.reason, initiator: event.initiator.as_deref(), events };
+        deliveries.extend(planned_events(&LogoutEvent::Sessions(vec![session]), ending, &format!("{logout_id}.o{i}")));
+    }
+    deliveries.append(&mut unsent);
+    if !deliveries.is_empty() {
+        unsent = platform.deliver(deliveries, 0).await.unsent;
+    }
+    if (check.round as usize) < RECHECK_DELAYS_S.len() {
+        let next = Recheck { round: check.round + 1, unsent, ..check };
+        schedule_look(store, platform, next, now).await;
+        return Ok(());
+    }
+    if !unsent.is_empty() {
+        let left = Outbox { logout_id, deliveries: unsent, recheck: None, created_at: now, due_at: None };
         outbox::settle(store, &left, now).await?;
     }
-    let round = check.round as usize;
-    if round < RECHECK_DELAYS_S.len() {
-        next.round += 1;
-        let delay = RECHECK_DELAYS_S[round] - RECHECK_DELAYS_S[round - 1];
-        if !platform.enqueue(&QueueMessage::Recheck(next.clone()), delay).await {
-            let left = Outbox {
-                logout_id: format!("{}.q{}.{}", check.logout_id, next.round, platform.random_id()),
-                deliveries: Vec::new(),
-                recheck: Some(next),
-                created_at: now,
-            };
-            outbox::settle(store, &left, now).await?;
-        }
-    }
+    // Done. Should the removal fail (the sweep may have just removed it: one write per second
+    // per key), a record left behind only brings the look back once overdue.
+    let _ = outbox::remove(store, &check.logout_id).await;
     Ok(())
 }
 
-/// A logout by a verified hint whose session this location does not see (yet: KV shows a
-/// session created elsewhere only after a while): its tombstone, so that it cannot be joined
-/// any more, and a re-check that ends it and tells its clients once KV shows them here.
-pub async fn end_unseen(
-    store: &impl Store,
-    platform: &impl Platform,
-    sid: &str,
-    sub: &str,
-    ending: Ending<'_>,
-    now: i64,
-) -> Result<(), StoreError> {
-    let logout_id = platform.random_id();
-    let unseen = Session {
-        sid: sid.to_string(),
-        sub: sub.to_string(),
-        clients: Vec::new(),
-        created_at: now,
-        expires_at: now,
-        cookie_hash: String::new(),
-        logout_hints: Vec::new(),
-    };
-    let events = planned_events(&LogoutEvent::Sessions(vec![unseen]), ending, &logout_id);
-    if !events.is_empty() {
-        let handoff = platform.deliver(events, 0).await;
-        let left =
-            Outbox { logout_id: format!("{logout_id}.e"), deliveries: handoff.unsent, recheck: None, created_at: now };
-        outbox::settle(store, &left, now).await?;
-    }
-    let recheck = Recheck {
-        logout_id: logout_id.clone(),
-        round: 1,
-        subject: None,
-        sessions: vec![EndedSession { sid: sid.to_string(), sub: sub.to_string(), notified: Vec::new() }],
-    };
-    if !platform.enqueue(&QueueMessage::Recheck(recheck.clone()), RECHECK_DELAYS_S[0]).await {
-        let left = Outbox { logout_id, deliveries: Vec::new(), recheck: Some(recheck), created_at: now };
-        outbox::settle(store, &left, now).await?;
-    }
-    sessions::bury(store, sid, sub, now).await
+/// A look sent without its lists (too large for a message), completed from the logout's outbox
+/// record, which it sees (written two windows before): the clients told then. (What was not
+/// handed off went to an outbox record of its own.) Without the record (an earlier copy of
+/// this look removed it), every client found is told again: more tokens, none missing.
+async fn from_record(store: &impl Store, check: Recheck) -> Result<Recheck, StoreError> {
+    let record = outbox::load(store, &check.logout_id).await?;
+    let told = record.and_then(|r| r.recheck).map(|r| r.sessions).unwrap_or_default();
+    let sessions = check
+        .sessions
+        .into_iter()
+        .map(|s| {
+            let notified = told.iter().find(|t| t.sid == s.sid).map(|t| t.notified.clone()).unwrap_or_default();
+            EndedSession { notified, ..s }
+        })
+        .collect();
+    Ok(Recheck { sessions, unsent: Vec::new(), in_record: false, ..check })
 }
 
 /// The cron sweep's share of the outbox: records older than `grace_s` (their logout or re-check
@@ -320,7 +450,7 @@ pub async fn sweep_outbox(
 ) -> Result<usize, StoreError> {
     let mut sent = 0;
     for left in outbox::page(store, limit).await? {
-        if left.created_at + grace_s > now {
+        if left.due_at() + grace_s > now {
             continue;
         }
         let handoff = platform.deliver(left.deliveries.clone(), 0).await;

@@ -79,14 +79,55 @@ pub struct Recheck {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subject: Option<String>,
     pub sessions: Vec<EndedSession>,
+    /// Deliveries the logout could not hand off (a queue send or a record write failed): the
+    /// look sends them again.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unsent: Vec<Delivery>,
+    /// Too large for a queue message: the clients already told (`notified`) and what was not
+    /// handed off are left out, and read from the logout's outbox record instead (which the
+    /// look, coming two windows later, sees).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub in_record: bool,
+}
+
+/// The most a look's queue message may weigh: a message is capped at 128 KB
+/// (developers.cloudflare.com/queues/platform/limits/); the margin is for the envelope.
+pub const MAX_LOOK_BYTES: usize = 100 * 1024;
+
+impl Recheck {
+    /// The message to queue: this look, or, when it would weigh more than [`MAX_LOOK_BYTES`],
+    /// the same without its lists (`in_record`).
+    pub fn to_send(&self) -> Recheck {
+        let size = serde_json::to_string(self).map_or(usize::MAX, |s| s.len());
+        if size <= MAX_LOOK_BYTES {
+            return self.clone();
+        }
+        let sessions = self.sessions.iter().map(|s| EndedSession { notified: Vec::new(), ..s.clone() }).collect();
+        Recheck { sessions, unsent: Vec::new(), in_record: true, ..self.clone() }
+    }
 }
 
 /// One ended session, and the clients already told of it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EndedSession {
     pub sid: String,
-    pub sub: String,
+    /// Its user, when the logout knew it. A session ended unseen through the browser's cookie
+    /// alone has none until its record is seen; a record of another user is never ended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sub: Option<String>,
     pub notified: Vec<String>,
+    /// The session-ended event still owed to the login system: a session ended unseen, whose
+    /// user was not known, is reported once its record is seen.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owed_event: Option<OwedEvent>,
+}
+
+/// A session-ended event to send once the session's user is known.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OwedEvent {
+    pub reason: EndReason,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub initiator: Option<String>,
 }
 
 /// What the queue carries: a delivery attempt, or a re-check.

@@ -30,11 +30,21 @@ pub struct Outbox {
     /// The re-check, while its queue message is not sent.
     pub recheck: Option<Recheck>,
     pub created_at: i64,
+    /// When the sweep takes it as left behind (past its grace): a logout's own record stays
+    /// until its last re-check removes it, so it is due only after that look should have run;
+    /// what a failed queue send leaves is due at once. `None`: at `created_at`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub due_at: Option<i64>,
 }
 
 impl Outbox {
     pub fn is_empty(&self) -> bool {
         self.deliveries.is_empty() && self.recheck.is_none()
+    }
+
+    /// When the sweep may send it again (after its grace).
+    pub fn due_at(&self) -> i64 {
+        self.due_at.unwrap_or(self.created_at)
     }
 }
 

@@ -94,15 +94,39 @@ pub fn subject_key(sub: &str, sid: &str) -> String {
     format!("{}{sid}", subject_prefix(sub))
 }
 
-/// Longest cookie value read: a 128-byte `sid` in base64url, a dot, a 32-byte secret.
-const MAX_COOKIE_LEN: usize = 240;
+/// The key that signs session cookies (HMAC-SHA256): a cookie then proves the `sid` it names
+/// without any read, even where KV does not show that session yet (a session created near
+/// another location less than a window ago), and no one can forge one for a known `sid`.
+pub type CookieKey = [u8; 32];
 
 /// A new browser cookie for the session `sid`, and the hash of its secret (the record keeps it).
-pub fn new_cookie(sid: &str) -> (String, String) {
-    let secret = random_token(32);
+/// The secret is a random part and its signature: `{random}.{mac}`.
+pub fn new_cookie(key: &CookieKey, sid: &str) -> (String, String) {
+    let random = random_token(32);
+    let secret = format!("{random}.{}", cookie_mac(key, sid, &random));
     let hash = hash_secret(&secret);
     (format!("{}.{secret}", B64.encode(sid.as_bytes())), hash)
 }
+
+fn cookie_mac(key: &CookieKey, sid: &str, random: &str) -> String {
+    use hmac::{Hmac, Mac};
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(key).expect("HMAC takes a key of any length");
+    mac.update(b"edge-logout session cookie v1\0");
+    mac.update(sid.as_bytes());
+    mac.update(b"\0");
+    mac.update(random.as_bytes());
+    B64.encode(&mac.finalize().into_bytes()[..16])
+}
+
+/// Whether `secret` carries this key's signature of `sid` (compared in constant time).
+fn signed(key: &CookieKey, sid: &str, secret: &str) -> bool {
+    let Some((random, mac)) = secret.split_once('.') else { return false };
+    bool::from(cookie_mac(key, sid, random).as_bytes().ct_eq(mac.as_bytes()))
+}
+
+/// Longest cookie value read: a 128-byte `sid` in base64url, a dot, a 32-byte random part, a
+/// dot, a 16-byte signature.
+const MAX_COOKIE_LEN: usize = 240;
 
 /// The `sid` a cookie names and its secret, if it has the shape [`new_cookie`] gives.
 fn split_cookie(cookie: &str) -> Option<(String, &str)> {
@@ -123,13 +147,53 @@ pub async fn load(store: &impl Store, sid: &str, now: i64) -> Result<Option<Sess
     Ok(raw.and_then(|r| serde_json::from_str::<Session>(&r).ok()).filter(|s| s.expires_at > now))
 }
 
-/// The session a browser's cookie value belongs to, if any.
-pub async fn load_by_cookie(store: &impl Store, cookie: &str, now: i64) -> Result<Option<Session>, StoreError> {
+/// What a browser's session cookie shows, as this location sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CookieSession {
+    /// No cookie of ours, a forged or foreign one, or its session has ended or expired.
+    None,
+    /// The live session the cookie belongs to.
+    Live(Session),
+    /// A cookie this key signed, for a session this location does not see (yet): the browser's
+    /// session all the same.
+    Unseen(String),
+}
+
+/// The session a browser's cookie value belongs to: its record when it is seen (the cookie's
+/// secret matches the record's hash, or the cookie is signed: a session created twice where
+/// the first was not yet seen keeps both cookies), or else only the `sid` a signed cookie
+/// proves (one bulk read).
+pub async fn by_cookie(
+    store: &impl Store,
+    key: &CookieKey,
+    cookie: &str,
+    now: i64,
+) -> Result<CookieSession, StoreError> {
     let Some((sid, secret)) = split_cookie(cookie) else {
-        return Ok(None);
+        return Ok(CookieSession::None);
     };
+    let signed = signed(key, &sid, secret);
     let hash = hash_secret(secret);
-    Ok(load_live(store, &sid, now).await?.filter(|s| bool::from(s.cookie_hash.as_bytes().ct_eq(hash.as_bytes()))))
+    Ok(match lookup(store, &sid, now).await? {
+        Lookup::Live(s) if signed || bool::from(s.cookie_hash.as_bytes().ct_eq(hash.as_bytes())) => {
+            CookieSession::Live(s)
+        }
+        Lookup::Unknown if signed => CookieSession::Unseen(sid),
+        Lookup::Live(_) | Lookup::Unknown | Lookup::Ended => CookieSession::None,
+    })
+}
+
+/// The session a browser's cookie value belongs to, if this location sees it.
+pub async fn load_by_cookie(
+    store: &impl Store,
+    key: &CookieKey,
+    cookie: &str,
+    now: i64,
+) -> Result<Option<Session>, StoreError> {
+    Ok(match by_cookie(store, key, cookie, now).await? {
+        CookieSession::Live(s) => Some(s),
+        CookieSession::Unseen(_) | CookieSession::None => None,
+    })
 }
 
 /// Writes a session record, and with `new` its subject index entry, both expiring with it.
@@ -282,8 +346,8 @@ pub async fn set_expiry(store: &impl Store, session: Session, expires_at: i64) -
     Ok(with_recorded(session, recorded))
 }
 
-/// Leaves the tombstone of an ended session.
-pub async fn bury(store: &impl Store, sid: &str, sub: &str, now: i64) -> Result<(), StoreError> {
+/// Leaves the tombstone of an ended session (its user, when known).
+pub async fn bury(store: &impl Store, sid: &str, sub: Option<&str>, now: i64) -> Result<(), StoreError> {
     let value = serde_json::json!({ "sub": sub, "ended_at": now }).to_string();
     store.put(Ns::Sessions, &tombstone_key(sid), &value, Some(now + TOMBSTONE_TTL_S), None).await
 }
@@ -332,8 +396,10 @@ mod tests {
     use crate::state::memory::MemoryStore;
     use futures::executor::block_on;
 
+    const KEY: CookieKey = [7; 32];
+
     fn session(sid: &str, sub: &str) -> (Session, String) {
-        let (cookie, cookie_hash) = new_cookie(sid);
+        let (cookie, cookie_hash) = new_cookie(&KEY, sid);
         let s = Session {
             sid: sid.into(),
             sub: sub.into(),
@@ -361,16 +427,16 @@ mod tests {
             let (other, _) = session("sid-2", "alice");
             save(&store, &other, true).await.unwrap();
             assert_eq!(load(&store, "sid-1", 1000).await.unwrap(), Some(s.clone()));
-            assert_eq!(load_by_cookie(&store, &cookie, 1000).await.unwrap(), Some(s.clone()));
-            assert_eq!(load_by_cookie(&store, "sid-1", 1000).await.unwrap(), None);
+            assert_eq!(load_by_cookie(&store, &KEY, &cookie, 1000).await.unwrap(), Some(s.clone()));
+            assert_eq!(load_by_cookie(&store, &KEY, "sid-1", 1000).await.unwrap(), None);
             // The sid is public: without the secret, or with another session's, nothing.
             let (sid_part, secret) = cookie.split_once('.').unwrap();
-            assert_eq!(load_by_cookie(&store, sid_part, 1000).await.unwrap(), None);
-            assert_eq!(load_by_cookie(&store, &format!("{sid_part}."), 1000).await.unwrap(), None);
-            assert_eq!(load_by_cookie(&store, &format!("{sid_part}.{secret}x"), 1000).await.unwrap(), None);
-            let (other_cookie, _) = new_cookie("sid-2");
+            assert_eq!(load_by_cookie(&store, &KEY, sid_part, 1000).await.unwrap(), None);
+            assert_eq!(load_by_cookie(&store, &KEY, &format!("{sid_part}."), 1000).await.unwrap(), None);
+            assert_eq!(load_by_cookie(&store, &KEY, &format!("{sid_part}.{secret}x"), 1000).await.unwrap(), None);
+            let (other_cookie, _) = new_cookie(&KEY, "sid-2");
             let other_secret = other_cookie.split_once('.').unwrap().1;
-            assert_eq!(load_by_cookie(&store, &format!("{sid_part}.{other_secret}"), 1000).await.unwrap(), None);
+            assert_eq!(load_by_cookie(&store, &KEY, &format!("{sid_part}.{other_secret}"), 1000).await.unwrap(), None);
             assert_eq!(sids_of_subject(&store, "alice", 10).await.unwrap(), ["sid-1", "sid-2"]);
             assert_eq!(sids_of_subject(&store, "alice", 1).await.unwrap(), ["sid-1"]);
             let live: Vec<String> =
@@ -378,20 +444,45 @@ mod tests {
             assert_eq!(live, ["sid-1", "sid-2"]);
             delete(&store, &s).await.unwrap();
             assert_eq!(load(&store, "sid-1", 1000).await.unwrap(), None);
-            assert_eq!(load_by_cookie(&store, &cookie, 1000).await.unwrap(), None);
+            assert_eq!(load_by_cookie(&store, &KEY, &cookie, 1000).await.unwrap(), None);
             assert_eq!(sids_of_subject(&store, "alice", 10).await.unwrap(), ["sid-2"]);
         });
     }
 
     #[test]
+    fn a_signed_cookie_proves_its_session_where_the_record_is_not_seen_and_a_forged_one_proves_nothing() {
+        block_on(async {
+            let store = MemoryStore::new(1000);
+            let (cookie, _) = new_cookie(&KEY, "sid-new");
+            assert_eq!(by_cookie(&store, &KEY, &cookie, 1000).await.unwrap(), CookieSession::Unseen("sid-new".into()));
+            // Another key's, or the signature cut or changed: nothing.
+            assert_eq!(by_cookie(&store, &[8; 32], &cookie, 1000).await.unwrap(), CookieSession::None);
+            let (sid_part, secret) = cookie.split_once('.').unwrap();
+            let (random, _) = secret.split_once('.').unwrap();
+            for forged in [format!("{sid_part}.{random}"), format!("{sid_part}.{random}.AAAAAAAAAAAAAAAAAAAAAA")] {
+                assert_eq!(by_cookie(&store, &KEY, &forged, 1000).await.unwrap(), CookieSession::None, "{forged}");
+            }
+            // Seen, the record decides; a session created twice (the first unseen) keeps both
+            // cookies, as each is signed.
+            let (s, first) = session("sid-new", "alice");
+            save(&store, &s, true).await.unwrap();
+            assert_eq!(by_cookie(&store, &KEY, &first, 1000).await.unwrap(), CookieSession::Live(s.clone()));
+            assert_eq!(by_cookie(&store, &KEY, &cookie, 1000).await.unwrap(), CookieSession::Live(s.clone()));
+            // Ended: nothing, whatever the cookie.
+            bury(&store, "sid-new", Some("alice"), 1000).await.unwrap();
+            assert_eq!(by_cookie(&store, &KEY, &cookie, 1000).await.unwrap(), CookieSession::None);
+        });
+    }
+
+    #[test]
     fn cookies_name_their_session_and_hide_their_secret() {
-        let (cookie, hash) = new_cookie("a.b~c");
+        let (cookie, hash) = new_cookie(&KEY, "a.b~c");
         let (sid, secret) = split_cookie(&cookie).unwrap();
         assert_eq!(sid, "a.b~c");
         assert_eq!(hash_secret(secret), hash);
         assert!(!cookie.contains(&hash));
         // Only cookie-safe characters (RFC 6265 cookie-octet), whatever the sid holds.
-        let (odd, _) = new_cookie("x\"y;z,w");
+        let (odd, _) = new_cookie(&KEY, "x\"y;z,w");
         assert!(odd.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)));
         for bad in ["", ".", "c2lkLTE", "c2lkLTE.", "!!.secret", "Lw.secret", &"a".repeat(300)] {
             assert_eq!(split_cookie(bad), None, "{bad:?}");

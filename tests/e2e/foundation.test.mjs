@@ -255,12 +255,14 @@ describe('a configured worker', { timeout: 180_000 }, () => {
       assert.ok(sid.length >= 16, sid);
       assert.equal(typeof cookie, 'string');
       assert.notEqual(cookie, sid);
-      // `{b64url(sid)}.{secret}`: it names its session, the secret (32 random bytes) is what counts.
-      const [named, secret] = cookie.split('.');
+      // `{b64url(sid)}.{random}.{signature}`: it names its session; the random part (32 bytes)
+      // and the worker's signature of both are what counts.
+      const [named, random, signature] = cookie.split('.');
       assert.equal(Buffer.from(named, 'base64url').toString(), sid);
-      assert.ok(!secret.includes(sid));
-      assert.ok(secret.length >= 43, `a secret of ${secret.length} chars`);
-      assert.match(cookie, /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/);
+      assert.ok(!random.includes(sid));
+      assert.ok(random.length >= 43, `a random part of ${random.length} chars`);
+      assert.equal(Buffer.from(signature, 'base64url').length, 16);
+      assert.match(cookie, /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/);
       assert.equal(r.json.cookie_name, 'op_session');
       assert.equal(r.json.sub, 'alice');
       assert.deepEqual(r.json.clients, ['sess-rp-1']);
@@ -302,6 +304,12 @@ describe('a configured worker', { timeout: 180_000 }, () => {
       assert.deepEqual(await snapshot(), before);
       r = await w.admin('GET', '/admin/sessions/given-sid-1');
       assert.equal(r.json.sub, 'alice');
+      // Created again for the same user (a login system that got a 404 where the first was not
+      // seen yet): its clients are recorded, with a cookie of its own.
+      r = await w.admin('POST', '/admin/sessions', { sub: 'alice', sid: 'given-sid-1', clients: ['sess-rp-1'] });
+      assert.equal(r.status, 200, r.text);
+      assert.deepEqual(r.json.clients, ['sess-rp-2', 'sess-rp-1']);
+      assert.match(r.json.cookie, /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/);
     });
 
     it('lists the sessions of a subject', async () => {

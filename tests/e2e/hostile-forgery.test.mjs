@@ -435,12 +435,15 @@ describe('hostile requests: injection, open redirects, forged confirmations, tok
   it('a cookie that names a session without its secret is no session: nothing ends', { timeout: 30_000 }, async () => {
     const before = await snapshot();
     const carol = await newSession('carol');
-    const [victimSid, victimSecret] = victim.cookie.split('.');
+    // `{b64url(sid)}.{secret}`, the secret being `{random}.{signature}`.
+    const cut = (c) => [c.slice(0, c.indexOf('.')), c.slice(c.indexOf('.') + 1)];
+    const [victimSid, victimSecret] = cut(victim.cookie);
     assert.equal(Buffer.from(victimSid, 'base64url').toString(), victim.sid, 'the cookie names its sid');
     const forgeries = {
       'the sid alone': victimSid,
       'the sid and a random secret': `${victimSid}.${Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString('base64url')}`,
-      'the sid and another session\'s secret': `${victimSid}.${carol.cookie.split('.')[1]}`,
+      'the sid and another session\'s secret': `${victimSid}.${cut(carol.cookie)[1]}`,
+      'the secret without its signature': `${victimSid}.${victimSecret.split('.')[0]}`,
       'the secret with one more character': `${victimSid}.${victimSecret}A`,
       'the secret alone': victimSecret,
       'the raw sid and the secret': `${victim.sid}.${victimSecret}`,

@@ -298,7 +298,7 @@ describe('hostile requests: malformed and oversized input, every method', { time
       '{"sub":"alice","sid":5}',
       '{"sub":"alice","sid":["x"]}',
       '{"sub":"alice","sid":"a/b"}',
-      `{"sub":"alice","sid":"${victim.sid}"}`,
+      `{"sub":"mallory","sid":"${victim.sid}"}`,
       '{"sub":"alice","admin":true}',
       '{"sub":"alice"} x',
       '[{"sub":"alice"}]',

@@ -8,6 +8,7 @@ use std::fmt;
 use super::hint::VerifiedHint;
 use super::params::LogoutParams;
 use crate::http::uris::with_query;
+use crate::protocol::logout::Unseen;
 use crate::state::clients::Client;
 use crate::state::sessions::Session;
 
@@ -53,6 +54,12 @@ pub enum Decision {
         target: Session,
         redirect: Option<String>,
     },
+    /// Ask the user first about the browser's own session, which its signed cookie proves but
+    /// this location does not see yet; if they agree, it is ended where KV shows it.
+    ConfirmUnseen {
+        sid: String,
+        redirect: Option<String>,
+    },
     /// The user agreed, but the browser now presents another session than the one they were
     /// asked about: end neither, ask again about `target` (the browser's current session).
     AskAgain {
@@ -70,6 +77,9 @@ pub struct Facts<'a> {
     pub client: NamedClient<'a>,
     /// The browser's current session, from its cookie.
     pub browser: Option<&'a Session>,
+    /// The `sid` of the browser's session when its signed cookie proves one that this location
+    /// does not see (yet).
+    pub browser_unseen: Option<&'a str>,
     /// The session the hint's `sid` names (read when [`hint_sid_to_read`] says so).
     pub hint_session: Option<&'a Session>,
     /// Whether that session's tombstone was seen: it ended already.
@@ -79,10 +89,14 @@ pub struct Facts<'a> {
 /// The `sid` whose session the decision needs besides the browser's: the hint's, when the
 /// browser presents no session (its cookie was not sent with a cross-site request). With a
 /// browser session, that one is at stake, never the hint's.
-pub fn hint_sid_to_read<'a>(hint: Option<&'a VerifiedHint>, browser: Option<&Session>) -> Option<&'a str> {
-    match browser {
-        Some(_) => None,
-        None => hint?.sid.as_deref(),
+pub fn hint_sid_to_read<'a>(
+    hint: Option<&'a VerifiedHint>,
+    browser: Option<&Session>,
+    browser_unseen: Option<&str>,
+) -> Option<&'a str> {
+    match (browser, browser_unseen) {
+        (None, None) => hint?.sid.as_deref(),
+        _ => None,
     }
 }
 
@@ -103,6 +117,17 @@ pub fn decide(f: &Facts<'_>) -> Decision {
     // The hint's session is at stake only when it is the hint's user's.
     let hint_session = f.hint_session.filter(|s| f.hint.is_some_and(|h| h.sub == s.sub));
     let Some(target) = f.browser.or(hint_session) else {
+        if let Some(sid) = f.browser_unseen {
+            // The browser's own session, not seen here yet: as for a seen one, only a verified
+            // hint naming it (and a `logout_hint` naming the hint's user, if any) skips the prompt.
+            let hint_is_browsers = f.hint.is_some_and(|h| {
+                h.sid.as_deref() == Some(sid) && f.params.logout_hint.as_deref().is_none_or(|l| l == h.sub)
+            });
+            return match hint_is_browsers {
+                true => Decision::LogOut { target: None, redirect },
+                false => Decision::ConfirmUnseen { sid: sid.to_string(), redirect },
+            };
+        }
         // Already logged out: not an error.
         return Decision::LogOut { target: None, redirect };
     };
@@ -120,17 +145,22 @@ pub fn decide(f: &Facts<'_>) -> Decision {
     }
 }
 
-/// The session a verified hint names that this location does not see: with no browser session
-/// and no session found for the hint's `sid`, a logout that goes ahead still ends that session
-/// where KV shows it later (see `protocol::logout::end_unseen`).
-pub fn unseen_hint_session<'a>(f: &Facts<'a>) -> Option<(&'a str, &'a str)> {
+/// The session a logout that goes ahead must end although this location does not see it (see
+/// `protocol::logout::end_unseen`): the browser's own, proven by its signed cookie (with its
+/// user when a verified hint names that session); or, with no browser session, the one a
+/// verified hint names when no session and no tombstone was found for it.
+pub fn unseen_session<'a>(f: &Facts<'a>) -> Option<Unseen<'a>> {
+    if let Some(sid) = f.browser_unseen {
+        let sub = f.hint.filter(|h| h.sid.as_deref() == Some(sid)).map(|h| h.sub.as_str());
+        return Some(Unseen { sid, sub });
+    }
     let hint = f.hint?;
     // A `logout_hint` naming someone else than the hint's user: nothing is ended unseen.
     if f.params.logout_hint.as_deref().is_some_and(|h| h != hint.sub) {
         return None;
     }
     match (f.browser, f.hint_session, f.hint_session_ended, hint.sid.as_deref()) {
-        (None, None, false, Some(sid)) => Some((sid, hint.sub.as_str())),
+        (None, None, false, Some(sid)) => Some(Unseen { sid, sub: Some(hint.sub.as_str()) }),
         _ => None,
     }
 }
@@ -142,6 +172,9 @@ pub struct Answered<'a> {
     pub target_sid: &'a str,
     /// The browser's current session, from its cookie.
     pub browser: Option<&'a Session>,
+    /// The `sid` of the browser's session when its signed cookie proves one that this location
+    /// does not see (yet).
+    pub browser_unseen: Option<&'a str>,
     /// The session the confirmation was shown for (read when [`recorded_sid_to_read`] says so).
     pub recorded: Option<&'a Session>,
     /// Where the confirmed logout goes, as decided when it was asked.
@@ -169,6 +202,14 @@ pub fn decide_answer(a: &Answered<'_>) -> Decision {
         Some(b) => Decision::AskAgain { target: b.clone(), redirect },
         None => Decision::LogOut { target: a.recorded.cloned(), redirect },
     }
+}
+
+/// The browser's own session that a "yes" ends although this location does not see it: the
+/// one the confirmation was shown for, proven by the browser's signed cookie.
+pub fn unseen_answered<'a>(a: &Answered<'a>) -> Option<Unseen<'a>> {
+    let sid = a.browser_unseen?;
+    (a.log_out && a.browser.is_none() && a.recorded.is_none() && sid == a.target_sid)
+        .then_some(Unseen { sid, sub: None })
 }
 
 /// The registered URI with `state` added as one more query parameter, encoded so that the
@@ -220,25 +261,39 @@ mod tests {
         hint: Option<VerifiedHint>,
         client: NamedClient<'a>,
         browser: Option<Session>,
+        unseen: Option<&'static str>,
         hint_session: Option<Session>,
         ended: bool,
     }
 
     impl Case<'_> {
-        fn decide(&self) -> Decision {
-            decide(&Facts {
+        fn facts(&self) -> Facts<'_> {
+            Facts {
                 params: &self.params,
                 hint: self.hint.as_ref(),
                 client: self.client,
                 browser: self.browser.as_ref(),
+                browser_unseen: self.unseen,
                 hint_session: self.hint_session.as_ref(),
-                hint_session_ended: false,
-            })
+                hint_session_ended: self.ended,
+            }
+        }
+
+        fn decide(&self) -> Decision {
+            decide(&self.facts())
         }
     }
 
     fn case(params: LogoutParams) -> Case<'static> {
-        Case { params, hint: None, client: NamedClient::None, browser: None, hint_session: None, ended: false }
+        Case {
+            params,
+            hint: None,
+            client: NamedClient::None,
+            browser: None,
+            unseen: None,
+            hint_session: None,
+            ended: false,
+        }
     }
 
     #[test]
@@ -378,10 +433,11 @@ mod tests {
     #[test]
     fn the_hints_session_is_read_only_when_the_browser_presents_none() {
         let h = hint("alice", Some("s1"));
-        assert_eq!(hint_sid_to_read(Some(&h), None), Some("s1"));
-        assert_eq!(hint_sid_to_read(Some(&h), Some(&session("s2", "alice"))), None);
-        assert_eq!(hint_sid_to_read(Some(&hint("alice", None)), None), None);
-        assert_eq!(hint_sid_to_read(None, None), None);
+        assert_eq!(hint_sid_to_read(Some(&h), None, None), Some("s1"));
+        assert_eq!(hint_sid_to_read(Some(&h), Some(&session("s2", "alice")), None), None);
+        assert_eq!(hint_sid_to_read(Some(&h), None, Some("s2")), None, "the browser's unseen session is at stake");
+        assert_eq!(hint_sid_to_read(Some(&hint("alice", None)), None, None), None);
+        assert_eq!(hint_sid_to_read(None, None, None), None);
     }
 
     #[test]
@@ -395,7 +451,14 @@ mod tests {
     }
 
     fn answer<'a>(log_out: bool, browser: Option<&'a Session>, recorded: Option<&'a Session>) -> Answered<'a> {
-        Answered { log_out, target_sid: "s1", browser, recorded, redirect: Some("https://rp1.example/bye".into()) }
+        Answered {
+            log_out,
+            target_sid: "s1",
+            browser,
+            browser_unseen: None,
+            recorded,
+            redirect: Some("https://rp1.example/bye".into()),
+        }
     }
 
     fn bye() -> Option<String> {
@@ -459,15 +522,7 @@ mod tests {
         c.client = NamedClient::Found(&cl);
         c.hint = Some(hint("alice", Some("s1")));
         let facts = |c: &Case<'_>| {
-            unseen_hint_session(&Facts {
-                params: &c.params,
-                hint: c.hint.as_ref(),
-                client: c.client,
-                browser: c.browser.as_ref(),
-                hint_session: c.hint_session.as_ref(),
-                hint_session_ended: c.ended,
-            })
-            .map(|(sid, sub)| (sid.to_string(), sub.to_string()))
+            unseen_session(&c.facts()).map(|u| (u.sid.to_string(), u.sub.unwrap_or_default().to_string()))
         };
         assert_eq!(facts(&c), Some(("s1".to_string(), "alice".to_string())));
         // Seen here (even as another user's), or a browser session at stake: not this rule.
@@ -487,6 +542,44 @@ mod tests {
         c.params.logout_hint = None;
         c.hint = Some(hint("alice", None));
         assert_eq!(facts(&c), None);
+    }
+
+    #[test]
+    fn a_signed_cookie_whose_session_is_not_seen_here_is_the_browsers_session_all_the_same() {
+        let cl = client();
+        let mut c = case(params(None, None));
+        c.unseen = Some("s1");
+        // No hint: asked, about that session; never "already signed out".
+        assert_eq!(c.decide(), Decision::ConfirmUnseen { sid: "s1".into(), redirect: None });
+        assert_eq!(unseen_session(&c.facts()), Some(Unseen { sid: "s1", sub: None }));
+        // A hint naming another session: asked too.
+        c.client = NamedClient::Found(&cl);
+        c.hint = Some(hint("alice", Some("s9")));
+        assert_eq!(c.decide(), Decision::ConfirmUnseen { sid: "s1".into(), redirect: None });
+        // A hint without sid cannot name it: asked.
+        c.hint = Some(hint("alice", None));
+        assert_eq!(c.decide(), Decision::ConfirmUnseen { sid: "s1".into(), redirect: None });
+        // A hint naming it: logged out at once, ended with the hint's user.
+        c.hint = Some(hint("alice", Some("s1")));
+        assert_eq!(c.decide(), Decision::LogOut { target: None, redirect: None });
+        assert_eq!(unseen_session(&c.facts()), Some(Unseen { sid: "s1", sub: Some("alice") }));
+        // ... unless a logout_hint names someone else.
+        c.params.logout_hint = Some("bob".into());
+        assert_eq!(c.decide(), Decision::ConfirmUnseen { sid: "s1".into(), redirect: None });
+    }
+
+    #[test]
+    fn a_yes_ends_the_browsers_unseen_session_only_when_it_is_the_one_asked_about() {
+        let mut a = answer(true, None, None);
+        assert_eq!(unseen_answered(&a), None, "no signed cookie");
+        a.browser_unseen = Some("s1");
+        assert_eq!(unseen_answered(&a), Some(Unseen { sid: "s1", sub: None }));
+        assert_eq!(decide_answer(&a), Decision::LogOut { target: None, redirect: bye() });
+        a.browser_unseen = Some("s2");
+        assert_eq!(unseen_answered(&a), None, "another session than the one asked about");
+        a.browser_unseen = Some("s1");
+        a.log_out = false;
+        assert_eq!(unseen_answered(&a), None, "no");
     }
 
     #[test]

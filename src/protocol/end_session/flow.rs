@@ -19,7 +19,7 @@ use crate::protocol::logout::{Ending, LogoutEvent};
 use crate::state::clients::{self, Client};
 use crate::state::confirmations::{self, binding_value, Redeemed};
 use crate::state::deliveries::EndReason;
-use crate::state::sessions::{self, Lookup, Session};
+use crate::state::sessions::{self, CookieSession, Lookup, Session};
 use crate::ui::pages::{self, PageContext, WayBack};
 
 /// What the request brings, read once.
@@ -86,13 +86,18 @@ pub async fn handle<S: Store, N: Platform>(ctx: &Ctx<'_, S, N>, req: &HttpReques
     render(ctx, &inputs, answer)
 }
 
+/// The browser's session as its cookie shows it: seen here, proven but not seen yet, or none.
 async fn browser_session<S: Store, N>(
     ctx: &Ctx<'_, S, N>,
     inputs: &Inputs<'_>,
-) -> Result<Option<Session>, EndSessionError> {
+) -> Result<(Option<Session>, Option<String>), EndSessionError> {
     Ok(match inputs.session_cookie {
-        Some(value) => sessions::load_by_cookie(ctx.store, value, ctx.now).await?,
-        None => None,
+        Some(value) => match sessions::by_cookie(ctx.store, &ctx.config.cookie_key, value, ctx.now).await? {
+            CookieSession::Live(s) => (Some(s), None),
+            CookieSession::Unseen(sid) => (None, Some(sid)),
+            CookieSession::None => (None, None),
+        },
+        None => (None, None),
     })
 }
 
@@ -116,7 +121,7 @@ async fn start<S: Store, N: Platform>(
 ) -> Result<Answer, EndSessionError> {
     let hint = verify_hint(ctx, p).await?;
     let client_id = hint.as_ref().map(|h| h.client_id.as_str()).or(p.client_id.as_deref());
-    let browser = browser_session(ctx, inputs).await?;
+    let (browser, browser_unseen) = browser_session(ctx, inputs).await?;
     // One bulk read: the client the request names, and the clients of the browser's session,
     // which a logout tells (and then does not read again).
     let ids = clients::unique_ids(
@@ -129,7 +134,7 @@ async fn start<S: Store, N: Platform>(
         (Some(_), Some(c)) => NamedClient::Found(c),
         (Some(_), None) => NamedClient::Unknown,
     };
-    let hint_lookup = match decision::hint_sid_to_read(hint.as_ref(), browser.as_ref()) {
+    let hint_lookup = match decision::hint_sid_to_read(hint.as_ref(), browser.as_ref(), browser_unseen.as_deref()) {
         Some(sid) => sessions::lookup(ctx.store, sid, ctx.now).await?,
         None => Lookup::Unknown,
     };
@@ -143,22 +148,24 @@ async fn start<S: Store, N: Platform>(
         hint: hint.as_ref(),
         client: named,
         browser: browser.as_ref(),
+        browser_unseen: browser_unseen.as_deref(),
         hint_session: hint_session.as_ref(),
         hint_session_ended,
     };
     let view = match decision::decide(&facts) {
         Decision::Reject(r) => return Err(EndSessionError::Refused(r)),
         Decision::LogOut { target, redirect } => {
-            if let Some((sid, sub)) = decision::unseen_hint_session(&facts) {
+            if let Some(unseen) = decision::unseen_session(&facts) {
                 let ending = rp_ending(ctx, client_id);
-                logout::end_unseen(ctx.store, ctx.platform, sid, sub, ending, ctx.now).await?;
+                logout::end_unseen(ctx.store, ctx.platform, unseen, ending, ctx.now).await?;
             }
             let client_id = client_id.map(str::to_string);
             log_out(ctx, target, client_id, redirect, loaded.clone()).await?
         }
         Decision::Confirm { target, redirect } | Decision::AskAgain { target, redirect } => {
-            ask(ctx, inputs, p.ui_locales.clone(), client, &target, redirect)
+            ask(ctx, inputs, p.ui_locales.clone(), client, &target.sid, redirect)
         }
+        Decision::ConfirmUnseen { sid, redirect } => ask(ctx, inputs, p.ui_locales.clone(), client, &sid, redirect),
         Decision::StaySignedIn => {
             View::StillSignedIn { client_id: client_id.map(str::to_string), way_back: client.and_then(way_back) }
         }
@@ -173,14 +180,14 @@ fn ask<S, N>(
     inputs: &Inputs<'_>,
     ui_locales: Option<String>,
     client: Option<&Client>,
-    target: &Session,
+    target_sid: &str,
     redirect: Option<String>,
 ) -> View {
     let binding = binding_value(inputs.binding_cookie);
     let client_id = client.map(|c| c.client_id.clone());
     let redirect_origin =
         redirect.as_deref().and_then(|r| url::Url::parse(r).ok()).map(|u| u.origin().ascii_serialization());
-    let pending = confirm::pending(&binding, &target.sid, redirect, client_id.clone(), ui_locales, ctx.now);
+    let pending = confirm::pending(&binding, target_sid, redirect, client_id.clone(), ui_locales, ctx.now);
     let token = confirmations::issue(&ctx.config.confirm_key, &pending);
     let client_name = client.map(|c| c.display_name().to_string());
     View::Confirm { client_id, client_name, token, redirect_origin, binding }
@@ -198,7 +205,7 @@ async fn confirmed<S: Store, N: Platform>(
         Redeemed::Invalid => return Err(EndSessionError::ConfirmationInvalid),
         Redeemed::OtherBrowser => return Err(EndSessionError::ConfirmationOtherBrowser),
     };
-    let browser = if answer.log_out { browser_session(ctx, inputs).await? } else { None };
+    let (browser, browser_unseen) = if answer.log_out { browser_session(ctx, inputs).await? } else { (None, None) };
     let recorded = match decision::recorded_sid_to_read(answer.log_out, browser.as_ref(), &pending.target_sid) {
         Some(sid) => sessions::load_live(ctx.store, sid, ctx.now).await?,
         None => None,
@@ -207,12 +214,19 @@ async fn confirmed<S: Store, N: Platform>(
         log_out: answer.log_out,
         target_sid: &pending.target_sid,
         browser: browser.as_ref(),
+        browser_unseen: browser_unseen.as_deref(),
         recorded: recorded.as_ref(),
         redirect: pending.redirect.clone(),
     };
     let client_id = pending.client_id.clone();
     let view = match decision::decide_answer(&answered) {
-        Decision::LogOut { target, redirect } => log_out(ctx, target, client_id, redirect, Vec::new()).await?,
+        Decision::LogOut { target, redirect } => {
+            if let Some(unseen) = decision::unseen_answered(&answered) {
+                let ending = rp_ending(ctx, client_id.as_deref());
+                logout::end_unseen(ctx.store, ctx.platform, unseen, ending, ctx.now).await?;
+            }
+            log_out(ctx, target, client_id, redirect, Vec::new()).await?
+        }
         Decision::StaySignedIn => {
             let way_back = match &client_id {
                 Some(id) => clients::load(ctx.store, id).await?.as_ref().and_then(way_back),
@@ -226,10 +240,12 @@ async fn confirmed<S: Store, N: Platform>(
                 Some(id) => clients::load(ctx.store, id).await?,
                 None => None,
             };
-            ask(ctx, inputs, pending.ui_locales.clone(), client.as_ref(), &target, redirect)
+            ask(ctx, inputs, pending.ui_locales.clone(), client.as_ref(), &target.sid, redirect)
         }
         Decision::Reject(r) => return Err(EndSessionError::Refused(r)),
-        Decision::Confirm { .. } => unreachable!("an answer is decided by decide_answer, which never asks first"),
+        Decision::Confirm { .. } | Decision::ConfirmUnseen { .. } => {
+            unreachable!("an answer is decided by decide_answer, which never asks first")
+        }
     };
     Ok(Answer { view, ui_locales: pending.ui_locales })
 }
