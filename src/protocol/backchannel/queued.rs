@@ -134,6 +134,9 @@ mod tests {
             let queue = FakeQueue::default();
             let q = hand_to_queue(&store, &queue, two(), 1000, nonces()).await;
             assert_eq!((q.recorded, q.unsent.len(), q.send_failed), (2, 0, None));
+            // What the quota table counts: one write per queued delivery, nothing else.
+            let counts = store.take_counts();
+            assert_eq!((counts.reads, counts.writes, counts.deletes, counts.lists), (0, 2, 0, 0));
             let sent = queue.sent.borrow().clone();
             for d in &sent {
                 let rec = deliveries::pending(&store, &d.id).await.unwrap().expect("recorded");
@@ -148,7 +151,9 @@ mod tests {
             let (failed, _) = deliveries::page(&store, DeliveryStatus::Failed, None, 100).await.unwrap();
             assert!(failed.is_empty(), "queued is not failed");
             // Delivered: the record goes.
+            store.take_counts();
             deliveries::delivered(&store, &sent[0]).await.unwrap();
+            assert_eq!(store.take_counts().deletes, 1);
             assert!(deliveries::pending(&store, &sent[0].id).await.unwrap().is_none());
         });
     }
