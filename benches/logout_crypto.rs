@@ -82,6 +82,8 @@ fn delivery(alg: Alg) -> Delivery {
         attempt: 1,
         last_error: None,
         nonce: None,
+        issued_at: None,
+        redriven: 0,
         kind: Default::default(),
     }
 }

@@ -306,15 +306,15 @@ mod tests {
                 store.take_counts();
                 // Nothing left for it: one read, no list (not at the first tick of an hour).
                 let idle = app.now - app.now % 3600 + 300;
-                assert!(!sweep(store, platform, idle, 300, || "n".into()).await.unwrap().looked);
+                assert!(!sweep(store, platform, idle, 300, 50, || "n".into()).await.unwrap().looked);
                 assert_eq!(store.take_counts(), ops(1, 0, 0, 0));
-                // At the hour: the outbox is listed once.
-                assert!(sweep(store, platform, idle - 300, 300, || "n".into()).await.unwrap().looked);
-                assert_eq!(store.take_counts(), ops(1, 0, 0, 1));
-                // Something due: the retries and the outbox listed.
-                crate::state::outbox::mark_due(store, app.now).await.unwrap();
+                // At the hour: the pending deliveries and the outbox are listed once each.
+                assert!(sweep(store, platform, idle - 300, 300, 50, || "n".into()).await.unwrap().looked);
+                assert_eq!(store.take_counts(), ops(1, 0, 0, 2));
+                // Something due: the same.
+                assert!(crate::state::outbox::mark_due(store, app.now).await);
                 store.take_counts();
-                assert!(sweep(store, platform, idle, 300, || "n".into()).await.unwrap().looked);
+                assert!(sweep(store, platform, idle, 300, 50, || "n".into()).await.unwrap().looked);
                 assert_eq!(store.take_counts(), ops(1, 0, 0, 2));
             });
         }

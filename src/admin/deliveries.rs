@@ -1,6 +1,7 @@
-//! `/admin/deliveries`: back-channel deliveries that failed and will be retried
-//! (`status=failed`), were given up (`status=dead`), or were cancelled because their client
-//! was deleted (`status=cancelled`); a dead one is driven again or acknowledged by an operator.
+//! `/admin/deliveries`: back-channel deliveries handed to the queue and not attempted yet
+//! (`status=queued`), that failed and will be retried (`status=failed`), were given up
+//! (`status=dead`), or were cancelled because their client was deleted (`status=cancelled`); a
+//! dead one is driven again or acknowledged by an operator.
 
 use serde_json::json;
 
@@ -17,8 +18,10 @@ const PAGE: u32 = 100;
 
 pub async fn list<S: Store, N>(ctx: &Ctx<'_, S, N>, req: &HttpRequest) -> Answer {
     let status = match query_param(req, "status")? {
-        Some(s) => DeliveryStatus::parse(&s).ok_or_else(|| invalid("status must be failed, dead or cancelled"))?,
-        None => return Err(invalid("the query parameter status (failed, dead or cancelled) is required")),
+        Some(s) => {
+            DeliveryStatus::parse(&s).ok_or_else(|| invalid("status must be queued, failed, dead or cancelled"))?
+        }
+        None => return Err(invalid("the query parameter status (queued, failed, dead or cancelled) is required")),
     };
     let cursor = query_param(req, "cursor")?;
     let (records, cursor) = deliveries::page(ctx.store, status, cursor, PAGE).await?;
@@ -40,6 +43,8 @@ pub async fn retry<S: Store, N: Platform>(ctx: &Ctx<'_, S, N>, id: &str) -> Answ
     };
     again.attempt = 1;
     again.nonce = None;
+    again.issued_at = None;
+    again.redriven = 0;
     again.last_error = None;
     let handoff = ctx.platform.deliver(vec![again], 1).await;
     // Delivered, or failed again and to be retried: the dead record has done its work. Dead

@@ -248,13 +248,7 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
 }
 
 fn platform<'a>(config: &'a Config, stores: &'a KvStores, env: &Env) -> notify::EdgePlatform<'a> {
-    notify::EdgePlatform {
-        config,
-        store: stores,
-        queue: env.queue("BACKCHANNEL_QUEUE").ok(),
-        dead_letters: env.queue("BACKCHANNEL_DLQ").ok(),
-        log: Default::default(),
-    }
+    notify::EdgePlatform { config, store: stores, queue: env.queue("BACKCHANNEL_QUEUE").ok(), log: Default::default() }
 }
 
 /// Retries of back-channel deliveries. Never returns an error: in worker 0.8 that panics in the
@@ -265,18 +259,28 @@ async fn queue(batch: MessageBatch<String>, env: Env, _ctx: Context) -> Result<(
         Ok(c) => c,
         Err(e) => {
             worker::console_error!("{e}");
-            batch.retry_all();
+            batch.retry_all_with_options(&worker::QueueRetryOptionsBuilder::new().with_delay_seconds(60).build());
             return Ok(());
         }
     };
     let Ok(stores) = KvStores::of(&env) else {
-        batch.retry_all();
+        batch.retry_all_with_options(&worker::QueueRetryOptionsBuilder::new().with_delay_seconds(60).build());
         return Ok(());
     };
     let platform = platform(&config, &stores, &env);
-    notify::consume(batch, &config, &platform).await;
+    if batch.queue() == dead_letter_queue(&env) {
+        notify::consume_dead_letters(batch, &platform).await;
+    } else {
+        notify::consume(batch, &config, &platform).await;
+    }
     platform.flush_log(None);
     Ok(())
+}
+
+/// The name of the dead-letter queue (`DEAD_LETTER_QUEUE`, as in wrangler.toml's
+/// `dead_letter_queue`), whose batches [`notify::consume_dead_letters`] handles.
+fn dead_letter_queue(env: &Env) -> String {
+    env.var("DEAD_LETTER_QUEUE").map(|v| v.to_string()).unwrap_or_else(|_| "edge-logout-backchannel-dlq".into())
 }
 
 /// Every minute: re-queues retries whose queue message was lost (see

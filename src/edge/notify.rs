@@ -13,7 +13,7 @@ use serde_json::json;
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
-use worker::{Date, MessageBatch, MessageBuilder, MessageExt, Queue};
+use worker::{Date, Message, MessageBatch, MessageBuilder, MessageExt, Queue, QueueRetryOptionsBuilder};
 
 use super::signer;
 use super::KvStores;
@@ -21,12 +21,13 @@ use crate::budget::{self, QUEUE_BATCH_MAX};
 use crate::config::Config;
 use crate::keys::VerifyingKey;
 use crate::ports::{Handoff, Platform};
-use crate::protocol::backchannel::retry::{self, Answer, Next, Outcome};
+use crate::protocol::backchannel::queued::{self, Sender};
+use crate::protocol::backchannel::retry::{self, Answer, DeadLettered, Next, Outcome};
 use crate::protocol::backchannel::token;
 use crate::protocol::logout;
 use crate::state::clients;
 use crate::state::deliveries::{self, Delivery, DeliveryRecord, QueueMessage};
-use crate::state::outbox;
+use crate::state::outbox::{self, Outbox};
 use crate::state::secrets::random_token;
 
 pub fn now() -> i64 {
@@ -206,7 +207,6 @@ pub struct EdgePlatform<'a> {
     pub config: &'a Config,
     pub store: &'a KvStores,
     pub queue: Option<Queue>,
-    pub dead_letters: Option<Queue>,
     /// Log records of this invocation, written together by [`EdgePlatform::flush_log`].
     pub log: RefCell<Vec<serde_json::Value>>,
 }
@@ -234,9 +234,11 @@ impl EdgePlatform<'_> {
     /// error only when nothing durable was written: then the caller keeps the delivery.
     async fn after(&self, next: &Next) -> Result<(), String> {
         let now = now();
-        retry::record(self.store, next, now).await.map_err(|e| e.to_string())?;
+        let recorded = retry::record(self.store, next, now).await.map_err(|e| e.to_string())?;
         match next {
-            Next::RetryIn { delivery, delay_s } => {
+            Next::RetryIn { delay_s, .. } => {
+                // The message is the record's delivery (stamped with its issue).
+                let delivery = &recorded.delivery;
                 // Recorded: should the send fail, or the queue lose the message, the sweep
                 // re-queues it from the record once told to look.
                 self.tell_the_sweep(now).await;
@@ -252,27 +254,26 @@ impl EdgePlatform<'_> {
                 }
                 Ok(())
             }
-            Next::Dead(d) => {
-                // The record is what the admin API lists; the dead-letter queue is a courtesy.
-                if let Some(q) = &self.dead_letters {
-                    if let Err(e) = q.send(message_of(d)).await {
-                        self.log_error(
-                            json!({"event": "backchannel_dlq_failed", "delivery": d.id, "error": e.to_string()}),
-                        );
-                    }
-                }
-                Ok(())
-            }
+            // The record is what the admin API lists. Not sent to the dead-letter queue: what
+            // lands there is what the consumer failed on, and is sent again.
+            Next::Dead(_) => Ok(()),
         }
     }
 
-    async fn queue_now(&self, deliveries: &[Delivery]) -> Result<(), String> {
-        let queue = self.queue.as_ref().ok_or("no BACKCHANNEL_QUEUE binding")?;
-        // One subrequest per batch of up to QUEUE_BATCH_MAX messages.
-        for chunk in deliveries.chunks(QUEUE_BATCH_MAX) {
-            send_batch(queue, chunk).await.map_err(|e| format!("{e:?}"))?;
+    /// Hands deliveries to the queue, each recorded first ([`queued::hand_to_queue`]); those
+    /// it could not record come back (the caller keeps them in the outbox).
+    async fn queue_now(&self, deliveries: Vec<Delivery>) -> Vec<Delivery> {
+        let now = now();
+        let handed = queued::hand_to_queue(self.store, self, deliveries, now, || random_token(12)).await;
+        if let Some(e) = handed.send_failed {
+            // Recorded: the sweep sends them again once told to look.
+            self.log_error(json!({"event": "backchannel_queue_failed", "deliveries": handed.recorded, "error": e}));
+            self.tell_the_sweep(now).await;
         }
-        Ok(())
+        if !handed.unsent.is_empty() {
+            self.log_error(json!({"event": "backchannel_record_failed", "deliveries": handed.unsent.len()}));
+        }
+        handed.unsent
     }
 
     /// Writes the sweep's marker ([`outbox::mark_due`]) at most once a minute per isolate: a
@@ -287,8 +288,8 @@ impl EdgePlatform<'_> {
             return;
         }
         LAST_MARKED.with(|m| m.set(now));
-        if let Err(e) = outbox::mark_due(self.store, now).await {
-            self.log_error(json!({"event": "sweep_mark_failed", "error": e.0}));
+        if !outbox::mark_due(self.store, now).await {
+            self.log_error(json!({"event": "sweep_mark_failed"}));
         }
     }
 
@@ -322,16 +323,11 @@ impl Platform for EdgePlatform<'_> {
         let overflow = deliveries.split_off(deliveries.len().min(inline_max));
         let mut handoff = Handoff::default();
         if !overflow.is_empty() {
-            match self.queue_now(&overflow).await {
-                Ok(()) => handoff.summary.queued += overflow.len(),
-                Err(e) => {
-                    self.log_error(
-                        json!({"event": "backchannel_queue_failed", "deliveries": overflow.len(), "error": e}),
-                    );
-                    handoff.summary.pending += overflow.len();
-                    handoff.unsent.extend(overflow);
-                }
-            }
+            let n = overflow.len();
+            let unsent = self.queue_now(overflow).await;
+            handoff.summary.queued += n - unsent.len();
+            handoff.summary.pending += unsent.len();
+            handoff.unsent.extend(unsent);
         }
         let outcomes = attempt_all(self.config, &self.log, &deliveries).await;
         for (d, outcome) in deliveries.into_iter().zip(&outcomes) {
@@ -352,6 +348,17 @@ impl Platform for EdgePlatform<'_> {
             }
         }
         handoff
+    }
+}
+
+impl Sender for EdgePlatform<'_> {
+    async fn send_all(&self, deliveries: &[Delivery]) -> Result<(), String> {
+        let queue = self.queue.as_ref().ok_or("no BACKCHANNEL_QUEUE binding")?;
+        // One subrequest per batch of up to QUEUE_BATCH_MAX messages.
+        for chunk in deliveries.chunks(QUEUE_BATCH_MAX) {
+            send_batch(queue, chunk).await.map_err(|e| format!("{e:?}"))?;
+        }
+        Ok(())
     }
 }
 
@@ -405,7 +412,7 @@ pub async fn consume(batch: MessageBatch<String>, config: &Config, platform: &Ed
         if !fits {
             return match platform.enqueue(&parsed, 0).await {
                 true => message.ack(),
-                false => message.retry(),
+                false => retry_later(message),
             };
         }
         match parsed {
@@ -413,7 +420,7 @@ pub async fn consume(batch: MessageBatch<String>, config: &Config, platform: &Ed
                 if deliver_queued(config, platform, &d).await {
                     message.ack()
                 } else {
-                    message.retry()
+                    retry_later(message)
                 }
             }
             QueueMessage::Recheck(check) => {
@@ -424,13 +431,82 @@ pub async fn consume(batch: MessageBatch<String>, config: &Config, platform: &Ed
                             "{}",
                             json!({"event": "recheck_failed", "logout": check.logout_id, "error": e.0})
                         );
-                        message.retry()
+                        retry_later(message)
                     }
                 }
             }
         }
     });
     join_all(work).await;
+}
+
+/// Has the queue deliver `message` again, after [`retry::consumer_retry_delay`]: the consumer
+/// failed on it (a KV or queue call did), and an outage of minutes must not use up the queue's
+/// retries (developers.cloudflare.com/queues/configuration/batching-retries/, "Delay on retry").
+fn retry_later(message: &Message<String>) {
+    let age_s = (Date::now().as_millis().saturating_sub(message.timestamp().as_millis()) / 1000) as i64;
+    let delay = retry::consumer_retry_delay(age_s);
+    message.retry_with_options(&QueueRetryOptionsBuilder::new().with_delay_seconds(delay).build());
+}
+
+/// The dead-letter queue's consumer: what the main consumer failed on `max_retries` times
+/// (developers.cloudflare.com/queues/configuration/dead-letter-queues/: without a consumer, a
+/// dead-lettered message is deleted after 4 days). A delivery is recorded and sent to the queue
+/// again, or after [`retry::MAX_REDRIVES`] recorded as dead ([`retry::after_dead_letter`]); a
+/// re-check is sent to the queue again, or kept in the outbox for the sweep. A message is acked
+/// only once that is durable; until then it is retried with a growing delay.
+pub async fn consume_dead_letters(batch: MessageBatch<String>, platform: &EdgePlatform<'_>) {
+    let messages: Vec<Message<String>> = batch.iter().filter_map(|m| m.ok()).collect();
+    let work = messages.iter().map(|message| async move {
+        let Ok(parsed) = serde_json::from_str::<QueueMessage>(message.body()) else {
+            worker::console_error!("{}", json!({"event": "queue_bad_message", "queue": "dead-letter"}));
+            return message.ack();
+        };
+        let now = now();
+        let done = match parsed {
+            QueueMessage::Deliver(d) => redrive(platform, &d, now).await,
+            QueueMessage::Recheck(check) => {
+                platform.enqueue(&QueueMessage::Recheck(check.clone()), 0).await || {
+                    let left = Outbox {
+                        logout_id: format!("{}.dlq.{}", check.logout_id, random_token(6)),
+                        deliveries: Vec::new(),
+                        recheck: Some(check),
+                        created_at: now,
+                    };
+                    outbox::settle(platform.store, &left, now).await.is_ok()
+                }
+            }
+        };
+        if done {
+            message.ack()
+        } else {
+            retry_later(message)
+        }
+    });
+    join_all(work).await;
+}
+
+/// A dead-lettered delivery: recorded (so that it is listed, and the sweep finds it should the
+/// send fail) and sent again, or recorded as dead. False when nothing durable was written.
+async fn redrive(platform: &EdgePlatform<'_>, d: &Delivery, now: i64) -> bool {
+    let Ok(pending) = deliveries::pending(platform.store, &d.id).await else { return false };
+    let decision = retry::after_dead_letter(d, pending.as_ref(), now, random_token(12));
+    platform.log.borrow_mut().push(json!({"event": "dead_lettered", "delivery": d.id, "redriven": d.redriven,
+        "decision": match &decision { DeadLettered::Stale => "stale", DeadLettered::Redrive(_) => "redrive", DeadLettered::Dead(_) => "dead" }}));
+    let record = match decision {
+        DeadLettered::Stale => return true,
+        DeadLettered::Redrive(r) | DeadLettered::Dead(r) => r,
+    };
+    if deliveries::save(platform.store, &record).await.is_err() {
+        return false;
+    }
+    if record.status.is_pending() {
+        if let Err(e) = platform.send_all(std::slice::from_ref(&record.delivery)).await {
+            platform.log_error(json!({"event": "backchannel_queue_failed", "delivery": d.id, "error": e}));
+            platform.tell_the_sweep(now).await;
+        }
+    }
+    true
 }
 
 /// The most subrequests a queue message may cost its consumer (`budget`).
@@ -447,9 +523,9 @@ fn message_subrequests(message: &QueueMessage) -> usize {
 /// One queued delivery attempt, to the client's current registration; false when the message
 /// must come again.
 async fn deliver_queued(config: &Config, platform: &EdgePlatform<'_>, queued: &Delivery) -> bool {
-    match deliveries::is_current(platform.store, queued).await {
-        Ok(true) => {}
-        Ok(false) => return true,
+    match deliveries::pending(platform.store, &queued.id).await {
+        Ok(pending) if retry::stale(pending.as_ref(), queued) => return true,
+        Ok(_) => {}
         Err(_) => return false,
     }
     let client = match clients::load(platform.store, &queued.client_id).await {
@@ -476,14 +552,19 @@ async fn deliver_queued(config: &Config, platform: &EdgePlatform<'_>, queued: &D
     }
 }
 
+/// The subrequests (KV and queue calls) one cron tick may make.
+// Re-point at budget.rs's figure for subrequests to Cloudflare services (1,000 per invocation on
+// the free plan) once it has one; until then the one budget of today's budget.rs.
+const SWEEP_BUDGET: usize = budget::SUBREQUEST_LIMIT;
+
 /// The cron trigger: [`logout::sweep`].
 pub async fn sweep(platform: &EdgePlatform<'_>) {
     let grace = platform.config.backchannel.sweep_grace_s;
-    match logout::sweep(platform.store, platform, now(), grace, || random_token(12)).await {
-        Ok(swept) if swept.looked => platform
-            .log
-            .borrow_mut()
-            .push(json!({"event": "sweep", "requeued": swept.requeued, "outbox_resent": swept.resent})),
+    match logout::sweep(platform.store, platform, now(), grace, SWEEP_BUDGET, || random_token(12)).await {
+        Ok(swept) if swept.looked => {
+            platform.log.borrow_mut().push(json!({"event": "sweep", "requeued": swept.requeued,
+            "outbox_resent": swept.resent, "subrequests": swept.spent, "complete": swept.complete}))
+        }
         Ok(_) => {}
         Err(e) => worker::console_error!("{}", json!({"event": "sweep", "error": e.0})),
     }

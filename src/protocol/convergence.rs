@@ -331,10 +331,13 @@ impl Sim<'_> {
         let now = self.world.now();
         let grace = crate::testing::config().backchannel.sweep_grace_s;
         let mut n = 0;
-        let _ = futures::executor::block_on(logout::sweep(&self.world.at(loc), &self.platform, now, grace, || {
-            n += 1;
-            format!("n{now}.{n}")
-        }));
+        // A tick may spend the invocation's subrequests to Cloudflare services.
+        let budget = 1000;
+        let _ =
+            futures::executor::block_on(logout::sweep(&self.world.at(loc), &self.platform, now, grace, budget, || {
+                n += 1;
+                format!("n{now}.{n}")
+            }));
         self.collect();
     }
 

@@ -440,29 +440,71 @@ async fn from_record(store: &impl Store, check: Recheck) -> Result<Recheck, Stor
 }
 
 /// The cron sweep's share of the outbox: records older than `grace_s` (their logout or re-check
-/// did not finish) are sent again: their deliveries queued, their re-check queued.
+/// did not finish) are sent again: their deliveries queued, their re-check queued. The number
+/// of deliveries sent, within `budget` subrequests (see [`sweep_outbox_within`]).
 pub async fn sweep_outbox(
     store: &impl Store,
     platform: &impl Platform,
     now: i64,
     grace_s: i64,
-    limit: u32,
+    budget: usize,
 ) -> Result<usize, StoreError> {
-    let mut sent = 0;
-    for left in outbox::page(store, limit).await? {
-        if left.due_at() + grace_s > now {
-            continue;
+    Ok(sweep_outbox_within(store, platform, now, grace_s, budget).await?.0)
+}
+
+/// [`sweep_outbox`], walking the whole outbox page by page as long as `budget` subrequests
+/// allow (each page a listing and a bulk read; each record sent again its deliveries' records,
+/// one queue send, its re-check's send and its settling): the deliveries sent, the subrequests
+/// spent, and whether it got to the end.
+pub async fn sweep_outbox_within(
+    store: &impl Store,
+    platform: &impl Platform,
+    now: i64,
+    grace_s: i64,
+    budget: usize,
+) -> Result<(usize, usize, bool), StoreError> {
+    let (mut sent, mut spent) = (0, 0);
+    let mut cursor = None;
+    loop {
+        if spent + 2 > budget {
+            return Ok((sent, spent, false));
         }
-        let handoff = platform.deliver(left.deliveries.clone(), 0).await;
-        sent += left.deliveries.len() - handoff.unsent.len();
-        let recheck = match &left.recheck {
-            Some(r) if !platform.enqueue(&QueueMessage::Recheck(r.clone()), 0).await => Some(r.clone()),
-            _ => None,
-        };
-        let rest = Outbox { deliveries: handoff.unsent, recheck, ..left };
-        outbox::settle(store, &rest, now).await?;
+        let (page, next) = outbox::page_from(store, cursor, OUTBOX_PAGE).await?;
+        spent += 2;
+        for left in page {
+            if left.due_at() + grace_s > now {
+                continue;
+            }
+            let cost = outbox_resend_subrequests(&left);
+            if spent + cost > budget {
+                return Ok((sent, spent, false));
+            }
+            spent += cost;
+            let handoff = platform.deliver(left.deliveries.clone(), 0).await;
+            sent += left.deliveries.len() - handoff.unsent.len();
+            let recheck = match &left.recheck {
+                Some(r) if !platform.enqueue(&QueueMessage::Recheck(r.clone()), 0).await => Some(r.clone()),
+                _ => None,
+            };
+            let rest = Outbox { deliveries: handoff.unsent, recheck, ..left };
+            outbox::settle(store, &rest, now).await?;
+        }
+        cursor = next;
+        if cursor.is_none() {
+            return Ok((sent, spent, true));
+        }
     }
-    Ok(sent)
+}
+
+/// Outbox keys one sweep page lists (and reads, 100 to a bulk read).
+const OUTBOX_PAGE: u32 = 100;
+
+/// The most subrequests sending one outbox record again costs: a record per delivery (the
+/// queue's, see [`crate::protocol::backchannel::queued`]) and one send per 100, the re-check's
+/// send, and the settling (a write and the sweep's marker, or a delete).
+fn outbox_resend_subrequests(left: &Outbox) -> usize {
+    let n = left.deliveries.len();
+    n + n.div_ceil(crate::budget::QUEUE_BATCH_MAX) + usize::from(left.recheck.is_some()) + 2
 }
 
 /// What a cron tick did.
@@ -474,34 +516,251 @@ pub struct Swept {
     pub requeued: usize,
     /// Deliveries sent again from outbox records.
     pub resent: usize,
+    /// Subrequests spent (KV and queue calls), within the tick's budget.
+    pub spent: usize,
+    /// Whether it walked every pending record and the whole outbox (false: the budget ran out,
+    /// and the next tick goes on: it is told to).
+    pub complete: bool,
 }
 
 /// The cron tick: when something was left for it ([`outbox::due`]: one read, and no list
 /// otherwise, as lists count against the free plan's 1,000 a day), or at the first tick of an
-/// hour, re-queues retries whose queue message was lost (each with a fresh nonce from
-/// `new_nonce`, so that the lost one goes stale) and sends again what logouts left in the outbox.
+/// hour, re-queues pending deliveries (queued or failed) whose queue message was lost (each with a
+/// fresh nonce from `new_nonce`, so that the lost one goes stale) and sends again what logouts
+/// left in the outbox. It makes at most `budget` KV and queue calls (the invocation's
+/// subrequests to Cloudflare services); what it could not reach, the next tick does (it marks
+/// itself due).
 pub async fn sweep(
     store: &impl Store,
     platform: &impl Platform,
     now: i64,
     grace_s: i64,
+    budget: usize,
     new_nonce: impl FnMut() -> String,
 ) -> Result<Swept, StoreError> {
     let hourly = now % 3600 < 60;
-    if !outbox::due(store).await? {
-        if !hourly {
-            return Ok(Swept::default());
+    let mut spent = 1;
+    if !outbox::due(store).await? && !hourly {
+        return Ok(Swept { complete: true, spent, ..Swept::default() });
+    }
+    // Room kept for writing the marker again at the end; half of the rest for the pending
+    // records, the other half (and what they left) for the outbox.
+    let work = budget.saturating_sub(spent + 1);
+    let overdue = deliveries::reissue_overdue(store, now, grace_s, work / 2, new_nonce).await?;
+    let found = overdue.deliveries.len();
+    spent += overdue.spent + found.div_ceil(crate::budget::QUEUE_BATCH_MAX);
+    let handoff = platform.deliver(overdue.deliveries, 0).await;
+    let (resent, outbox_spent, outbox_done) =
+        sweep_outbox_within(store, platform, now, grace_s, budget.saturating_sub(spent + 1)).await?;
+    spent += outbox_spent;
+    let complete = overdue.complete && outbox_done;
+    if !handoff.unsent.is_empty() || !complete {
+        // Still recorded (a fresh nonce), or not reached yet: the next tick looks again.
+        outbox::mark_due(store, now).await;
+        spent += 1;
+    }
+    Ok(Swept { looked: true, requeued: found - handoff.unsent.len(), resent, spent, complete })
+}
+
+#[cfg(test)]
+mod tests {
+    use futures::executor::block_on;
+    use serde_json::json;
+
+    use super::*;
+    use crate::http::Method;
+    use crate::keys::Alg;
+    use crate::ports::{ListPage, Ns};
+    use crate::state::deliveries::DeliveryRecord;
+    use crate::state::memory::MemoryStore;
+    use crate::testing::{self, fixtures, request, seeded_store, Recorder, COOKIE, ISSUER, NOW};
+
+    const GRACE: i64 = 300;
+
+    /// A failed delivery `id`, due at `due`.
+    fn failed(id: &str, due: i64) -> DeliveryRecord {
+        let mut d = crate::protocol::backchannel::plan::plan(
+            &LogoutEvent::Sessions(vec![fixtures::session("s1", &["rp1"])]),
+            &fixtures::clients(),
+            fixtures::ids(),
+        )
+        .remove(0);
+        d.id = id.into();
+        d.attempt = 2;
+        d.nonce = Some("old".into());
+        DeliveryRecord::failed(d, due, due - 10)
+    }
+
+    /// A tick neither due nor at the hour's first minute.
+    fn mid_hour(t: i64) -> i64 {
+        t - t % 3600 + 600
+    }
+
+    #[test]
+    fn a_sweep_with_more_than_one_page_of_failed_records_reaches_them_all_within_its_budget() {
+        block_on(async {
+            let now = mid_hour(NOW);
+            let store = MemoryStore::new(now);
+            // 1,100 failed records (more than one listing page); the 5 overdue ones sort last.
+            for i in 0..1100 {
+                deliveries::save(&store, &failed(&format!("a{i:05}"), now + 600)).await.unwrap();
+            }
+            for i in 0..5 {
+                deliveries::save(&store, &failed(&format!("z{i}"), now - GRACE - 1)).await.unwrap();
+            }
+            assert!(outbox::mark_due(&store, now).await);
+            let platform = Recorder::default();
+            let budget = 50;
+            store.ops.set(0);
+            let swept = sweep(&store, &platform, now, GRACE, budget, || "fresh".into()).await.unwrap();
+            assert!(store.ops.get() <= budget, "{} KV calls", store.ops.get());
+            assert!(swept.spent <= budget);
+            assert!(swept.complete, "{swept:?}");
+            let mut handed: Vec<String> = platform.handed.borrow().iter().map(|d| d.id.clone()).collect();
+            handed.sort();
+            assert_eq!(handed, ["z0", "z1", "z2", "z3", "z4"]);
+            let rec = deliveries::pending(&store, "z0").await.unwrap().unwrap();
+            assert_eq!((rec.delivery.nonce.as_deref(), rec.delivery.issued_at), (Some("fresh"), Some(now)));
+        });
+    }
+
+    #[test]
+    fn a_sweep_that_runs_out_of_budget_stops_within_it_and_the_next_ticks_reach_the_rest() {
+        block_on(async {
+            let now = mid_hour(NOW);
+            let store = MemoryStore::new(now);
+            for i in 0..30 {
+                deliveries::save(&store, &failed(&format!("d{i:02}"), now - GRACE - 1)).await.unwrap();
+            }
+            assert!(outbox::mark_due(&store, now).await);
+            let platform = Recorder::default();
+            let budget = 20;
+            let mut ticks = 0;
+            loop {
+                let t = now + 60 * ticks;
+                store.now.set(t);
+                store.ops.set(0);
+                let swept = sweep(&store, &platform, t, GRACE, budget, || format!("n{ticks}")).await.unwrap();
+                assert!(store.ops.get() <= budget, "tick {ticks}: {} KV calls", store.ops.get());
+                ticks += 1;
+                if swept.complete || ticks > 10 {
+                    break;
+                }
+                assert!(outbox::due(&store).await.unwrap(), "an unfinished sweep marks itself due");
+            }
+            assert!(ticks > 1, "the budget cut the first tick short");
+            let mut handed: Vec<String> = platform.handed.borrow().iter().map(|d| d.id.clone()).collect();
+            handed.sort();
+            handed.dedup();
+            assert_eq!(handed.len(), 30, "every one reached, in {ticks} ticks");
+        });
+    }
+
+    #[test]
+    fn the_hourly_pass_reissues_failed_records_even_when_nobody_marked_the_sweep_due() {
+        block_on(async {
+            let hour = NOW - NOW % 3600;
+            let store = MemoryStore::new(hour);
+            deliveries::save(&store, &failed("lost", hour - GRACE - 1)).await.unwrap();
+            assert!(!outbox::due(&store).await.unwrap());
+            let platform = Recorder::default();
+            // Not at the hour: nothing looked at.
+            assert!(!sweep(&store, &platform, hour + 300, GRACE, 50, || "n".into()).await.unwrap().looked);
+            let swept = sweep(&store, &platform, hour + 3600, GRACE, 50, || "n".into()).await.unwrap();
+            assert_eq!(swept.requeued, 1);
+            assert_eq!(platform.handed.borrow()[0].id, "lost");
+        });
+    }
+
+    /// A store refusing every write of one key, as KV does past one write per second to a key.
+    struct Refusing<'a> {
+        inner: &'a MemoryStore,
+        key: &'static str,
+    }
+
+    impl Store for Refusing<'_> {
+        async fn get(&self, ns: Ns, key: &str) -> Result<Option<String>, StoreError> {
+            self.inner.get(ns, key).await
         }
-        let resent = sweep_outbox(store, platform, now, grace_s, 100).await?;
-        return Ok(Swept { looked: true, requeued: 0, resent });
+        async fn get_many(&self, ns: Ns, keys: &[String]) -> Result<Vec<Option<String>>, StoreError> {
+            self.inner.get_many(ns, keys).await
+        }
+        async fn put(
+            &self,
+            ns: Ns,
+            key: &str,
+            value: &str,
+            exp: Option<i64>,
+            meta: Option<serde_json::Value>,
+        ) -> Result<(), StoreError> {
+            if key == self.key {
+                return Err(StoreError("429 Too Many Requests".into()));
+            }
+            self.inner.put(ns, key, value, exp, meta).await
+        }
+        async fn delete(&self, ns: Ns, key: &str) -> Result<(), StoreError> {
+            self.inner.delete(ns, key).await
+        }
+        async fn list(&self, ns: Ns, prefix: &str, cursor: Option<String>, limit: u32) -> Result<ListPage, StoreError> {
+            self.inner.list(ns, prefix, cursor, limit).await
+        }
+        fn subrequests(&self) -> usize {
+            self.inner.subrequests()
+        }
     }
-    let overdue = deliveries::reissue_overdue(store, now, grace_s, 100, new_nonce).await?;
-    let requeued = overdue.len();
-    let handoff = platform.deliver(overdue, 0).await;
-    if !handoff.unsent.is_empty() {
-        // Still recorded as failed, with a fresh nonce: the next tick re-queues them again.
-        outbox::mark_due(store, now).await?;
+
+    #[test]
+    fn a_logout_whose_sweep_marker_write_fails_still_answers_303_and_loses_nothing() {
+        let store = seeded_store();
+        // Back-channel only: the finished logout answers with its redirect.
+        for id in ["rp1", "rp2"] {
+            let mut c = block_on(clients::load(&store, id)).unwrap().unwrap();
+            c.frontchannel_logout_uri = None;
+            block_on(clients::save(&store, &c)).unwrap();
+        }
+        let refusing = Refusing { inner: &store, key: "sweep/due" };
+        // The queue is down: both deliveries and the re-check stay in the outbox, which wants
+        // the sweep told; KV refuses the marker.
+        let platform = Recorder::default();
+        platform.queue_down.set(true);
+        let mut settings = testing::settings();
+        settings.insert("BACKCHANNEL_INLINE_MAX", "0".into());
+        let config = testing::load(&settings).unwrap();
+        let hint = testing::id_token(Alg::RS256, json!({"iss": ISSUER, "sub": "alice", "sid": "sid-1", "aud": "rp1"}));
+        let q = format!(
+            "id_token_hint={hint}&post_logout_redirect_uri={}",
+            url::form_urlencoded::byte_serialize(b"https://rp1.example/bye").collect::<String>()
+        );
+        let mut req = request(Method::Get, &format!("/session/end?{q}"));
+        req.headers.push(("cookie".into(), format!("op_session={COOKIE}")));
+        store.now.set(NOW);
+        let r = block_on(testing::handle(&config, &refusing, &platform, NOW, &req));
+        assert_eq!(r.status, 303, "{}", String::from_utf8_lossy(&r.body));
+        assert!(!block_on(outbox::due(&store)).unwrap(), "the marker was refused");
+        assert!(block_on(sessions::load(&store, "sid-1", NOW)).unwrap().is_none(), "the session ended");
+        // The logout's record (kept until its look) and the look the queue refused, carrying
+        // both deliveries, under a key of its own.
+        let left = block_on(outbox::page(&store, 10)).unwrap();
+        assert_eq!(left.len(), 2);
+        let refused = left.iter().find(|o| o.logout_id.ends_with(".r1")).expect("the refused look");
+        assert_eq!(refused.recheck.as_ref().unwrap().unsent.len(), 2, "both deliveries kept");
+        // The hourly pass finds them without the marker (the refused look, and by then the
+        // logout's own record, overdue) and queues them; the looks send both deliveries (one
+        // may come twice) and remove the records.
+        platform.queue_down.set(false);
+        let hour = NOW - NOW % 3600 + 3600;
+        store.now.set(hour);
+        let swept = block_on(sweep(&store, &platform, hour, GRACE, 1000, || "n".into())).unwrap();
+        assert!(swept.looked);
+        let looks = platform.rechecks();
+        assert!(!looks.is_empty());
+        for look in &looks {
+            block_on(recheck(&store, &platform, look, None, hour)).unwrap();
+        }
+        let mut handed: Vec<String> = platform.handed.borrow().iter().map(|d| d.client_id.clone()).collect();
+        handed.sort();
+        handed.dedup();
+        assert_eq!(handed, ["rp1", "rp2"]);
+        assert!(block_on(outbox::page(&store, 10)).unwrap().is_empty());
     }
-    let resent = sweep_outbox(store, platform, now, grace_s, 100).await?;
-    Ok(Swept { looked: true, requeued: requeued - handoff.unsent.len(), resent })
 }

@@ -22,13 +22,26 @@ pub struct Delivery {
     /// The attempt this message is for, from 1.
     pub attempt: u32,
     pub last_error: Option<String>,
-    /// Set on queued retries, and in their record: see [`is_current`].
+    /// Set on every queued message, and in its record: names the message (see
+    /// [`crate::protocol::backchannel::retry::stale`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nonce: Option<String>,
+    /// Unix time the queued message (and its record) was issued: with `attempt` and `nonce`, it
+    /// orders the messages of one delivery, so that only a record of a later one drops a message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issued_at: Option<i64>,
+    /// How many times the message went through the dead-letter queue and was sent again (see
+    /// [`crate::protocol::backchannel::retry::after_dead_letter`]).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub redriven: u32,
     /// What is sent: a logout token to a relying party, or a session-ended event to the login
     /// system.
     #[serde(default, skip_serializing_if = "DeliveryKind::is_logout")]
     pub kind: DeliveryKind,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// What a delivery carries.
@@ -140,7 +153,8 @@ pub enum QueueMessage {
 }
 
 /// A delivery that has not succeeded (yet), as kept in KV under `delivery/{status}/{id}`: the
-/// admin API lists these, and a retry message is honoured only while it matches the record.
+/// admin API lists these, the sweep sends again a queued or failed one whose message is overdue,
+/// and a queue message is dropped only when the record shows a later one.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeliveryRecord {
     pub status: DeliveryStatus,
@@ -154,6 +168,9 @@ pub struct DeliveryRecord {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum DeliveryStatus {
+    /// Handed to the queue, not attempted yet (a delivery that did not go inline). Kept under
+    /// the same key as `failed`: both are "still to be attempted", by one live message.
+    Queued,
     /// Failed, and will be tried again.
     Failed,
     /// Given up: final answer, or out of attempts. Listed until an operator drives it again
@@ -166,6 +183,7 @@ pub enum DeliveryStatus {
 impl DeliveryStatus {
     pub fn parse(s: &str) -> Option<DeliveryStatus> {
         match s {
+            "queued" => Some(DeliveryStatus::Queued),
             "failed" => Some(DeliveryStatus::Failed),
             "dead" => Some(DeliveryStatus::Dead),
             "cancelled" => Some(DeliveryStatus::Cancelled),
@@ -173,14 +191,23 @@ impl DeliveryStatus {
         }
     }
 
+    /// Whether a message is still to carry it out (`queued` or `failed`): its record is the
+    /// live one, under `delivery/failed/{id}`.
+    pub fn is_pending(self) -> bool {
+        matches!(self, DeliveryStatus::Queued | DeliveryStatus::Failed)
+    }
+
     fn prefix(self) -> &'static str {
         match self {
-            DeliveryStatus::Failed => "delivery/failed/",
+            DeliveryStatus::Queued | DeliveryStatus::Failed => PENDING_PREFIX,
             DeliveryStatus::Dead => "delivery/dead/",
             DeliveryStatus::Cancelled => "delivery/cancelled/",
         }
     }
 }
+
+/// Where the records of pending (`queued` and `failed`) deliveries live.
+pub const PENDING_PREFIX: &str = "delivery/failed/";
 
 /// How long the dead-letter list keeps a delivery.
 pub const DEAD_RETENTION_S: i64 = 30 * 86400;
@@ -190,6 +217,12 @@ pub fn record_key(status: DeliveryStatus, id: &str) -> String {
 }
 
 impl DeliveryRecord {
+    /// A delivery handed to the queue for its first attempt (its message carries the same
+    /// `nonce` and `issued_at`).
+    pub fn queued(delivery: Delivery, now: i64) -> DeliveryRecord {
+        DeliveryRecord { status: DeliveryStatus::Queued, delivery, next_attempt_at: Some(now), updated_at: now }
+    }
+
     /// A delivery that failed and is to be tried again at `next_attempt_at`.
     pub fn failed(delivery: Delivery, next_attempt_at: i64, now: i64) -> DeliveryRecord {
         DeliveryRecord {
@@ -218,7 +251,9 @@ impl DeliveryRecord {
     /// Attempts made so far.
     pub fn attempts(&self) -> u32 {
         match self.status {
-            DeliveryStatus::Failed | DeliveryStatus::Cancelled => self.delivery.attempt - 1,
+            DeliveryStatus::Queued | DeliveryStatus::Failed | DeliveryStatus::Cancelled => {
+                self.delivery.attempt.saturating_sub(1)
+            }
             DeliveryStatus::Dead => self.delivery.attempt,
         }
     }
@@ -258,66 +293,106 @@ pub async fn forget(store: &impl Store, status: DeliveryStatus, id: &str) -> Res
     store.delete(Ns::Sessions, &record_key(status, id)).await
 }
 
-/// Stores a record (replacing its `failed` record when it is now dead or cancelled).
+/// Stores a record (replacing its pending record when it is now dead or cancelled).
 pub async fn save(store: &impl Store, rec: &DeliveryRecord) -> Result<(), StoreError> {
     let value = serde_json::to_string(&rec).expect("a delivery record serialises");
     store.put(Ns::Sessions, &rec.key(), &value, Some(rec.expires_at()), None).await?;
-    if rec.status != DeliveryStatus::Failed {
+    if !rec.status.is_pending() {
         store.delete(Ns::Sessions, &record_key(DeliveryStatus::Failed, &rec.delivery.id)).await?;
     }
     Ok(())
 }
 
-/// Whether a queued retry is still the live one: its record exists and carries its nonce. A
-/// message seen twice, or a chain forked by a duplicate, stops here.
-pub async fn is_current(store: &impl Store, d: &Delivery) -> Result<bool, StoreError> {
-    let Some(nonce) = &d.nonce else { return Ok(true) };
-    let raw = store.get(Ns::Sessions, &record_key(DeliveryStatus::Failed, &d.id)).await?;
-    Ok(raw
-        .and_then(|r| serde_json::from_str::<DeliveryRecord>(&r).ok())
-        .is_some_and(|r| r.delivery.nonce.as_ref() == Some(nonce) && r.delivery.attempt == d.attempt))
+/// The pending (`queued` or `failed`) record of delivery `id`, as this location sees it.
+pub async fn pending(store: &impl Store, id: &str) -> Result<Option<DeliveryRecord>, StoreError> {
+    load(store, DeliveryStatus::Failed, id).await
 }
 
-/// Retries whose message is overdue by more than `grace_s` (`BACKCHANNEL_SWEEP_GRACE_S`): the
-/// queue normally delivers long before, so past it the message was lost (a failed send, a
-/// queue that lost it). Each gets a new nonce from `new_nonce` (so that the lost message,
-/// should it turn up, is stale) and is recorded again; the caller re-queues the returned
-/// deliveries.
+/// What a walk over the pending records ([`reissue_overdue`]) did within its budget.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Reissued {
+    /// The deliveries to queue again, each with its new nonce (already recorded).
+    pub deliveries: Vec<Delivery>,
+    /// Subrequests (KV calls) spent.
+    pub spent: usize,
+    /// Whether every pending record was looked at (false: the budget ran out first).
+    pub complete: bool,
+}
+
+/// Keys one sweep listing asks for (KV's largest page).
+pub const SWEEP_LIST_PAGE: u32 = 1000;
+
+/// Pending records whose message is overdue by more than `grace_s` (`BACKCHANNEL_SWEEP_GRACE_S`):
+/// the queue normally delivers long before, so past it the message was lost (a failed send, a
+/// message dead-lettered and not re-driven). Each gets a new nonce from `new_nonce` and a new
+/// `issued_at` (so that the lost message, should it turn up, is older) and is recorded again;
+/// the caller re-queues the returned deliveries.
+///
+/// The whole list is walked, page by page (lists and bulk reads are cheap; the records are read
+/// 100 at a time), spending at most `budget` KV calls, each reissue's write included: with no
+/// cursor kept anywhere, a walk cut short starts again from the first key next time, where the
+/// records it reissued are no longer overdue and cost only their share of a bulk read.
 pub async fn reissue_overdue(
     store: &impl Store,
     now: i64,
     grace_s: i64,
-    limit: u32,
+    budget: usize,
     mut new_nonce: impl FnMut() -> String,
-) -> Result<Vec<Delivery>, StoreError> {
-    let page = store.list(Ns::Sessions, DeliveryStatus::Failed.prefix(), None, limit).await?;
-    let mut out = Vec::new();
-    for listed in page.keys {
-        let Some(raw) = store.get(Ns::Sessions, &listed.key).await? else { continue };
-        let Ok(mut rec) = serde_json::from_str::<DeliveryRecord>(&raw) else { continue };
-        if rec.next_attempt_at.is_none_or(|at| at + grace_s > now) {
-            continue;
+) -> Result<Reissued, StoreError> {
+    let mut out = Reissued::default();
+    let mut cursor = None;
+    loop {
+        // A listing, then at least one bulk read: not worth starting without room for a write.
+        if out.spent + 3 > budget {
+            return Ok(out);
         }
-        rec.delivery.nonce = Some(new_nonce());
-        rec.next_attempt_at = Some(now);
-        rec.updated_at = now;
-        let value = serde_json::to_string(&rec).expect("a delivery record serialises");
-        store.put(Ns::Sessions, &rec.key(), &value, Some(rec.expires_at()), None).await?;
-        out.push(rec.delivery);
+        let page = store.list(Ns::Sessions, PENDING_PREFIX, cursor, SWEEP_LIST_PAGE).await?;
+        out.spent += 1;
+        let keys: Vec<String> = page.keys.into_iter().map(|l| l.key).collect();
+        for chunk in keys.chunks(crate::budget::BULK_READ_MAX) {
+            if out.spent + 2 > budget {
+                return Ok(out);
+            }
+            let raw = store.get_many(Ns::Sessions, chunk).await?;
+            out.spent += 1;
+            for raw in raw.into_iter().flatten() {
+                let Ok(mut rec) = serde_json::from_str::<DeliveryRecord>(&raw) else { continue };
+                if !rec.status.is_pending() || rec.next_attempt_at.is_none_or(|at| at + grace_s > now) {
+                    continue;
+                }
+                if out.spent + 1 > budget {
+                    return Ok(out);
+                }
+                rec.delivery.nonce = Some(new_nonce());
+                rec.delivery.issued_at = Some(now);
+                rec.next_attempt_at = Some(now);
+                rec.updated_at = now;
+                let value = serde_json::to_string(&rec).expect("a delivery record serialises");
+                out.spent += 1;
+                store.put(Ns::Sessions, &rec.key(), &value, Some(rec.expires_at()), None).await?;
+                out.deliveries.push(rec.delivery);
+            }
+        }
+        cursor = page.cursor;
+        if cursor.is_none() {
+            out.complete = true;
+            return Ok(out);
+        }
     }
-    Ok(out)
 }
 
-/// Forgets the failure record of a delivery that finally succeeded.
+/// Forgets the pending record of a delivery that finally succeeded (a queued message has one;
+/// an inline first attempt has none).
 pub async fn delivered(store: &impl Store, d: &Delivery) -> Result<(), StoreError> {
-    if d.attempt > 1 {
+    if d.nonce.is_some() || d.attempt > 1 {
         store.delete(Ns::Sessions, &record_key(DeliveryStatus::Failed, &d.id)).await?;
     }
     Ok(())
 }
 
-/// A page of at most `limit` records of `status` from `cursor` (one listing, one bulk read), and
-/// where the next page starts.
+/// A page of the records of `status` among at most `limit` keys from `cursor` (one listing, one
+/// bulk read), and where the next page starts. `queued` and `failed` share their keys: a page of
+/// either holds only its own, and so may hold fewer than `limit` while more follow.
 pub async fn page(
     store: &impl Store,
     status: DeliveryStatus,
@@ -327,6 +402,11 @@ pub async fn page(
     let page = store.list(Ns::Sessions, status.prefix(), cursor, limit).await?;
     let keys: Vec<String> = page.keys.into_iter().map(|l| l.key).collect();
     let records = store.get_many(Ns::Sessions, &keys).await?;
-    let found = records.into_iter().flatten().filter_map(|r| serde_json::from_str(&r).ok()).collect();
+    let found = records
+        .into_iter()
+        .flatten()
+        .filter_map(|r| serde_json::from_str::<DeliveryRecord>(&r).ok())
+        .filter(|r| r.status == status)
+        .collect();
     Ok((found, page.cursor))
 }

@@ -67,26 +67,43 @@ pub async fn remove(store: &impl Store, logout_id: &str) -> Result<(), StoreErro
 }
 
 /// Stores what is left of an outbox, or removes it when nothing is; something left is due for
-/// the sweep.
+/// the sweep (told on a best-effort basis: see [`mark_due`]).
 pub async fn settle(store: &impl Store, outbox: &Outbox, now: i64) -> Result<(), StoreError> {
     if outbox.is_empty() {
         return remove(store, &outbox.logout_id).await;
     }
     save(store, outbox, now).await?;
-    mark_due(store, now).await
+    mark_due(store, now).await;
+    Ok(())
 }
 
 /// Up to `limit` outbox records, oldest keys first (one listing, one bulk read).
 pub async fn page(store: &impl Store, limit: u32) -> Result<Vec<Outbox>, StoreError> {
-    let listed = store.list(Ns::Sessions, PREFIX, None, limit).await?;
-    let keys: Vec<String> = listed.keys.into_iter().map(|l| l.key).collect();
-    let records = store.get_many(Ns::Sessions, &keys).await?;
-    Ok(records.into_iter().flatten().filter_map(|r| serde_json::from_str(&r).ok()).collect())
+    Ok(page_from(store, None, limit).await?.0)
 }
 
-/// Tells the sweep there is something for it (a retry, or an outbox left behind).
-pub async fn mark_due(store: &impl Store, now: i64) -> Result<(), StoreError> {
-    store.put(Ns::Sessions, DUE_KEY, &now.to_string(), Some(now + DUE_TTL_S), None).await
+/// Up to `limit` outbox records from `cursor`, in key order (one listing, one bulk read per 100
+/// keys), and where the next page starts.
+pub async fn page_from(
+    store: &impl Store,
+    cursor: Option<String>,
+    limit: u32,
+) -> Result<(Vec<Outbox>, Option<String>), StoreError> {
+    let listed = store.list(Ns::Sessions, PREFIX, cursor, limit).await?;
+    let keys: Vec<String> = listed.keys.into_iter().map(|l| l.key).collect();
+    let records = store.get_many(Ns::Sessions, &keys).await?;
+    Ok((records.into_iter().flatten().filter_map(|r| serde_json::from_str(&r).ok()).collect(), listed.cursor))
+}
+
+/// Tells the sweep there is something for it (a retry, or an outbox left behind); whether the
+/// marker was written. Best effort: `sweep/due` is one key for the whole deployment, and KV
+/// takes one write per second per key (developers.cloudflare.com/kv/platform/limits/, "Writes to
+/// same key": 429 beyond), so a busy minute of failures from many
+/// locations gets some of them refused. What is left is durable without it (its record or
+/// outbox); the marker only makes the sweep look within 5 minutes, where the hourly pass would
+/// find it anyway. So a refused marker never fails the request that wanted it.
+pub async fn mark_due(store: &impl Store, now: i64) -> bool {
+    store.put(Ns::Sessions, DUE_KEY, &now.to_string(), Some(now + DUE_TTL_S), None).await.is_ok()
 }
 
 /// Whether the sweep has anything to look for (one read, no list).

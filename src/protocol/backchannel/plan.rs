@@ -29,6 +29,8 @@ pub fn plan(event: &LogoutEvent, clients: &[Client], mut new_id: impl FnMut() ->
             attempt: 1,
             last_error: None,
             nonce: None,
+            issued_at: None,
+            redriven: 0,
             kind: DeliveryKind::Logout,
         })
     };
@@ -78,6 +80,8 @@ pub fn plan_events(
             attempt: 1,
             last_error: None,
             nonce: None,
+            issued_at: None,
+            redriven: 0,
             kind: kind.clone(),
         })
         .collect()

@@ -4,7 +4,7 @@
 use crate::config::{BackchannelConfig, SessionEvents};
 use crate::ports::{Store, StoreError};
 use crate::state::clients::Client;
-use crate::state::deliveries::{self, Delivery, DeliveryRecord};
+use crate::state::deliveries::{self, Delivery, DeliveryRecord, DeliveryStatus};
 
 /// Longest delay between two attempts, whatever the backoff or `Retry-After` says.
 pub const MAX_RETRY_DELAY_S: u32 = 3600;
@@ -77,8 +77,8 @@ pub enum Next {
     Dead(Delivery),
 }
 
-/// `nonce` names the retry's queue message (see [`crate::state::deliveries::is_current`]): an
-/// input, as randomness is here, so that the decision is a pure function.
+/// `nonce` names the retry's queue message (see [`stale`]): an input, as randomness is here, so
+/// that the decision is a pure function.
 pub fn after_failure(cfg: &BackchannelConfig, d: &Delivery, outcome: &Outcome, nonce: String) -> Option<Next> {
     let (error, after_s, final_) = match outcome {
         Outcome::Delivered => return None,
@@ -113,15 +113,99 @@ pub fn current(d: &Delivery, client: Option<&Client>, events: Option<&SessionEve
     Some(now)
 }
 
-/// The record of what comes after a failed attempt.
+/// The record of what comes after a failed attempt. A retry is stamped `issued_at` now, in
+/// its record and so in its message (sent from the record, see [`record`]).
 pub fn record_of(next: &Next, now: i64) -> DeliveryRecord {
     match next {
-        Next::RetryIn { delivery, delay_s } => DeliveryRecord::failed(delivery.clone(), now + i64::from(*delay_s), now),
+        Next::RetryIn { delivery, delay_s } => {
+            let mut d = delivery.clone();
+            d.issued_at = Some(now);
+            DeliveryRecord::failed(d, now + i64::from(*delay_s), now)
+        }
         Next::Dead(d) => DeliveryRecord::dead(d.clone(), now),
     }
 }
 
-/// Records a failed delivery (replacing its `failed` record when it is now dead).
+/// Where a queue message stands among the messages of its delivery: later attempts first, then
+/// later issues (the sweep's or the dead-letter consumer's re-drive), then the nonce, so that
+/// two messages forked from one (a message delivered twice) are ordered too.
+fn generation(d: &Delivery) -> (u32, i64, &str) {
+    (d.attempt, d.issued_at.unwrap_or(0), d.nonce.as_deref().unwrap_or(""))
+}
+
+/// Whether queue message `message` is to be dropped: only when `pending`, its delivery's
+/// pending record as this location sees it, proves it stale, by naming a later message of the
+/// same delivery. A record not seen here yet (KV shows another location's write after 60 s or
+/// more: developers.cloudflare.com/kv/concepts/how-kv-works/), or an older one, means "attempt":
+/// a duplicate costs the relying party a repeated logout (a fresh `jti` each time), a drop would
+/// cost it the logout. The latest message of a delivery is never dropped, wherever it runs.
+pub fn stale(pending: Option<&DeliveryRecord>, message: &Delivery) -> bool {
+    let Some(record) = pending.filter(|r| r.status.is_pending() && r.delivery.id == message.id) else {
+        return false;
+    };
+    message.nonce.is_some() && generation(&record.delivery) > generation(message)
+}
+
+/// The least and the most a queue message waits before the consumer tries it again, after the
+/// consumer itself failed (a KV or queue call did): long enough that a KV outage of minutes does
+/// not use up the queue's retries (`max_retries` in wrangler.toml), with a delay on retry
+/// (developers.cloudflare.com/queues/configuration/batching-retries/, "Delay on retry").
+pub const CONSUMER_RETRY_MIN_S: u32 = 60;
+pub const CONSUMER_RETRY_MAX_S: u32 = 3600;
+
+/// The delay for a message the consumer could not handle, `age_s` after it was sent: as long
+/// as it has been waiting (so the delays double, as the queue keeps the send time across
+/// retries), within [`CONSUMER_RETRY_MIN_S`] and [`CONSUMER_RETRY_MAX_S`]. worker 0.8 gives no
+/// `attempts`; the age stands in for it. With 10 retries, a message is tried for about 4 hours
+/// before it is dead-lettered.
+pub fn consumer_retry_delay(age_s: i64) -> u32 {
+    let age = u32::try_from(age_s.max(0)).unwrap_or(u32::MAX);
+    age.clamp(CONSUMER_RETRY_MIN_S, CONSUMER_RETRY_MAX_S)
+}
+
+/// How many times a delivery goes back to the queue from the dead-letter queue before it is
+/// recorded as dead (for an operator to drive again): a message that keeps failing in the
+/// consumer (not the relying party: that is counted in attempts) must not loop forever.
+pub const MAX_REDRIVES: u32 = 3;
+
+/// What to do with a delivery found in the dead-letter queue (the consumer failed on it
+/// `max_retries` times: a KV or queue outage, never the relying party's answer).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeadLettered {
+    /// A later message of the delivery exists: nothing to do.
+    Stale,
+    /// Record it (pending, a new nonce and issue) and send it to the queue again.
+    Redrive(DeliveryRecord),
+    /// Re-driven [`MAX_REDRIVES`] times already: recorded as dead, listed for an operator.
+    Dead(DeliveryRecord),
+}
+
+/// The decision for a dead-lettered delivery `d`, given its pending record as seen here.
+pub fn after_dead_letter(d: &Delivery, pending: Option<&DeliveryRecord>, now: i64, nonce: String) -> DeadLettered {
+    if stale(pending, d) {
+        return DeadLettered::Stale;
+    }
+    let mut again = d.clone();
+    again.last_error = Some(format!(
+        "the queue consumer failed on it {} times (dead-lettered); last delivery error: {}",
+        again.redriven + 1,
+        d.last_error.as_deref().unwrap_or("none")
+    ));
+    if d.redriven >= MAX_REDRIVES {
+        // Its attempts so far: this message's were not made.
+        again.attempt = d.attempt.saturating_sub(1);
+        return DeadLettered::Dead(DeliveryRecord::dead(again, now));
+    }
+    again.redriven += 1;
+    again.nonce = Some(nonce);
+    again.issued_at = Some(now);
+    let status =
+        pending.map_or(if d.attempt > 1 { DeliveryStatus::Failed } else { DeliveryStatus::Queued }, |r| r.status);
+    DeadLettered::Redrive(DeliveryRecord { status, delivery: again, next_attempt_at: Some(now), updated_at: now })
+}
+
+/// Records a failed delivery (replacing its pending record when it is now dead); for a retry,
+/// queue the returned record's delivery, stamped as its record is.
 pub async fn record(store: &impl Store, next: &Next, now: i64) -> Result<DeliveryRecord, StoreError> {
     let rec = record_of(next, now);
     deliveries::save(store, &rec).await?;
@@ -133,7 +217,7 @@ mod tests {
     use super::*;
     use crate::protocol::backchannel::plan;
     use crate::protocol::logout::LogoutEvent;
-    use crate::state::deliveries::{delivered, is_current, reissue_overdue, DeliveryStatus};
+    use crate::state::deliveries::{delivered, reissue_overdue};
     use crate::testing::fixtures::{clients, ids, session};
 
     #[test]
@@ -198,27 +282,94 @@ mod tests {
         ));
     }
 
+    fn failing() -> Outcome {
+        Outcome::Retry { error: "HTTP 500".into(), after_s: None }
+    }
+
     #[test]
-    fn only_the_live_retry_goes_on() {
+    fn a_message_is_dropped_only_when_its_record_names_a_later_one() {
         futures::executor::block_on(async {
             let store = crate::state::memory::MemoryStore::new(100);
             let cfg = BackchannelConfig::default();
             let d = plan::plan(&LogoutEvent::Sessions(vec![session("s1", &["rp1"])]), &clients(), ids()).remove(0);
-            assert!(is_current(&store, &d).await.unwrap(), "a first attempt has no record to match");
-            let fail = Outcome::Retry { error: "HTTP 500".into(), after_s: None };
-            let first = after_failure(&cfg, &d, &fail, "n1".into()).unwrap();
-            let forked = after_failure(&cfg, &d, &fail, "n2".into()).unwrap();
-            record(&store, &forked, 100).await.unwrap();
-            record(&store, &first, 100).await.unwrap();
-            let (Next::RetryIn { delivery: live, .. }, Next::RetryIn { delivery: stale, .. }) = (first, forked) else {
-                panic!()
-            };
-            assert!(is_current(&store, &live).await.unwrap());
-            assert!(!is_current(&store, &stale).await.unwrap());
-            delivered(&store, &live).await.unwrap();
-            assert!(!is_current(&store, &live).await.unwrap());
+            assert!(!stale(None, &d), "an inline first attempt has no record");
+            // Attempt 2 recorded; a duplicate of attempt 1's message forks attempt 2 again.
+            let second = after_failure(&cfg, &d, &failing(), "n1".into()).unwrap();
+            let second = record(&store, &second, 100).await.unwrap().delivery;
+            let pending = deliveries::pending(&store, &d.id).await.unwrap();
+            assert!(!stale(pending.as_ref(), &second), "its own record");
+            // Attempt 3 recorded: the attempt-2 message, delivered again, is now proved stale.
+            let third = after_failure(&cfg, &second, &failing(), "n2".into()).unwrap();
+            let rec3 = record(&store, &third, 120).await.unwrap();
+            let pending = deliveries::pending(&store, &d.id).await.unwrap();
+            assert!(stale(pending.as_ref(), &second), "a strictly later attempt is recorded");
+            assert!(!stale(pending.as_ref(), &rec3.delivery));
+            // A fork of attempt 3 (same attempt, its own nonce): the later issue wins, the other
+            // goes on only where the later record is not seen yet (a duplicate, never a loss).
+            let mut fork = rec3.delivery.clone();
+            fork.nonce = Some("n0".into());
+            assert!(stale(pending.as_ref(), &fork));
+            // Delivered: the record goes; a straggler is attempted again (a duplicate).
+            delivered(&store, &rec3.delivery).await.unwrap();
             assert!(store.snapshot().is_empty());
+            assert!(!stale(deliveries::pending(&store, &d.id).await.unwrap().as_ref(), &second));
         });
+    }
+
+    #[test]
+    fn a_retry_read_at_a_location_that_has_not_seen_its_record_is_still_attempted() {
+        use crate::testing::eventual::World;
+        futures::executor::block_on(async {
+            // Location 0 queued the delivery and recorded attempt 2 after a failure; the retry
+            // runs 10 s later at location 1, which KV shows the writes only after 60 s.
+            let world = World::new(1000, 60, 60);
+            let (here, there) = (world.at(0), world.at(1));
+            let cfg = BackchannelConfig::default();
+            let d = plan::plan(&LogoutEvent::Sessions(vec![session("s1", &["rp1"])]), &clients(), ids()).remove(0);
+            let mut queued = d.clone();
+            queued.nonce = Some("q".into());
+            queued.issued_at = Some(1000);
+            deliveries::save(&here, &DeliveryRecord::queued(queued.clone(), 1000)).await.unwrap();
+            // Location 1 looked before (a cached miss), then the retry is recorded at 0.
+            assert!(deliveries::pending(&there, &d.id).await.unwrap().is_none());
+            world.set_now(1005);
+            let retry = record(&here, &after_failure(&cfg, &queued, &failing(), "n1".into()).unwrap(), 1005)
+                .await
+                .unwrap()
+                .delivery;
+            world.set_now(1015);
+            let seen = deliveries::pending(&there, &d.id).await.unwrap();
+            assert!(seen.is_none(), "not seen there yet");
+            assert!(!stale(seen.as_ref(), &retry), "no record seen: attempted");
+            // Later, location 1 sees the queued record only (the retry's not yet): older, attempted.
+            world.set_now(1061);
+            let seen = deliveries::pending(&there, &d.id).await.unwrap();
+            assert_eq!(seen.as_ref().map(|r| r.status), Some(DeliveryStatus::Queued));
+            assert!(!stale(seen.as_ref(), &retry), "an older record: attempted");
+            // Once the retry's record is seen there (its write reached location 1 at 1065, and
+            // the answer cached at 1061 lasts until 1121), the first message, should it come
+            // again, is dropped.
+            world.set_now(1121);
+            let seen = deliveries::pending(&there, &d.id).await.unwrap();
+            assert!(stale(seen.as_ref(), &queued));
+        });
+    }
+
+    #[test]
+    fn a_consumer_that_fails_waits_longer_each_time_and_outlasts_a_kv_outage() {
+        assert_eq!(consumer_retry_delay(0), CONSUMER_RETRY_MIN_S);
+        assert_eq!(consumer_retry_delay(-5), CONSUMER_RETRY_MIN_S);
+        assert_eq!(consumer_retry_delay(300), 300);
+        assert_eq!(consumer_retry_delay(1_000_000), CONSUMER_RETRY_MAX_S);
+        // wrangler.toml's max_retries: the tries, each after the delay its age gives.
+        let (mut at, mut tries) = (0i64, vec![0i64]);
+        for _ in 0..10 {
+            at += i64::from(consumer_retry_delay(at));
+            tries.push(at);
+        }
+        // An outage of a minute (or of an hour) ends before the last try.
+        assert!(tries[1] >= 60, "{tries:?}");
+        assert!(*tries.last().unwrap() > 3 * 3600, "{tries:?}");
     }
 
     #[test]
@@ -227,18 +378,18 @@ mod tests {
             let store = crate::state::memory::MemoryStore::new(100);
             let cfg = BackchannelConfig::default();
             let d = plan::plan(&LogoutEvent::Sessions(vec![session("s1", &["rp1"])]), &clients(), ids()).remove(0);
-            let next =
-                after_failure(&cfg, &d, &Outcome::Retry { error: "x".into(), after_s: None }, "n1".into()).unwrap();
-            record(&store, &next, 100).await.unwrap();
-            let Next::RetryIn { delivery: lost, .. } = next else { panic!() };
+            let next = after_failure(&cfg, &d, &failing(), "n1".into()).unwrap();
+            let lost = record(&store, &next, 100).await.unwrap().delivery;
             let grace = cfg.sweep_grace_s;
-            assert!(reissue_overdue(&store, 100 + 10 + grace - 1, grace, 10, || "n2".into()).await.unwrap().is_empty());
+            let early = reissue_overdue(&store, 100 + 10 + grace - 1, grace, 100, || "n2".into()).await.unwrap();
+            assert!(early.deliveries.is_empty());
             store.now.set(200 + grace);
-            let again = reissue_overdue(&store, 200 + grace, grace, 10, || "n2".into()).await.unwrap();
-            assert_eq!(again.len(), 1);
-            assert_eq!(again[0].attempt, lost.attempt);
-            assert!(is_current(&store, &again[0]).await.unwrap());
-            assert!(!is_current(&store, &lost).await.unwrap());
+            let again = reissue_overdue(&store, 200 + grace, grace, 100, || "n2".into()).await.unwrap();
+            assert_eq!(again.deliveries.len(), 1);
+            assert_eq!(again.deliveries[0].attempt, lost.attempt);
+            let pending = deliveries::pending(&store, &d.id).await.unwrap();
+            assert!(!stale(pending.as_ref(), &again.deliveries[0]));
+            assert!(stale(pending.as_ref(), &lost), "the lost message, should it turn up");
         });
     }
 
