@@ -16,7 +16,7 @@
 
 use std::collections::HashSet;
 
-use crate::budget::{affordable_inline, DELETES_PER_SESSION, RECHECK_SESSIONS_PER_MESSAGE};
+use crate::budget::{self, affordable_inline, Spend, DELETES_PER_SESSION, RECHECK_SESSIONS_PER_MESSAGE};
 use crate::config::SessionEvents;
 use crate::ports::{Platform, Store, StoreError, Summary};
 use crate::protocol::backchannel::plan::{plan, plan_events};
@@ -80,8 +80,9 @@ pub struct Ended {
     pub summary: Summary,
 }
 
-/// Subrequests [`end_sessions`] makes that the store does not count by the time the inline
+/// Service calls [`end_sessions`] makes that the store does not count by the time the inline
 /// deliveries are budgeted: the re-check's queue send (made), and the outbox's removal (to come).
+/// None of it is a `fetch`: the end-session flow fetches nothing before its deliveries.
 const UNCOUNTED_SUBREQUESTS: usize = 2;
 
 /// Ends the sessions of `event` (each with all its clients: see
@@ -126,8 +127,11 @@ pub async fn end_sessions(
     for s in event.sessions() {
         sessions::bury(store, &s.sid, &s.sub, now).await?;
     }
-    let deletes = DELETES_PER_SESSION * event.sessions().len() + UNCOUNTED_SUBREQUESTS;
-    let inline = affordable_inline(store.subrequests(), deletes, deliveries.len(), inline_max);
+    // Reserved: the deletes, and the queue sends of every delivery should none go inline.
+    let sizes: Vec<usize> = deliveries.iter().map(|d| serde_json::to_string(d).map_or(0, |m| m.len())).collect();
+    let reserved = DELETES_PER_SESSION * event.sessions().len() + budget::send_batches(&sizes).len();
+    let spent = Spend::services(store.subrequests() + UNCOUNTED_SUBREQUESTS);
+    let inline = affordable_inline(budget::PLAN, spent, Spend::services(reserved), inline_max);
     let handoff = platform.deliver(deliveries, inline).await;
     outbox.deliveries = handoff.unsent;
     outbox::settle(store, &outbox, now).await?;
