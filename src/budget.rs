@@ -101,14 +101,14 @@ pub const INLINE_ONCE: Spend = Spend::services(1);
 /// Deliveries one logout request makes itself at most (`BACKCHANNEL_INLINE_MAX`'s default):
 /// two waves of [`CONNECTIONS`] POSTs, so that with the default per-delivery timeout (2.5 s)
 /// even relying parties that all take the whole timeout are answered within the default
-/// deadline for all of them (5 s); see `a_default_logout_fits_its_deadline_in_waves`. The
+/// deadline for all of them (5 s); see config.rs's `a_default_logout_fits_its_deadline_in_waves`. The
 /// subrequests allow more (50 fetches); [`affordable_inline`] allows fewer when a request has
 /// spent its service calls.
 pub const DEFAULT_INLINE_MAX: usize = 2 * CONNECTIONS;
 
 /// Sessions one `DELETE /admin/sessions?sub=` ends. Subrequests no longer bind it (a full page
 /// with 500 clients per session spends a fraction of the 1,000 service calls, see
-/// `a_full_page_of_subject_logout_fits_both_budgets`); what does is the request's CPU (10 ms on
+/// admin/tests.rs `a_full_page_of_subject_logout_fits_both_budgets`); what does is the request's CPU (10 ms on
 /// the free plan) and the re-check message, which carries every session's clients and must stay
 /// under 128 KB. Kept at 10.
 pub const SUBJECT_LOGOUT_PAGE: usize = 10;
@@ -244,7 +244,6 @@ pub fn figures() -> serde_json::Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::BackchannelConfig;
 
     const PLANS: [Plan; 3] =
         [Plan::Free, Plan::Paid { subrequests: PAID_DEFAULT_SUBREQUESTS }, Plan::Paid { subrequests: 100 }];
@@ -294,50 +293,6 @@ mod tests {
         // two waves.
         assert_eq!(affordable_inline(Plan::Free, Spend::services(10), Spend::services(5), usize::MAX), 50);
         assert_eq!(affordable_inline(Plan::Free, Spend::services(10), Spend::services(5), DEFAULT_INLINE_MAX), 12);
-    }
-
-    #[test]
-    fn a_default_logout_fits_its_deadline_in_waves() {
-        let d = BackchannelConfig::default();
-        let waves = d.inline_max.div_ceil(CONNECTIONS) as u32;
-        assert!(
-            waves * d.timeout_ms <= d.deadline_ms,
-            "{waves} waves of {} ms past {} ms",
-            d.timeout_ms,
-            d.deadline_ms
-        );
-        // And not a wave fewer than fits: a third would pass the deadline.
-        assert!((waves + 1) * d.timeout_ms > d.deadline_ms);
-        assert_eq!(d.inline_max % CONNECTIONS, 0, "every wave full");
-    }
-
-    /// What one page of a user-wide logout spends, at most, with `clients` distinct clients and
-    /// `tokens` deliveries of at most `token_bytes` each as queue messages: the sessions'
-    /// listing and bulk reads, per session a list, a tombstone and the deletes, the clients' bulk
-    /// reads, the outbox's write and removal, the re-check's send, and the queue sends.
-    fn subject_page(sessions: usize, clients: usize, tokens: usize, token_bytes: usize) -> Spend {
-        let sends = send_batches(&vec![token_bytes; tokens]).len();
-        Spend::services(
-            1 + sessions.div_ceil(BULK_READ_MAX)
-                + sessions * (2 + DELETES_PER_SESSION)
-                + clients.div_ceil(BULK_READ_MAX)
-                + 2
-                + 1
-                + sends,
-        )
-    }
-
-    #[test]
-    fn a_full_page_of_subject_logout_fits_both_budgets() {
-        use crate::state::sessions::MAX_CLIENTS_PER_SESSION;
-        // Every session with the most clients a session may have, each wanting a token per
-        // session (backchannel_logout_session_required), messages of 2 KB: the queue sends then
-        // go 100 per batch, and the whole page stays within the free plan with room left.
-        let tokens = SUBJECT_LOGOUT_PAGE * MAX_CLIENTS_PER_SESSION;
-        let spent = subject_page(SUBJECT_LOGOUT_PAGE, MAX_CLIENTS_PER_SESSION, tokens, 2_000);
-        let inline = affordable_inline(PLAN, spent, Spend::default(), DEFAULT_INLINE_MAX);
-        assert!(PLAN.allows(spent + INLINE_ONCE + INLINE_DELIVERY * inline), "{spent:?}");
-        assert_eq!(inline, DEFAULT_INLINE_MAX, "and still the default inline: {spent:?}");
     }
 
     #[test]

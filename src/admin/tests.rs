@@ -515,3 +515,34 @@ fn the_openapi_document_lists_every_error_code() {
         assert!(codes.as_array().unwrap().contains(&json!(e.code())), "{e:?}: {}", e.code());
     }
 }
+
+/// What one page of a user-wide logout spends, at most, with `clients` distinct clients and
+/// `tokens` deliveries of at most `token_bytes` each as queue messages: the sessions'
+/// listing and bulk reads, per session a list, a tombstone and the deletes, the clients' bulk
+/// reads, the outbox's write and removal, the re-check's send, and the queue sends.
+fn subject_page(sessions: usize, clients: usize, tokens: usize, token_bytes: usize) -> Spend {
+    use budget::{send_batches, BULK_READ_MAX, DELETES_PER_SESSION};
+    let sends = send_batches(&vec![token_bytes; tokens]).len();
+    Spend::services(
+        1 + sessions.div_ceil(BULK_READ_MAX)
+            + sessions * (2 + DELETES_PER_SESSION)
+            + clients.div_ceil(BULK_READ_MAX)
+            + 2
+            + 1
+            + sends,
+    )
+}
+
+#[test]
+fn a_full_page_of_subject_logout_fits_both_budgets() {
+    use crate::state::sessions::MAX_CLIENTS_PER_SESSION;
+    use budget::{affordable_inline, PLAN};
+    // Every session with the most clients a session may have, each wanting a token per
+    // session (backchannel_logout_session_required), messages of 2 KB: the queue sends then
+    // go 100 per batch, and the whole page stays within the free plan with room left.
+    let tokens = SUBJECT_LOGOUT_PAGE * MAX_CLIENTS_PER_SESSION;
+    let spent = subject_page(SUBJECT_LOGOUT_PAGE, MAX_CLIENTS_PER_SESSION, tokens, 2_000);
+    let inline = affordable_inline(PLAN, spent, Spend::default(), DEFAULT_INLINE_MAX);
+    assert!(PLAN.allows(spent + INLINE_ONCE + INLINE_DELIVERY * inline), "{spent:?}");
+    assert_eq!(inline, DEFAULT_INLINE_MAX, "and still the default inline: {spent:?}");
+}
