@@ -41,7 +41,7 @@ import { summarize } from './summary/index.mjs';
 const argv = process.argv.slice(2);
 const { opt: OPT, quick: QUICK, summarizeFile } = parseOptions(argv, ROOT);
 
-// Every subrequest figure from src/budget.rs (fails, naming the constant, if one is missing).
+// Every subrequest figure from src/budget.rs, printed by edge-logout-budget (fails, naming what is missing).
 const figures = readBudget(ROOT);
 
 // ------------------------------------------------------------------ --summarize FILE
@@ -70,7 +70,7 @@ const report = {
     uncommittedFilesInSrc: git('status', '--porcelain', 'src', 'Cargo.toml').split('\n').filter(Boolean).length,
     buildInputs: fs.existsSync(path.join(ROOT, 'build/.inputs')) ? fs.readFileSync(path.join(ROOT, 'build/.inputs'), 'utf8').trim().slice(0, 12) : null,
   },
-  // The budget figures (src/budget.rs) and the consumer's batch (wrangler.toml) the run measured against.
+  // The budget figures (edge-logout-budget) and the consumer's batch (wrangler.toml) the run measured against.
   codeConstants: { ...figures, consumerBatch: consumerBatch() },
   machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, clkTck: CLK_TCK, node: process.version, loadavgAtStart: os.loadavg().map(r2) },
 };

@@ -250,6 +250,47 @@ mod tests {
             }
         }
 
+        /// Queue operations of a user's logout with `k` relying parties, as the free plan's daily
+        /// 10,000 count them: a message written, read and deleted is 3 (per 64 KB; ours are far
+        /// smaller; https://developers.cloudflare.com/queues/platform/pricing/). Counted from what
+        /// the request and every re-check it leads to hand the queue, all answered at once.
+        #[test]
+        fn a_logout_in_queue_operations() {
+            use crate::budget::DEFAULT_INLINE_MAX;
+            use crate::protocol::logout::{recheck, RECHECK_DELAYS_S};
+            use crate::state::deliveries::QueueMessage;
+            for k in [1usize, 3, 10, 12, 13, 50] {
+                with_app(|app| async move {
+                    let ids = clients(app, k).await;
+                    let cookie = session(app, &ids, "s1").await;
+                    counted(app, user_logout("s1", &cookie), 200).await;
+                    let inline = k.min(app.notified.inline_max.borrow()[0]);
+                    // Every message sent is written once, and read and deleted once by the consumer.
+                    let mut consumed = 0;
+                    let mut rechecks = 0;
+                    while consumed < app.notified.enqueued.borrow().len() {
+                        let (message, _) = app.notified.enqueued.borrow()[consumed].clone();
+                        consumed += 1;
+                        if let QueueMessage::Recheck(check) = message {
+                            rechecks += 1;
+                            recheck(&app.store, &app.notified, &check, None, app.now + 150).await.unwrap();
+                        }
+                    }
+                    let queued = app.notified.handed.borrow().len() - inline;
+                    let messages = consumed + queued;
+                    let operations = 3 * messages;
+                    eprintln!("queue operations: {k} RPs, {inline} inline, {queued} queued, {rechecks} re-checks: {operations}");
+                    assert_eq!(inline, k.min(DEFAULT_INLINE_MAX), "{k} RPs");
+                    assert_eq!(rechecks, RECHECK_DELAYS_S.len(), "one re-check message per look");
+                    assert_eq!(
+                        operations,
+                        3 * (RECHECK_DELAYS_S.len() + k.saturating_sub(DEFAULT_INLINE_MAX)),
+                        "{k} RPs"
+                    );
+                });
+            }
+        }
+
         #[test]
         fn each_admin_operation() {
             with_app(|app| async move {

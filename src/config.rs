@@ -459,4 +459,19 @@ mod tests {
         s.insert("ADMIN_TOKEN", String::new());
         assert!(load(&s).unwrap().admin_token.is_none());
     }
+
+    #[test]
+    fn a_default_logout_fits_its_deadline_in_waves() {
+        let d = BackchannelConfig::default();
+        let waves = d.inline_max.div_ceil(crate::budget::CONNECTIONS) as u32;
+        assert!(
+            waves * d.timeout_ms <= d.deadline_ms,
+            "{waves} waves of {} ms past {} ms",
+            d.timeout_ms,
+            d.deadline_ms
+        );
+        // And not a wave fewer than fits: a third would pass the deadline.
+        assert!((waves + 1) * d.timeout_ms > d.deadline_ms);
+        assert_eq!(d.inline_max % crate::budget::CONNECTIONS, 0, "every wave full");
+    }
 }

@@ -1,120 +1,71 @@
-// The subrequest budget: the bench's one home for it. Every figure comes from src/budget.rs (its
-// `pub const` lines, read from the sources the run builds); the rule below is src/budget.rs's
-// `affordable_inline`, and the counts per request follow the code that spends the budget
-// (the end-session flow, the admin logout of a user, the back-channel plan). A figure missing
-// from src/budget.rs is an error that names it: no silent default.
-import fs from 'node:fs';
+// The subrequest budget: the bench's one home for it, taken from Rust itself. `edge-logout-budget`
+// (src/bin/edge-logout-budget.rs, built from the sources the run builds) prints src/budget.rs's
+// figures and what a request spends, computed by the worker's own `budget::affordable_inline`:
+// nothing here parses Rust or repeats its rules. Two budgets per invocation (the free plan: 50
+// fetches, 1,000 KV and queue calls), so each request's spend carries both and `fits`.
+import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 
-export const BUDGET_SOURCE = 'src/budget.rs';
-
-// The constants of src/budget.rs, by the name the report records them under (`codeConstants`).
-const CONSTANTS = {
-  subrequestLimit: 'SUBREQUEST_LIMIT',
-  subrequestsPerDelivery: 'SUBREQUESTS_PER_DELIVERY',
-  inlineMax: 'DEFAULT_INLINE_MAX',
-  subjectPage: 'SUBJECT_LOGOUT_PAGE',
-  deletesPerSession: 'DELETES_PER_SESSION',
-  bulkReadMax: 'BULK_READ_MAX',
-};
-
-// Platform limits the rule uses as literals (not budget figures): a queue's sendBatch takes up to
-// 100 messages (src/budget.rs: ceil(deliveries / 100)), a KV list returns up to 1000 keys.
-const QUEUE_SEND_BATCH = 100;
-const KV_LIST_MAX = 1000;
-
-/** The figures of src/budget.rs under `root`, as {subrequestLimit, ..., bulkReadMax}; throws naming what is missing. */
-export function readBudget(root) {
-  const file = path.join(root, BUDGET_SOURCE);
-  let text;
+/** The binary that prints the budget, built under `root` (cargo, once per run). */
+function budgetBinary(root) {
   try {
-    text = fs.readFileSync(file, 'utf8');
+    execFileSync('cargo', ['build', '--quiet', '--bin', 'edge-logout-budget'], { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] });
   } catch (e) {
-    throw new Error(`bench/lib/budget.mjs: cannot read ${BUDGET_SOURCE} (${e.code ?? e.message}): the bench takes every subrequest figure from it`);
+    throw new Error(`bench/lib/budget.mjs: cannot build edge-logout-budget (${String(e.stderr ?? e.message).trim().slice(0, 500)}): the bench takes every subrequest figure from it`);
   }
-  const figures = {};
-  for (const [key, name] of Object.entries(CONSTANTS)) {
-    const m = new RegExp(`^\\s*pub const ${name}: usize = ([\\d_]+);`, 'm').exec(text);
-    if (!m) throw new Error(`bench/lib/budget.mjs: ${BUDGET_SOURCE} has no \`pub const ${name}: usize = N;\``);
-    figures[key] = Number(m[1].replaceAll('_', ''));
+  const target = process.env.CARGO_TARGET_DIR ? path.resolve(root, process.env.CARGO_TARGET_DIR) : path.join(root, 'target');
+  return path.join(target, 'debug', 'edge-logout-budget');
+}
+
+/** Runs the binary with `queries` (logout:K:D, admin:S:K:D); its JSON answer. */
+function ask(binary, queries = []) {
+  return JSON.parse(execFileSync(binary, queries, { encoding: 'utf8' }));
+}
+
+/**
+ * The figures of src/budget.rs under `root`, as edge-logout-budget prints them ({connections,
+ * inlineMax, subjectPage, deletesPerSession, bulkReadMax, consumerBatch, free: {...}, ...}), with
+ * the limits the tables name (`externalLimit`, `serviceLimit`). The binary rides along
+ * (non-enumerable) for budgetModel.
+ */
+export function readBudget(root) {
+  const binary = budgetBinary(root);
+  const f = ask(binary).figures;
+  for (const key of ['inlineMax', 'subjectPage', 'deletesPerSession', 'bulkReadMax', 'connections', 'consumerBatch']) {
+    if (!Number.isFinite(f[key])) throw new Error(`bench/lib/budget.mjs: edge-logout-budget printed no figure ${key}`);
   }
-  if (!/^\s*pub fn affordable_inline\(/m.test(text)) throw new Error(`bench/lib/budget.mjs: ${BUDGET_SOURCE} has no \`pub fn affordable_inline\``);
+  const figures = { ...f, externalLimit: f.free.externalSubrequests, serviceLimit: f.free.serviceSubrequests };
+  Object.defineProperty(figures, 'binary', { value: binary, enumerable: false });
   return figures;
 }
 
 /**
- * The subrequest model over `figures` (from readBudget): what one request spends, KV reads,
- * KV deletes, fetches (inline deliveries) and queue sends.
+ * The subrequest model over `figures` (from readBudget): what one request spends, each answer
+ * computed by edge-logout-budget (memoised): KV reads, lists, writes, deletes, fetches (inline
+ * deliveries), queue sends, `services` and `total`, the worst case of both budgets and `fits`.
  */
 export function budgetModel(figures) {
   const F = { ...figures };
-  const ceilDiv = (a, b) => Math.ceil(a / b);
-
-  /**
-   * Inline deliveries a request affords (src/budget.rs, affordable_inline): each costs up to
-   * SUBREQUESTS_PER_DELIVERY, after what was spent and with room for the deletes and the queue
-   * sends of `deliveries`; at most `inlineMax`.
-   */
-  function affordableInline(spent, deletes, deliveries, inlineMax = F.inlineMax) {
-    const reserved = spent + deletes + ceilDiv(deliveries, QUEUE_SEND_BATCH);
-    return Math.min(inlineMax, Math.floor(Math.max(0, F.subrequestLimit - reserved) / F.subrequestsPerDelivery));
-  }
-
-  /** Bulk reads of `keys` keys: one per BULK_READ_MAX. */
-  const bulkReads = (keys) => ceilDiv(keys, F.bulkReadMax);
-
-  /**
-   * An RP-initiated logout whose session has `k` clients, `d` of them with a back-channel URI
-   * (src/protocol/logout.rs, end_sessions): one bulk read (the session and its tombstone; the
-   * cookie names it), one list (its recorded clients), one bulk read of the clients (the hint's
-   * client among them), the outbox write, the re-check's queue send, the tombstone, the inline
-   * deliveries, the queue sends of the rest, the outbox's removal and DELETES_PER_SESSION deletes.
-   */
-  function subrequestsLogout(k, d = k) {
-    const seq = 1;
-    const lists = 1;
-    const reads = bulkReads(k);
-    const puts = 2; // the outbox, the tombstone
-    const deletes = F.deletesPerSession + 1; // the session, its subject index; the outbox
-    const recheck = 1;
-    const fetches = Math.min(d, affordableInline(seq + lists + reads + puts, deletes + recheck, k));
-    const sends = recheck + ceilDiv(Math.max(0, d - fetches), QUEUE_SEND_BATCH);
-    return {
-      kvGets: seq + reads, kvGetsSequential: seq, kvLists: lists, clientReads: reads, clientKeys: k, kvPuts: puts,
-      kvDeletes: deletes, fetches, queueSends: sends, total: seq + lists + reads + puts + deletes + fetches + sends,
-    };
-  }
-
-  /**
-   * One request of an admin logout of a user (DELETE /admin/sessions?sub=): `s` sessions (a page
-   * of at most SUBJECT_LOGOUT_PAGE), `k` clients, `d` deliveries (one per client and session with
-   * backchannel_logout_session_required): a KV list, the sessions in bulk reads, one list per
-   * session (its recorded clients), the clients in bulk reads, the outbox write, the re-check's
-   * send, a tombstone and DELETES_PER_SESSION deletes per session, the inline deliveries, the
-   * queue sends, the outbox's removal.
-   */
-  function subrequestsAdmin(s, k = 3, d = k * s) {
-    const lists = (ceilDiv(s, KV_LIST_MAX) || 1) + s;
-    const puts = 1 + s;
-    const deletes = F.deletesPerSession * s + 1;
-    const reads = bulkReads(k);
-    const sessionReads = bulkReads(s);
-    const recheck = 1;
-    const fetches = Math.min(d, affordableInline(lists + sessionReads + reads + puts, deletes + recheck, k * s));
-    const sends = recheck + ceilDiv(Math.max(0, d - fetches), QUEUE_SEND_BATCH);
-    return {
-      kvLists: lists, kvGets: sessionReads + reads, kvGetsSequential: sessionReads, sessionKeys: s,
-      clientReads: reads, clientKeys: k, kvPuts: puts, kvDeletes: deletes, fetches, queueSends: sends,
-      total: lists + sessionReads + reads + puts + deletes + fetches + sends,
-    };
-  }
-
-  return { ...F, affordableInline, subrequestsLogout, subrequestsAdmin };
+  const binary = figures.binary;
+  const memo = new Map();
+  const spend = (q) => {
+    if (!binary) throw new Error('bench/lib/budget.mjs: these figures carry no edge-logout-budget to ask (readBudget first)');
+    if (!memo.has(q)) memo.set(q, ask(binary, [q])[q]);
+    return memo.get(q);
+  };
+  /** An RP-initiated logout whose session has `k` clients, `d` of them with a back-channel URI. */
+  const subrequestsLogout = (k, d = k) => spend(`logout:${k}:${d}`);
+  /** One page of an admin logout of a user: `s` sessions, `k` clients, `d` deliveries. */
+  const subrequestsAdmin = (s, k = 3, d = k * s) => spend(`admin:${s}:${k}:${d}`);
+  return { ...F, subrequestsLogout, subrequestsAdmin };
 }
 
-/** The figures a run recorded (`codeConstants`) over those of src/budget.rs: an earlier run's table is made with the figures it ran against. */
+/** The figures a run recorded (`codeConstants`) over the current ones, for re-printing its tables; the spends are this version's. */
 export function recordedFigures(figures, codeConstants = {}) {
   const out = { ...figures };
-  for (const key of Object.keys(CONSTANTS)) if (Number.isFinite(codeConstants[key]) && codeConstants[key] < 1e9) out[key] = codeConstants[key];
+  for (const key of ['inlineMax', 'subjectPage', 'deletesPerSession', 'bulkReadMax', 'connections', 'consumerBatch', 'externalLimit', 'serviceLimit']) {
+    if (Number.isFinite(codeConstants[key])) out[key] = codeConstants[key];
+  }
+  Object.defineProperty(out, 'binary', { value: figures.binary, enumerable: false });
   return out;
 }

@@ -2,7 +2,7 @@
 
 use serde_json::{json, Value};
 
-use crate::budget::{DEFAULT_INLINE_MAX, SUBJECT_LOGOUT_PAGE, SUBREQUESTS_PER_DELIVERY, SUBREQUEST_LIMIT};
+use crate::budget::{self, Spend, DEFAULT_INLINE_MAX, INLINE_DELIVERY, INLINE_ONCE, SUBJECT_LOGOUT_PAGE};
 use crate::http::{HttpResponse, Method};
 use crate::ports::Store;
 use crate::state::sessions::Session;
@@ -224,10 +224,22 @@ fn admin_logout_of_a_session_and_of_a_user() {
     });
 }
 
-/// Subrequests of one request, counting every inline delivery at its worst (a failure).
-fn worst_subrequests(app: &TestApp) -> usize {
+/// What one request spent, counting every inline delivery at its worst (a failure): its KV
+/// calls, its queue sends (the recorder's messages, and a send per 100 queued deliveries), and
+/// its POSTs.
+fn worst_spend(app: &TestApp, enqueued_before: usize, handed_before: usize) -> Spend {
     let inline = app.notified.inline_max.borrow().last().copied().unwrap_or(0);
-    app.store.subrequests() + inline * SUBREQUESTS_PER_DELIVERY
+    let handed = app.notified.handed.borrow().len() - handed_before;
+    let queued = handed.saturating_sub(inline);
+    let sends = app.notified.enqueued.borrow().len() - enqueued_before + queued.div_ceil(budget::QUEUE_BATCH_MAX);
+    let delivered = handed.min(inline);
+    let failures = if delivered > 0 { INLINE_ONCE + INLINE_DELIVERY * delivered } else { Spend::default() };
+    Spend::services(app.store.subrequests() + sends) + failures
+}
+
+/// The counts [`worst_spend`] starts from.
+fn marks(app: &TestApp) -> (usize, usize) {
+    (app.notified.enqueued.borrow().len(), app.notified.handed.borrow().len())
 }
 
 #[test]
@@ -255,11 +267,12 @@ fn admin_logout_of_many_sessions_goes_page_by_page_within_the_subrequest_limit()
                 None => "/admin/sessions?sub=carol".to_string(),
                 Some(c) => format!("/admin/sessions?sub=carol&cursor={}", crate::http::form::encode_component(c)),
             };
+            let (e, h) = marks(app);
             let r = app.call(admin(Method::Delete, &path, None)).await;
             assert_eq!(r.status, 200);
             pages += 1;
-            let worst = worst_subrequests(app);
-            assert!(worst <= SUBREQUEST_LIMIT, "page {pages}: {worst} subrequests");
+            let worst = worst_spend(app, e, h);
+            assert!(budget::PLAN.allows(worst), "page {pages}: {worst:?}");
             let b = body(&r);
             let page: Vec<String> = serde_json::from_value(b["sessions_ended"].clone()).unwrap();
             assert!(page.len() <= SUBJECT_LOGOUT_PAGE);
@@ -274,8 +287,9 @@ fn admin_logout_of_many_sessions_goes_page_by_page_within_the_subrequest_limit()
         ended.sort();
         assert_eq!(ended, sids, "every session ended exactly once");
         assert_eq!(body(&app.call(admin(Method::Get, "/admin/sessions?sub=carol", None)).await)["sessions"], json!([]));
-        // A full page leaves room for at most one inline delivery; the rest are queued.
-        assert!(app.notified.inline_max.borrow()[0] <= 1);
+        // Its KV calls no longer crowd out the POSTs: a full page still tells the default number
+        // inline.
+        assert_eq!(app.notified.inline_max.borrow()[0], DEFAULT_INLINE_MAX);
     });
 }
 
@@ -290,9 +304,11 @@ fn a_logout_of_many_relying_parties_stays_within_the_subrequest_limit() {
             .call(admin(Method::Post, "/admin/sessions", Some(json!({"sub": "dan", "sid": "d1", "clients": ids}))))
             .await;
         assert_eq!(r.status, 201);
+        let (e, h) = marks(app);
         let r = app.call(admin(Method::Delete, "/admin/sessions/d1", None)).await;
         assert_eq!(r.status, 200);
-        assert!(worst_subrequests(app) <= SUBREQUEST_LIMIT);
+        let worst = worst_spend(app, e, h);
+        assert!(budget::PLAN.allows(worst), "{worst:?}");
         assert_eq!(app.notified.inline_max.borrow()[0], DEFAULT_INLINE_MAX);
     });
 }
@@ -504,4 +520,35 @@ fn the_openapi_document_lists_every_error_code() {
     for e in all {
         assert!(codes.as_array().unwrap().contains(&json!(e.code())), "{e:?}: {}", e.code());
     }
+}
+
+/// What one page of a user-wide logout spends, at most, with `clients` distinct clients and
+/// `tokens` deliveries of at most `token_bytes` each as queue messages: the sessions'
+/// listing and bulk reads, per session a list, a tombstone and the deletes, the clients' bulk
+/// reads, the outbox's write and removal, the re-check's send, and the queue sends.
+fn subject_page(sessions: usize, clients: usize, tokens: usize, token_bytes: usize) -> Spend {
+    use budget::{send_batches, BULK_READ_MAX, DELETES_PER_SESSION};
+    let sends = send_batches(&vec![token_bytes; tokens]).len();
+    Spend::services(
+        1 + sessions.div_ceil(BULK_READ_MAX)
+            + sessions * (2 + DELETES_PER_SESSION)
+            + clients.div_ceil(BULK_READ_MAX)
+            + 2
+            + 1
+            + sends,
+    )
+}
+
+#[test]
+fn a_full_page_of_subject_logout_fits_both_budgets() {
+    use crate::state::sessions::MAX_CLIENTS_PER_SESSION;
+    use budget::{affordable_inline, PLAN};
+    // Every session with the most clients a session may have, each wanting a token per
+    // session (backchannel_logout_session_required), messages of 2 KB: the queue sends then
+    // go 100 per batch, and the whole page stays within the free plan with room left.
+    let tokens = SUBJECT_LOGOUT_PAGE * MAX_CLIENTS_PER_SESSION;
+    let spent = subject_page(SUBJECT_LOGOUT_PAGE, MAX_CLIENTS_PER_SESSION, tokens, 2_000);
+    let inline = affordable_inline(PLAN, spent, Spend::default(), DEFAULT_INLINE_MAX);
+    assert!(PLAN.allows(spent + INLINE_ONCE + INLINE_DELIVERY * inline), "{spent:?}");
+    assert_eq!(inline, DEFAULT_INLINE_MAX, "and still the default inline: {spent:?}");
 }

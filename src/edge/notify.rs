@@ -17,7 +17,7 @@ use worker::{Date, Message, MessageBatch, MessageBuilder, MessageExt, Queue, Que
 
 use super::signer;
 use super::KvStores;
-use crate::budget::{self, QUEUE_BATCH_MAX};
+use crate::budget::{self, Spend};
 use crate::config::Config;
 use crate::keys::VerifyingKey;
 use crate::ports::{Handoff, Platform};
@@ -104,6 +104,10 @@ enum Posted {
         error: String,
         ms: u64,
     },
+    /// No connection came free before the deadline: not sent, queued for a retry.
+    Unsent {
+        ms: u64,
+    },
 }
 
 impl Posted {
@@ -120,13 +124,18 @@ impl Posted {
                 (Outcome::Retry { error: "the signing key was not loaded".into(), after_s: None }, ms)
             }
             Posted::Invalid { error, ms } => (Outcome::Final { error }, ms),
+            Posted::Unsent { ms } => {
+                (Outcome::Retry { error: "no connection free before the deadline".into(), after_s: None }, ms)
+            }
         }
     }
 }
 
-/// Attempts every delivery of `ds` at once, each with a fresh token (new `jti`, `iat`, `exp`),
-/// POSTed without following redirects and given up after the timeout; one outcome per delivery,
-/// in order. The tokens are minted here and signed and sent by post.js in one call.
+/// Attempts every delivery of `ds`, each with a fresh token (new `jti`, `iat`, `exp`), POSTed
+/// without following redirects; one outcome per delivery, in order. The tokens are minted here
+/// and signed and sent by post.js in one call, at most [`budget::CONNECTIONS`] POSTs open at
+/// once (the caller has nothing else in flight meanwhile), each given up after the timeout timed
+/// from its own send, and all within the deadline.
 pub async fn attempt_all(config: &Config, log: &RefCell<Vec<serde_json::Value>>, ds: &[Delivery]) -> Vec<Outcome> {
     let mut outcomes: Vec<Option<(Outcome, u64)>> = ds.iter().map(|_| None).collect();
     let mut jobs = Vec::new();
@@ -161,9 +170,10 @@ pub async fn attempt_all(config: &Config, log: &RefCell<Vec<serde_json::Value>>,
         job_of.push(i);
     }
     if !jobs.is_empty() {
-        // Every delivery of a logout starts at once, so this also bounds them all together.
-        let timeout_ms = config.backchannel.timeout_ms.min(config.backchannel.deadline_ms);
-        let batch = json!({"jobs": jobs, "keys": keys, "timeoutMs": timeout_ms}).to_string();
+        let b = &config.backchannel;
+        let batch = json!({"jobs": jobs, "keys": keys, "timeoutMs": b.timeout_ms.min(b.deadline_ms),
+                           "deadlineMs": b.deadline_ms, "connections": budget::CONNECTIONS})
+        .to_string();
         let posted: Vec<Posted> = match sign_and_post(&batch).await {
             Ok(answer) => answer.as_string().and_then(|a| serde_json::from_str(&a).ok()).unwrap_or_default(),
             Err(e) => {
@@ -354,9 +364,11 @@ impl Platform for EdgePlatform<'_> {
 impl Sender for EdgePlatform<'_> {
     async fn send_all(&self, deliveries: &[Delivery]) -> Result<(), String> {
         let queue = self.queue.as_ref().ok_or("no BACKCHANNEL_QUEUE binding")?;
-        // One subrequest per batch of up to QUEUE_BATCH_MAX messages.
-        for chunk in deliveries.chunks(QUEUE_BATCH_MAX) {
-            send_batch(queue, chunk).await.map_err(|e| format!("{e:?}"))?;
+        // One service call per sendBatch, each within the queue's count and byte limits.
+        let messages: Vec<String> = deliveries.iter().map(message_of).collect();
+        let sizes: Vec<usize> = messages.iter().map(String::len).collect();
+        for batch in budget::send_batches(&sizes) {
+            send_batch(queue, &messages[batch]).await.map_err(|e| format!("{e:?}"))?;
         }
         Ok(())
     }
@@ -365,15 +377,14 @@ impl Sender for EdgePlatform<'_> {
 /// `queue.sendBatch` with the whole batch built by one `JSON.parse`: worker's `send_batch`
 /// crosses into JS about seven times per message (an object, three properties, serde for each
 /// value), this once per batch of up to 100.
-async fn send_batch(queue: &Queue, deliveries: &[Delivery]) -> Result<(), JsValue> {
+async fn send_batch(queue: &Queue, messages: &[String]) -> Result<(), JsValue> {
     #[derive(serde::Serialize)]
-    struct SendRequest {
-        body: String,
+    struct SendRequest<'a> {
+        body: &'a str,
         #[serde(rename = "contentType")]
         content_type: &'static str,
     }
-    let batch: Vec<SendRequest> =
-        deliveries.iter().map(|d| SendRequest { body: message_of(d), content_type: "json" }).collect();
+    let batch: Vec<SendRequest> = messages.iter().map(|m| SendRequest { body: m, content_type: "json" }).collect();
     let batch = JSON::parse(&serde_json::to_string(&batch).expect("a batch serialises"))?;
     let binding: &JsValue = queue.as_ref();
     let send: Function = Reflect::get(binding, &"sendBatch".into())?.dyn_into()?;
@@ -401,8 +412,8 @@ pub async fn consume(batch: MessageBatch<String>, config: &Config, platform: &Ed
     }
     let parsed: Vec<Option<QueueMessage>> = messages.iter().map(|m| serde_json::from_str(m.body()).ok()).collect();
     // What fits in this invocation's subrequests runs here; the rest is passed on.
-    let costs: Vec<usize> = parsed.iter().map(|p| p.as_ref().map_or(0, message_subrequests)).collect();
-    let fits = budget::affordable_messages(&costs);
+    let costs: Vec<Spend> = parsed.iter().map(|p| p.as_ref().map_or(Spend::default(), message_spend)).collect();
+    let fits = budget::affordable_messages(budget::PLAN, &costs);
     let work = messages.iter().zip(parsed).zip(fits).map(|((message, parsed), fits)| async move {
         let Some(parsed) = parsed else {
             // Not a message of ours, and never will be: logged and dropped.
@@ -509,13 +520,13 @@ async fn redrive(platform: &EdgePlatform<'_>, d: &Delivery, now: i64) -> bool {
     true
 }
 
-/// The most subrequests a queue message may cost its consumer (`budget`).
-fn message_subrequests(message: &QueueMessage) -> usize {
+/// The most a queue message may cost its consumer (`budget`).
+fn message_spend(message: &QueueMessage) -> Spend {
     match message {
-        QueueMessage::Deliver(_) => budget::QUEUED_DELIVERY_SUBREQUESTS,
+        QueueMessage::Deliver(_) => budget::QUEUED_DELIVERY,
         QueueMessage::Recheck(r) => {
             let sessions = r.sessions.len().min(budget::RECHECK_SESSIONS_PER_MESSAGE);
-            budget::RECHECK_SUBREQUESTS + sessions * budget::RECHECK_SUBREQUESTS_PER_SESSION
+            budget::RECHECK + budget::RECHECK_PER_SESSION * sessions
         }
     }
 }

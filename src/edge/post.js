@@ -57,9 +57,15 @@ function b64url(buffer) {
   return btoa(s).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
 }
 
-async function one(job, keys, timeoutMs) {
+/**
+ * One job, once a connection is free: signed, then POSTed with its timeout timed from now (not
+ * from when the batch began: a job that waited for a slot still gets its whole timeout, cut only
+ * by the deadline of the batch). The answer's body is cancelled so that the slot frees at once.
+ */
+async function one(job, keys, timeoutMs, deadlineAt) {
   const started = Date.now();
   const done = (outcome) => ({ ...outcome, ms: Date.now() - started });
+  if (deadlineAt <= started) return done({ kind: 'unsent' });
   let signature = job.signature;
   if (signature === undefined) {
     const s = await signer(job.kid, job.alg, keys);
@@ -78,13 +84,15 @@ async function one(job, keys, timeoutMs) {
       headers: { 'content-type': job.contentType },
       body: `${job.bodyPrefix}${job.input}.${signature}`,
       redirect: 'manual',
-      signal: AbortSignal.timeout(timeoutMs),
+      signal: AbortSignal.timeout(Math.max(1, Math.min(timeoutMs, deadlineAt - Date.now()))),
     });
   } catch (e) {
     return done({ kind: 'invalid', error: `bad backchannel_logout_uri: ${String(e?.message ?? e).slice(0, 200)}` });
   }
   try {
     const res = await fetch(request);
+    // Nothing reads the body: cancelled, or the connection would keep its slot.
+    await res.body?.cancel().catch(() => {});
     return done({ kind: 'answer', status: res.status, retryAfter: res.headers.get('retry-after')?.slice(0, 64) ?? null });
   } catch (e) {
     if (e?.name === 'TimeoutError' || e?.name === 'AbortError') return done({ kind: 'timeout' });
@@ -94,11 +102,26 @@ async function one(job, keys, timeoutMs) {
 
 /**
  * `batch`: JSON of {jobs: [{uri, kid, alg, input, contentType, bodyPrefix, signature?}], keys:
- * {kid: {private, public}} for kids not imported yet, timeoutMs}. Answers JSON of one outcome per
- * job, in order: {kind: answer|timeout|network|unsigned|nokey|invalid, status?, retryAfter?,
- * error?, ms}.
+ * {kid: {private, public}} for kids not imported yet, timeoutMs (each job, from its send),
+ * deadlineMs (all of them, from now), connections (at most this many POSTs open at once: the
+ * platform's six per invocation, src/budget.rs)}. Answers JSON of one outcome per job, in
+ * order: {kind: answer|timeout|network|unsigned|nokey|invalid|unsent, status?, retryAfter?,
+ * error?, ms}; `unsent`: no connection came free before the deadline.
  */
 export async function signAndPost(batch) {
-  const { jobs, keys, timeoutMs } = JSON.parse(batch);
-  return JSON.stringify(await Promise.all(jobs.map((job) => one(job, keys, timeoutMs))));
+  const { jobs, keys, timeoutMs, deadlineMs = timeoutMs, connections = 6 } = JSON.parse(batch);
+  const deadlineAt = Date.now() + deadlineMs;
+  const outcomes = new Array(jobs.length);
+  let next = 0;
+  // `connections` lanes, each taking the next job when its previous one is answered: never
+  // more than `connections` POSTs open, and each sent as soon as a slot is free.
+  async function lane() {
+    while (next < jobs.length) {
+      const i = next++;
+      outcomes[i] = await one(jobs[i], keys, timeoutMs, deadlineAt);
+    }
+  }
+  const lanes = Math.max(1, Math.min(connections, jobs.length));
+  await Promise.all(Array.from({ length: lanes }, lane));
+  return JSON.stringify(outcomes);
 }

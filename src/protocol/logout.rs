@@ -17,7 +17,7 @@
 
 use std::collections::HashSet;
 
-use crate::budget::{affordable_inline, DELETES_PER_SESSION, RECHECK_SESSIONS_PER_MESSAGE};
+use crate::budget::{self, affordable_inline, Spend, DELETES_PER_SESSION, RECHECK_SESSIONS_PER_MESSAGE};
 use crate::config::SessionEvents;
 use crate::ports::{Platform, Store, StoreError, Summary};
 use crate::protocol::backchannel::plan::{plan, plan_events};
@@ -107,10 +107,10 @@ pub struct Unseen<'a> {
     pub sub: Option<&'a str>,
 }
 
-/// Subrequests [`end_sessions`] makes that the store does not count by the time the inline
+/// Service calls [`end_sessions`] makes that the store does not count by the time the inline
 /// deliveries are budgeted: the look's queue send, and the outbox write should it be refused
-/// (its marker for the sweep is a KV call of the same kind: Cloudflare services have a budget
-/// of their own, developers.cloudflare.com/workers/platform/limits/#subrequests).
+/// (its marker for the sweep is best effort). None of it is a `fetch`: the end-session flow
+/// fetches nothing before its deliveries.
 const UNCOUNTED_SUBREQUESTS: usize = 2;
 
 /// The outbox record of a logout: everything it will send, and its look; due for the sweep
@@ -169,8 +169,11 @@ pub async fn end_sessions(
     for s in event.sessions() {
         sessions::bury(store, &s.sid, Some(&s.sub), now).await?;
     }
-    let deletes = DELETES_PER_SESSION * event.sessions().len() + UNCOUNTED_SUBREQUESTS;
-    let inline = affordable_inline(store.subrequests(), deletes, deliveries.len(), inline_max);
+    // Reserved: the deletes, and the queue sends of every delivery should none go inline.
+    let sizes: Vec<usize> = deliveries.iter().map(|d| serde_json::to_string(d).map_or(0, |m| m.len())).collect();
+    let reserved = DELETES_PER_SESSION * event.sessions().len() + budget::send_batches(&sizes).len();
+    let spent = Spend::services(store.subrequests() + UNCOUNTED_SUBREQUESTS);
+    let inline = affordable_inline(budget::PLAN, spent, Spend::services(reserved), inline_max);
     let handoff = platform.deliver(deliveries, inline).await;
     schedule_look(store, platform, Recheck { unsent: handoff.unsent, ..look }, now).await;
     for s in event.sessions() {
