@@ -13,7 +13,7 @@ use crate::protocol::logout;
 use crate::protocol::logout::{Ending, LogoutEvent};
 use crate::state::clients;
 use crate::state::deliveries::EndReason;
-use crate::state::secrets::{hash_secret, random_token};
+use crate::state::secrets::random_token;
 use crate::state::sessions::{self, Lookup, Session, MAX_CLIENTS_PER_SESSION, MAX_LOGOUT_HINTS, MAX_LOGOUT_HINT_LEN};
 use crate::state::store::MIN_TTL_S;
 
@@ -102,7 +102,7 @@ pub async fn create<S: Store, N>(ctx: &Ctx<'_, S, N>, req: &HttpRequest) -> Answ
         created_at: ctx.now,
         expires_at: ctx.now + ttl,
         cookie_hash,
-        logout_hints: input.logout_hints.iter().map(|h| hash_secret(h)).collect(),
+        logout_hints: input.logout_hints.iter().map(|h| sessions::keep_logout_hint(h)).collect(),
     };
     sessions::save(ctx.store, &session, true).await?;
     Ok(HttpResponse::json(
