@@ -49,7 +49,7 @@ fn new_rotate_public_retire() {
     let soon_kids = kids(&soon);
     let soon = KeySet::parse(&soon, None).unwrap();
     assert_eq!(soon.signer_at(rs256, chrono::Utc::now().timestamp()).unwrap().kid, soon_kids[3], "rotate 0: at once");
-    assert!(!run(&["rotate", "soon"], &jwks).0);
+    assert!(!run(&["rotate", "soon"], "").0, "a delay that is not seconds");
 
     let (ok, public) = run(&["public"], &rotated);
     assert!(ok);
