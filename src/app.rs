@@ -7,9 +7,11 @@ use serde_json::{Map, Value};
 
 use crate::config::Config;
 use crate::http::errors::{ErrorTable, RequestError};
-use crate::http::{HttpRequest, HttpResponse, Method, MAX_BODY_BYTES, MAX_URL_BYTES};
+use crate::http::ratelimit::{self, Bucket};
+use crate::http::{prefers_json, HttpRequest, HttpResponse, Method, MAX_BODY_BYTES, MAX_URL_BYTES};
 use crate::ports::{Ctx, Platform, Store};
 use crate::routes::{self, Endpoint};
+use crate::ui::pages::{self, PageContext};
 
 pub async fn handle<S: Store, N: Platform>(ctx: &Ctx<'_, S, N>, req: &HttpRequest) -> HttpResponse {
     let endpoint = match accept(ctx.config, req) {
@@ -25,7 +27,10 @@ pub async fn handle<S: Store, N: Platform>(ctx: &Ctx<'_, S, N>, req: &HttpReques
             HttpResponse::json(200, ctx.config.keys.public_jwks())
                 .with_header("content-type", "application/jwk-set+json"),
         ),
-        Endpoint::EndSession => crate::protocol::end_session::handle(ctx, req).await,
+        Endpoint::EndSession => match answer_over_limit(ctx, req).await {
+            Some(refused) => refused,
+            None => crate::protocol::end_session::handle(ctx, req).await,
+        },
         Endpoint::Admin(call) => crate::admin::handle(ctx, call, req).await,
     };
     if req.method == Method::Head {
@@ -47,6 +52,26 @@ fn accept(config: &Config, req: &HttpRequest) -> Result<Endpoint, RequestError> 
         return Err(RequestError::UrlTooLong);
     }
     Ok(endpoint)
+}
+
+/// An answer to the confirmation page beyond its client's rate limit: a 429 with
+/// `Retry-After`, nothing read or written (see [`crate::http::ratelimit`]). Anyone can post
+/// answers; they must not be a cheap way to spend the store's quotas.
+async fn answer_over_limit<S: Store, N: Platform>(ctx: &Ctx<'_, S, N>, req: &HttpRequest) -> Option<HttpResponse> {
+    if !ctx.config.rate_limits || !crate::protocol::end_session::is_answer(req) {
+        return None;
+    }
+    let client = ratelimit::client_key(req.header("cf-connecting-ip"));
+    let wait = ctx.platform.over_limit(Bucket::EndSessionAnswer, &client, ctx.now).await?;
+    let response = if prefers_json(req.header("accept")) {
+        HttpResponse::json_error(429, "too_many_requests", &format!("too many answers; try again in {wait} s"))
+    } else {
+        let texts = ctx.config.languages.negotiate(None, req.header("accept-language"));
+        let page = PageContext { brand: &ctx.config.brand, texts };
+        pages::message(429, &page, &texts.error_title, &texts.error_unavailable, None)
+    };
+    let log = serde_json::json!({"event": "rate_limited", "bucket": "end_session_answer"});
+    Some(response.with_header("retry-after", &wait.to_string()).with_log(log))
 }
 
 /// Discovery and keys are public and read by browser-based relying parties too.

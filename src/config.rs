@@ -12,6 +12,9 @@ use crate::keys::{KeyError, KeySet};
 use crate::ui::i18n::{Languages, TextsError};
 use crate::ui::pages::Branding;
 
+/// `HINT_MAX_AGE_S` by default: a day past the hint's `exp`.
+pub const DEFAULT_HINT_MAX_AGE_S: i64 = 86_400;
+
 /// The admin token must be long enough that guessing it is hopeless.
 const MIN_ADMIN_TOKEN_LEN: usize = 16;
 
@@ -111,6 +114,14 @@ pub struct Config {
     pub frontchannel_timeout_ms: u32,
     /// Session-ended events for the login system, when it takes them.
     pub session_events: Option<SessionEvents>,
+    /// How long after its `exp` an `id_token_hint` may still end a session without the
+    /// browser's cookie (`HINT_MAX_AGE_S`, default [`DEFAULT_HINT_MAX_AGE_S`]); older, it only
+    /// names its client (see `protocol::end_session::decision::hint_for_sessions`).
+    pub hint_max_age_s: i64,
+    /// Whether answers to the confirmation page and admin calls that fail authentication are
+    /// rate-limited (`RATE_LIMITS`, "on" by default; "off" for load tests that post from one
+    /// address). See `http::ratelimit`.
+    pub rate_limits: bool,
     /// Signs confirmation tokens (HMAC-SHA256): derived from `SIGNING_JWKS`, see [`confirm_key`].
     pub confirm_key: [u8; 32],
     /// Signs session cookies (HMAC-SHA256): derived from `SIGNING_JWKS` under a label of its own.
@@ -231,6 +242,12 @@ impl Config {
             Some(json) => Languages::with_overrides(&json).map_err(|TextsError(e)| bad("PAGE_TEXTS", e))?,
         };
         let frontchannel_timeout_ms = number(&get, "FRONTCHANNEL_TIMEOUT_MS", 3000, 500..=30_000)?;
+        let hint_max_age_s = number(&get, "HINT_MAX_AGE_S", DEFAULT_HINT_MAX_AGE_S, 0..=31_536_000)?;
+        let rate_limits = match nonempty("RATE_LIMITS").as_deref().map(str::trim) {
+            None | Some("on") => true,
+            Some("off") => false,
+            Some(other) => return Err(bad("RATE_LIMITS", format!("must be \"on\" or \"off\", not {other:?}"))),
+        };
 
         let d = BackchannelConfig::default();
         let backchannel = BackchannelConfig {
@@ -278,6 +295,8 @@ impl Config {
             languages,
             frontchannel_timeout_ms,
             session_events,
+            hint_max_age_s,
+            rate_limits,
             confirm_key,
             cookie_key,
         })
@@ -349,6 +368,8 @@ mod tests {
         assert_eq!(c.frontchannel_timeout_ms, 3000);
         assert_eq!(c.backchannel, BackchannelConfig::default());
         assert_eq!(c.session_events, None);
+        assert_eq!(c.hint_max_age_s, 86_400);
+        assert!(c.rate_limits);
     }
 
     #[test]
@@ -378,6 +399,8 @@ mod tests {
         assert_eq!(error_of(&[("PROVIDER_LOGO_URL", "javascript:x")]).setting, "PROVIDER_LOGO_URL");
         assert_eq!(error_of(&[("SIGNER", "gpu")]).setting, "SIGNER");
         assert_eq!(error_of(&[("BACKCHANNEL_INLINE_MAX", "1000")]).setting, "BACKCHANNEL_INLINE_MAX");
+        assert_eq!(error_of(&[("HINT_MAX_AGE_S", "-1")]).setting, "HINT_MAX_AGE_S");
+        assert_eq!(error_of(&[("RATE_LIMITS", "no")]).setting, "RATE_LIMITS");
         assert_eq!(error_of(&[("LOGOUT_TOKEN_TTL_S", "-1")]).setting, "LOGOUT_TOKEN_TTL_S");
         assert_eq!(error_of(&[("PROVIDER_METADATA", "[]")]).setting, "PROVIDER_METADATA");
         assert_eq!(error_of(&[("PROVIDER_METADATA", "{")]).setting, "PROVIDER_METADATA");

@@ -3,11 +3,12 @@
 //! protocol asks of the runtime beyond storage ([`Platform`]). The worker layer (`edge/`)
 //! implements both traits for Workers; `testing` implements them for host tests.
 //!
-//! May import: `config`, `keys`, `state` (the deliveries and messages the platform is handed).
+//! May import: `config`, `http`, `keys`, `state` (the deliveries and messages the platform is handed).
 
 use serde::Serialize;
 
 use crate::config::Config;
+use crate::http::ratelimit::Bucket;
 use crate::keys::VerifyingKey;
 use crate::state::deliveries::{Delivery, QueueMessage};
 
@@ -64,6 +65,13 @@ pub trait Platform {
 
     /// A fresh random id (a logout's, from which its deliveries' ids are numbered).
     fn random_id(&self) -> String;
+
+    /// Counts one request of `bucket` from `client` (see [`crate::http::ratelimit`]): `None`
+    /// while within its limit, else `Some(seconds)` to wait. The default counts in this isolate
+    /// ([`crate::http::ratelimit::LOCAL`]), what a worker without the rate-limiting binding does.
+    async fn over_limit(&self, bucket: Bucket, client: &str, now: i64) -> Option<u32> {
+        crate::http::ratelimit::LOCAL.hit(bucket, client, now)
+    }
 
     /// Whether `signature` is `key`'s JWS signature over `input`. The default computes it in
     /// Rust; the worker asks the runtime's WebCrypto, which is far cheaper than wasm.

@@ -38,7 +38,18 @@ fn new_rotate_public_retire() {
     assert_eq!(all.len(), 6);
     assert_eq!(all[..3], first[..]);
     let keys = KeySet::parse(&rotated, None).unwrap();
-    assert_eq!(keys.signer(edge_logout::keys::Alg::RS256).unwrap().kid, all[3], "the newest key signs");
+    // Published at once, signing two days later (relying parties' JWKS caches have it by then).
+    let now = chrono::Utc::now().timestamp();
+    let rs256 = edge_logout::keys::Alg::RS256;
+    assert_eq!(keys.signer_at(rs256, now).unwrap().kid, all[0], "the old key signs until then");
+    assert_eq!(keys.signer_at(rs256, now + 2 * 86_400 + 60).unwrap().kid, all[3], "then the newest signs");
+    assert!(!run(&["public"], &rotated).1.contains("sign_from"));
+    let (ok, soon) = run(&["rotate", "0"], &jwks);
+    assert!(ok);
+    let soon_kids = kids(&soon);
+    let soon = KeySet::parse(&soon, None).unwrap();
+    assert_eq!(soon.signer_at(rs256, chrono::Utc::now().timestamp()).unwrap().kid, soon_kids[3], "rotate 0: at once");
+    assert!(!run(&["rotate", "soon"], "").0, "a delay that is not seconds");
 
     let (ok, public) = run(&["public"], &rotated);
     assert!(ok);

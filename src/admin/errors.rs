@@ -21,6 +21,8 @@ pub enum AdminError {
     SessionEnded,
     /// The delivery's client was deleted (or no longer has a back-channel URI): cancelled.
     ClientDeleted,
+    /// Too many calls from this client failed authentication lately: wait this many seconds.
+    TooManyFailures(u32),
     Storage(StoreError),
 }
 
@@ -43,6 +45,7 @@ impl ErrorTable for AdminError {
             AdminError::NotJson => 415,
             AdminError::InvalidRequest(_) | AdminError::InvalidClientMetadata(_) => 400,
             AdminError::SessionExists | AdminError::SessionEnded | AdminError::ClientDeleted => 409,
+            AdminError::TooManyFailures(_) => 429,
             AdminError::Storage(_) => 503,
         }
     }
@@ -56,6 +59,7 @@ impl ErrorTable for AdminError {
             AdminError::SessionExists => "conflict",
             AdminError::SessionEnded => "session_ended",
             AdminError::ClientDeleted => "client_deleted",
+            AdminError::TooManyFailures(_) => "too_many_requests",
             AdminError::Storage(_) => "temporarily_unavailable",
         }
     }
@@ -70,6 +74,9 @@ impl ErrorTable for AdminError {
             AdminError::SessionExists => "a session with this sid exists".into(),
             AdminError::SessionEnded => "this session has ended; a new login needs a new sid".into(),
             AdminError::ClientDeleted => "the delivery's client was deleted: the delivery is cancelled".into(),
+            AdminError::TooManyFailures(s) => {
+                format!("too many calls from this address failed authentication; try again in {s} s")
+            }
             AdminError::Storage(_) => STORAGE_UNAVAILABLE.into(),
         }
     }
@@ -78,6 +85,9 @@ impl ErrorTable for AdminError {
         let response = HttpResponse::json_error(self.status(), self.code(), &self.description());
         match self {
             AdminError::Unauthorized => response.with_header("www-authenticate", "Bearer realm=\"edge-logout-admin\""),
+            AdminError::TooManyFailures(s) => response
+                .with_header("retry-after", &s.to_string())
+                .with_log(json!({ "event": "rate_limited", "bucket": "admin_auth_failure" })),
             // The detail goes to the log, not to the caller.
             AdminError::Storage(e) => response.with_log(json!({ "event": "storage_error", "error": e.0 })),
             _ => response,

@@ -19,6 +19,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::http::errors::ErrorTable;
+use crate::http::ratelimit::{self, Bucket};
 use crate::http::{form, json, HttpRequest, HttpResponse};
 use crate::ports::{Ctx, Platform, Store};
 use crate::routes::AdminCall;
@@ -35,6 +36,13 @@ pub async fn handle<S: Store, N: Platform>(ctx: &Ctx<'_, S, N>, call: AdminCall,
 async fn dispatch<S: Store, N: Platform>(ctx: &Ctx<'_, S, N>, call: AdminCall, req: &HttpRequest) -> Answer {
     let token = ctx.config.admin_token.as_deref().ok_or(AdminError::Off)?;
     if !authorized(req, token) {
+        // Only failures are counted: a caller with the right token is never limited.
+        if ctx.config.rate_limits {
+            let client = ratelimit::client_key(req.header("cf-connecting-ip"));
+            if let Some(wait) = ctx.platform.over_limit(Bucket::AdminAuthFailure, &client, ctx.now).await {
+                return Err(AdminError::TooManyFailures(wait));
+            }
+        }
         return Err(AdminError::Unauthorized);
     }
     match call {

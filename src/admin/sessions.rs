@@ -13,7 +13,7 @@ use crate::protocol::logout;
 use crate::protocol::logout::{Ending, LogoutEvent};
 use crate::state::clients;
 use crate::state::deliveries::EndReason;
-use crate::state::secrets::{hash_secret, random_token};
+use crate::state::secrets::random_token;
 use crate::state::sessions::{self, Lookup, Session, MAX_CLIENTS_PER_SESSION, MAX_LOGOUT_HINTS, MAX_LOGOUT_HINT_LEN};
 use crate::state::store::MIN_TTL_S;
 
@@ -83,7 +83,7 @@ pub async fn create<S: Store, N>(ctx: &Ctx<'_, S, N>, req: &HttpRequest) -> Answ
         return Err(invalid("too many clients"));
     }
     check_clients(ctx.store, &client_ids).await?;
-    let logout_hints: Vec<String> = input.logout_hints.iter().map(|h| hash_secret(h)).collect();
+    let logout_hints: Vec<String> = input.logout_hints.iter().map(|h| sessions::keep_logout_hint(h)).collect();
     let (sid, named) = match input.sid {
         Some(sid) if !sessions::valid_sid(&sid) => {
             return Err(invalid("sid must be 1 to 128 visible ASCII characters without '/'"))

@@ -485,6 +485,7 @@ fn the_openapi_document_describes_every_admin_route_and_method() {
                 let op = &item[method.as_str().to_ascii_lowercase()];
                 assert!(op.is_object(), "{} {path} is not described", method.as_str());
                 assert!(op["responses"]["401"].is_object(), "{} {path}: no 401", method.as_str());
+                assert!(op["responses"]["429"].is_object(), "{} {path}: no 429", method.as_str());
                 described += 1;
             }
             let methods: Vec<&String> = item.as_object().unwrap().keys().filter(|k| *k != "parameters").collect();
@@ -515,6 +516,7 @@ fn the_openapi_document_lists_every_error_code() {
         AdminError::SessionExists,
         AdminError::SessionEnded,
         AdminError::ClientDeleted,
+        AdminError::TooManyFailures(60),
         AdminError::Storage(crate::ports::StoreError("x".into())),
     ];
     for e in all {
@@ -551,4 +553,50 @@ fn a_full_page_of_subject_logout_fits_both_budgets() {
     let inline = affordable_inline(PLAN, spent, Spend::default(), DEFAULT_INLINE_MAX);
     assert!(PLAN.allows(spent + INLINE_ONCE + INLINE_DELIVERY * inline), "{spent:?}");
     assert_eq!(inline, DEFAULT_INLINE_MAX, "and still the default inline: {spent:?}");
+}
+
+/// A request with a wrong bearer token from `ip`.
+fn wrong_token_from(ip: &str) -> crate::http::HttpRequest {
+    let mut r = crate::testing::request(Method::Get, "/admin/clients");
+    r.headers.push(("authorization".into(), "Bearer not-the-admin-token".into()));
+    r.headers.push(("cf-connecting-ip".into(), ip.into()));
+    r
+}
+
+/// Guessing the admin token is rate-limited per address: past the limit, a 429 with
+/// `Retry-After` and `Cache-Control: no-store` that changes nothing; the right token, or
+/// another address, is never held back by it.
+#[test]
+fn admin_calls_failing_authentication_are_rate_limited_per_address_and_the_right_token_never() {
+    use crate::http::ratelimit::Bucket;
+    with_app(|app| async move {
+        app.call(admin(Method::Put, "/admin/clients/rp1", Some(rp("rp1")))).await;
+        let before = app.store.snapshot();
+        for i in 0..Bucket::AdminAuthFailure.limit() {
+            assert_eq!(app.call(wrong_token_from("203.0.113.7")).await.status, 401, "failure {i}");
+        }
+        let r = app.call(wrong_token_from("203.0.113.7")).await;
+        assert_eq!(r.status, 429, "{}", String::from_utf8_lossy(&r.body));
+        assert_eq!(body(&r)["error"], "too_many_requests");
+        let wait: u32 = r.header("retry-after").expect("a Retry-After").parse().unwrap();
+        assert!((1..=60).contains(&wait), "{wait}");
+        assert_eq!(r.header("cache-control"), Some("no-store"));
+        assert_eq!(app.store.snapshot(), before);
+        // The right token from the same address still works; another address still gets 401.
+        let mut ok = admin(Method::Get, "/admin/clients", None);
+        ok.headers.push(("cf-connecting-ip".into(), "203.0.113.7".into()));
+        assert_eq!(app.call(ok).await.status, 200);
+        assert_eq!(app.call(wrong_token_from("203.0.113.8")).await.status, 401);
+    });
+}
+
+#[test]
+fn with_rate_limits_off_failures_are_only_ever_401() {
+    let mut s = crate::testing::settings();
+    s.insert("RATE_LIMITS", "off".into());
+    crate::testing::with_settings(s, |app| async move {
+        for _ in 0..30 {
+            assert_eq!(app.call(wrong_token_from("203.0.113.7")).await.status, 401);
+        }
+    });
 }

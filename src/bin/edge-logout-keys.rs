@@ -2,11 +2,14 @@
 //! `wrangler secret put SIGNING_JWKS` takes on its standard input.
 //!
 //!   edge-logout-keys new                  a fresh JWKS: one RS256, one ES256, one EdDSA key
-//!   edge-logout-keys rotate < jwks.json   the same keys plus a new one per algorithm (the newest signs)
+//!   edge-logout-keys rotate [DELAY_S] < jwks.json   the same keys plus a new one per algorithm,
+//!                                         each with `sign_from` DELAY_S ahead (default two days)
 //!   edge-logout-keys retire KID < jwks.json   without the key KID
 //!   edge-logout-keys public < jwks.json   the public JWKS (what jwks_uri serves)
 //!
-//! Rotation: `rotate`, deploy; every key still verifies, the newest of each algorithm signs.
+//! Rotation: `rotate`, deploy; the new keys are published at once and sign from their
+//! `sign_from` on (relying parties that cache the JWKS for up to DELAY_S have them by then);
+//! every key still verifies, the newest of each algorithm whose time has come signs.
 //! After the longest lifetime of a token signed by an old key (logout tokens: LOGOUT_TOKEN_TTL_S;
 //! ID tokens used as id_token_hint: as long as relying parties keep them), `retire` it and deploy.
 
@@ -16,8 +19,12 @@ use std::process::ExitCode;
 use edge_logout::keys::{generate, Alg, KeySet};
 use serde_json::{json, Value};
 
+/// How long after `rotate` the new keys start signing: longer than relying parties cache the
+/// JWKS (commonly up to a day).
+const DEFAULT_SIGN_DELAY_S: i64 = 2 * 86_400;
+
 fn usage() -> ExitCode {
-    eprintln!("usage: edge-logout-keys new | rotate | retire KID | public   (JWKS on stdin for all but new)");
+    eprintln!("usage: edge-logout-keys new | rotate [DELAY_S] | retire KID | public   (JWKS on stdin for all but new)");
     ExitCode::from(2)
 }
 
@@ -38,9 +45,18 @@ fn read_jwks() -> Result<Vec<Value>, String> {
 fn run(args: &[String]) -> Result<Value, String> {
     let keys = match args {
         [cmd] if cmd == "new" => new_keys(),
-        [cmd] if cmd == "rotate" => {
+        [cmd, delay @ ..] if cmd == "rotate" && delay.len() <= 1 => {
+            let delay_s: i64 = match delay {
+                [] => DEFAULT_SIGN_DELAY_S,
+                [d] => d.parse().ok().filter(|d| *d >= 0).ok_or_else(|| format!("{d:?} is not a delay in seconds"))?,
+                _ => unreachable!(),
+            };
+            let sign_from = chrono::Utc::now().timestamp() + delay_s;
             let mut keys = read_jwks()?;
-            keys.extend(new_keys());
+            keys.extend(new_keys().into_iter().map(|mut k| {
+                k["sign_from"] = json!(sign_from);
+                k
+            }));
             keys
         }
         [cmd, kid] if cmd == "retire" => {

@@ -4,6 +4,7 @@
 //! May import anything of the crate's; nothing imports it.
 
 mod notify;
+mod ratelimit;
 mod signer;
 
 use std::cell::{Cell, OnceCell};
@@ -20,6 +21,7 @@ use crate::config::{Config, ConfigError};
 use crate::http::errors::{ErrorTable, RequestError};
 use crate::http::{HttpRequest, HttpResponse, Method, MAX_BODY_BYTES};
 use crate::ports::{Ctx, ListPage, Listed, Ns, Store, StoreError};
+use crate::state::store::kv_expiration;
 
 thread_local! {
     /// Parsed once per isolate: keys in particular are expensive to import.
@@ -142,8 +144,9 @@ impl Store for KvStores {
         expires_at: Option<i64>,
         metadata: Option<Value>,
     ) -> std::result::Result<(), StoreError> {
-        // 0: no expiration (kv.js); an expiry always lies ahead of now (state/ computes it).
-        let expiration = expires_at.map_or(0.0, |e| e.max(0) as f64);
+        // 0: no expiration (kv.js). KV refuses one less than a minute after the write arrives:
+        // counted from the clock now, not from when the request began.
+        let expiration = expires_at.map_or(0.0, |e| kv_expiration(e, notify::now()) as f64);
         let metadata = metadata.map(|m| m.to_string()).unwrap_or_default();
         kv_put(self.ns(ns), key, value, expiration, &metadata).await.map_err(store_err)?;
         Ok(())
@@ -234,6 +237,7 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
         Err(resp) => return write_response(resp),
     };
     let stores = KvStores::of(&env)?;
+    ratelimit::remember(&env);
     let platform = platform(&config, &stores, &env);
     let ctx = Ctx { config: &config, store: &stores, platform: &platform, now: notify::now() };
     let started = worker::Date::now().as_millis();

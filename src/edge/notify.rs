@@ -111,11 +111,12 @@ enum Posted {
 }
 
 impl Posted {
-    fn outcome(self) -> (Outcome, u64) {
+    /// `rotated`: the token was signed by a key that just started signing (a 400 is retried once).
+    fn outcome(self, rotated: bool) -> (Outcome, u64) {
         let now = now();
         match self {
             Posted::Answer { status, retry_after, ms } => {
-                (retry::judge(&Answer::Status { status, retry_after }, now), ms)
+                (retry::judge_signed(&Answer::Status { status, retry_after }, now, rotated), ms)
             }
             Posted::Timeout { ms } => (retry::judge(&Answer::TimedOut, now), ms),
             Posted::Network { error, ms } => (retry::judge(&Answer::NetworkError(error), now), ms),
@@ -142,7 +143,7 @@ pub async fn attempt_all(config: &Config, log: &RefCell<Vec<serde_json::Value>>,
     let mut job_of = Vec::new();
     let mut keys = serde_json::Map::new();
     for (i, d) in ds.iter().enumerate() {
-        let Some(key) = config.keys.signer(d.alg) else {
+        let Some(key) = config.keys.signer_at(d.alg, now()) else {
             outcomes[i] = Some((Outcome::Final { error: format!("no signing key for {}", d.alg) }, 0));
             continue;
         };
@@ -167,7 +168,7 @@ pub async fn attempt_all(config: &Config, log: &RefCell<Vec<serde_json::Value>>,
         };
         let (content_type, body_prefix) = token::envelope(d);
         jobs.push(Job { uri: &d.uri, kid: &key.kid, alg: d.alg.name(), input, content_type, body_prefix, signature });
-        job_of.push(i);
+        job_of.push((i, retry::rotated_recently(d.attempt, key.sign_from, now())));
     }
     if !jobs.is_empty() {
         let b = &config.backchannel;
@@ -187,14 +188,14 @@ pub async fn attempt_all(config: &Config, log: &RefCell<Vec<serde_json::Value>>,
         };
         let mut answered_kids = HashSet::new();
         let mut posted = posted.into_iter();
-        for (job, i) in jobs.iter().zip(job_of) {
+        for (job, (i, rotated)) in jobs.iter().zip(job_of) {
             let p = posted.next();
             if p.as_ref().is_some_and(|p| !matches!(p, Posted::Nokey { .. })) {
                 answered_kids.insert(job.kid.to_string());
             }
             outcomes[i] = Some(p.map_or_else(
                 || (Outcome::Retry { error: "the delivery helper gave no answer".into(), after_s: None }, 0),
-                Posted::outcome,
+                |p| p.outcome(rotated),
             ));
         }
         if config.sign_with_webcrypto {
@@ -309,6 +310,10 @@ impl EdgePlatform<'_> {
 }
 
 impl Platform for EdgePlatform<'_> {
+    async fn over_limit(&self, bucket: crate::http::ratelimit::Bucket, client: &str, now: i64) -> Option<u32> {
+        super::ratelimit::over_limit(bucket, client, now).await
+    }
+
     async fn signature_valid(&self, key: &VerifyingKey, input: &[u8], signature: &[u8]) -> bool {
         signer::signature_valid(key, input, signature, self.config.sign_with_webcrypto).await
     }

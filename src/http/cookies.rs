@@ -3,12 +3,25 @@
 
 /// The value of the cookie `name` in a `Cookie` header (RFC 6265 section 5.4 form:
 /// `a=1; b=2`). When a name appears twice, browsers send the most specific path first: the
-/// first one wins.
+/// first one wins. For a cookie a sibling subdomain could set too, use [`get_all`].
 pub fn get<'a>(header: Option<&'a str>, name: &str) -> Option<&'a str> {
-    header?.split(';').find_map(|pair| {
-        let (n, v) = pair.split_once('=')?;
-        (n.trim() == name).then(|| v.trim().trim_matches('"'))
-    })
+    get_all(header, name).into_iter().next()
+}
+
+/// Every distinct value of the cookie `name`, in the order sent. A browser sends two cookies of
+/// one name when they differ in domain or path; one may have been planted by a sibling
+/// subdomain (cookie tossing, RFC 6265 section 8.6), and its path can put it first: the
+/// caller must not trust the first blindly.
+pub fn get_all<'a>(header: Option<&'a str>, name: &str) -> Vec<&'a str> {
+    let mut values: Vec<&str> = Vec::new();
+    for pair in header.unwrap_or_default().split(';') {
+        let Some((n, v)) = pair.split_once('=') else { continue };
+        let v = v.trim().trim_matches('"');
+        if n.trim() == name && !values.contains(&v) {
+            values.push(v);
+        }
+    }
+    values
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,6 +74,14 @@ mod tests {
         assert_eq!(get(None, "a"), None);
         assert_eq!(get(Some("a=1; a=2"), "a"), Some("1"));
         assert_eq!(get(Some("garbage"), "garbage"), None);
+    }
+
+    #[test]
+    fn every_value_of_a_name_sent_twice_is_read_once_each_in_order() {
+        assert_eq!(get_all(Some("op=planted; a=1; op=mine; op=planted"), "op"), ["planted", "mine"]);
+        assert_eq!(get_all(Some("op=1"), "op"), ["1"]);
+        assert!(get_all(Some("a=1"), "op").is_empty());
+        assert!(get_all(None, "op").is_empty());
     }
 
     #[test]

@@ -7,6 +7,7 @@ pub mod errors;
 pub mod form;
 pub mod json;
 pub mod negotiate;
+pub mod ratelimit;
 mod request;
 mod response;
 pub mod uris;

@@ -137,19 +137,38 @@ fn is_local(host: &Host<&str>) -> bool {
     }
 }
 
-/// 127/8, 10/8, 172.16/12, 192.168/16, 169.254/16, and 0/8 (0.0.0.0 reaches the host itself).
+/// 127/8, 10/8, 172.16/12, 192.168/16, 169.254/16, 0/8 (0.0.0.0 reaches the host itself),
+/// 100.64/10 (carrier-grade NAT, RFC 6598: a provider's internal network) and 198.18/15
+/// (benchmarking, RFC 2544: lab networks).
 fn is_local_v4(ip: &Ipv4Addr) -> bool {
-    ip.is_loopback() || ip.is_private() || ip.is_link_local() || ip.octets()[0] == 0
+    let [a, b, ..] = ip.octets();
+    ip.is_loopback()
+        || ip.is_private()
+        || ip.is_link_local()
+        || a == 0
+        || (a == 100 && b & 0xc0 == 64)
+        || (a == 198 && b & 0xfe == 18)
 }
 
-/// ::1, ::, fc00::/7 (unique local), fe80::/10 (link-local), and ::ffff:-mapped IPv4 of those.
+/// ::1, ::, fc00::/7 (unique local), fe80::/10 (link-local), 64:ff9b:1::/48 (local-use NAT64,
+/// RFC 8215), and the IPv4 address an IPv6 one carries judged as IPv4: ::ffff:-mapped,
+/// 64:ff9b::/96 (NAT64, RFC 6052: its last 32 bits) and 2002::/16 (6to4, RFC 3056: bits 16-47).
 fn is_local_v6(ip: &Ipv6Addr) -> bool {
-    let first = ip.segments()[0];
+    let seg = ip.segments();
+    let v4 = |hi: u16, lo: u16| Ipv4Addr::from((u32::from(hi) << 16) | u32::from(lo));
+    let embedded = if seg[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
+        Some(v4(seg[6], seg[7]))
+    } else if seg[0] == 0x2002 {
+        Some(v4(seg[1], seg[2]))
+    } else {
+        ip.to_ipv4_mapped()
+    };
     ip.is_loopback()
         || ip.is_unspecified()
-        || first & 0xfe00 == 0xfc00
-        || first & 0xffc0 == 0xfe80
-        || ip.to_ipv4_mapped().is_some_and(|v4| is_local_v4(&v4))
+        || seg[0] & 0xfe00 == 0xfc00
+        || seg[0] & 0xffc0 == 0xfe80
+        || seg[..3] == [0x64, 0xff9b, 1]
+        || embedded.is_some_and(|v4| is_local_v4(&v4))
 }
 
 /// Scheme, host and port equality, as Front-Channel Logout 1.0 requires of a
@@ -320,6 +339,42 @@ mod tests {
             assert!(refused(uri), "{uri}");
         }
         assert!(!refused("https://[::ffff:8.8.8.8]/bc"));
+    }
+
+    #[test]
+    fn shared_and_benchmarking_v4_ranges_are_not_reachable() {
+        for uri in [
+            "https://100.64.0.1/bc",
+            "https://100.127.255.254/bc",
+            "https://198.18.0.1/bc",
+            "https://198.19.255.254/bc",
+            "https://[::ffff:100.64.0.1]/bc",
+        ] {
+            assert!(refused(uri), "{uri}");
+        }
+        for uri in
+            ["https://100.63.255.255/bc", "https://100.128.0.1/bc", "https://198.17.0.1/bc", "https://198.20.0.1/bc"]
+        {
+            assert!(!refused(uri), "{uri} is public");
+        }
+    }
+
+    #[test]
+    fn v6_addresses_carrying_a_local_v4_are_not_reachable() {
+        for uri in [
+            "https://[64:ff9b::7f00:1]/bc",
+            "https://[64:ff9b::a00:1]/bc",
+            "https://[64:ff9b::a9fe:a9fe]/bc",
+            "https://[64:ff9b:1::808:808]/bc",
+            "https://[2002:7f00:1::1]/bc",
+            "https://[2002:c0a8:101::]/bc",
+            "https://[2002:6440:1::1]/bc",
+        ] {
+            assert!(refused(uri), "{uri}");
+        }
+        for uri in ["https://[64:ff9b::808:808]/bc", "https://[2002:808:808::1]/bc"] {
+            assert!(!refused(uri), "{uri} carries a public IPv4 address");
+        }
     }
 
     #[test]

@@ -44,6 +44,11 @@ enum PublicMaterial {
 pub struct SigningKey {
     pub kid: String,
     pub alg: Alg,
+    /// When this key starts signing (unix seconds), from the private JWK's `sign_from` (unix
+    /// seconds, or an RFC 3339 time): until then it is only published at `jwks_uri`, so that
+    /// relying parties that cache the JWKS have it before the first token it signs.
+    /// `None`: signs from the start.
+    pub sign_from: Option<i64>,
     /// The JWK as configured, for importing into the runtime's WebCrypto.
     private_jwk: Value,
     /// Its public half, from the JWK's public members.
@@ -109,11 +114,34 @@ fn members(alg: Alg) -> (&'static [&'static str], &'static [&'static str]) {
     }
 }
 
+/// The `sign_from` member of a private JWK: unix seconds, or an RFC 3339 time.
+fn sign_from(value: &Value, kid: &str) -> Result<Option<i64>, KeyError> {
+    let bad = || err(format!("key {kid:?}: \"sign_from\" must be unix seconds or an RFC 3339 time"));
+    match value.get(SIGN_FROM) {
+        None => Ok(None),
+        Some(Value::Number(n)) => n.as_i64().filter(|t| *t >= 0).map(Some).ok_or_else(bad),
+        Some(Value::String(t)) => {
+            chrono::DateTime::parse_from_rfc3339(t).map(|t| Some(t.timestamp())).map_err(|_| bad())
+        }
+        Some(_) => Err(bad()),
+    }
+}
+
+/// The private JWK member saying from when a key signs (see [`SigningKey::sign_from`]).
+const SIGN_FROM: &str = "sign_from";
+
 pub(super) fn parse_private(value: &Value, index: usize) -> Result<SigningKey, KeyError> {
     let kid = str_member(value, "kid")
         .filter(|k| !k.is_empty())
         .ok_or_else(|| err(format!("key {index}: a signing key needs a \"kid\"")))?
         .to_string();
+    let sign_from = sign_from(value, &kid)?;
+    // The key itself, without the member only this provider reads (for WebCrypto's importKey).
+    let mut value = value.clone();
+    if let Some(obj) = value.as_object_mut() {
+        obj.remove(SIGN_FROM);
+    }
+    let value = &value;
     if str_member(value, "alg").is_none() {
         return Err(err(format!("key {kid:?}: a signing key needs an \"alg\"")));
     }
@@ -135,6 +163,7 @@ pub(super) fn parse_private(value: &Value, index: usize) -> Result<SigningKey, K
         material: private_material(value, index, &kid, alg)?,
         kid,
         alg,
+        sign_from,
         private_jwk: value.clone(),
         public,
     })

@@ -120,9 +120,18 @@ impl KeySet {
         Alg::ALL.into_iter().filter(|a| self.verifying.iter().any(|k| k.alg == *a)).collect()
     }
 
-    /// The key that signs with `alg`: the last one listed, so that a rotation appends the new key.
+    /// The newest key of `alg` (the last one listed), whatever its `sign_from`: for tests and
+    /// tools. What signs at a given time is [`KeySet::signer_at`].
     pub fn signer(&self, alg: Alg) -> Option<&SigningKey> {
         self.signing.iter().rev().find(|k| k.alg == alg)
+    }
+
+    /// The key that signs with `alg` at `now`: the last one listed whose `sign_from` has come
+    /// (a rotation appends the new key with a `sign_from` ahead, so that it is published before
+    /// it signs); when none of `alg` may sign yet, the one that starts first.
+    pub fn signer_at(&self, alg: Alg, now: i64) -> Option<&SigningKey> {
+        let of_alg = || self.signing.iter().filter(move |k| k.alg == alg);
+        of_alg().rev().find(|k| k.sign_from.is_none_or(|t| t <= now)).or_else(|| of_alg().min_by_key(|k| k.sign_from))
     }
 
     /// Verifies a compact JWT's signature with the key its `kid` names (or, without a `kid`, any
@@ -171,6 +180,55 @@ mod tests {
             assert_eq!(token.header().key_id.as_deref(), Some(signer.kid.as_str()));
             assert_eq!(token.header().token_type.as_deref(), Some("logout+jwt"));
             assert_eq!(token.claims().custom["sub"], "alice");
+        }
+    }
+
+    /// The test RS256 key, an ES256 key signing from the start, and a newer ES256 key whose
+    /// `sign_from` is `sign_from`.
+    fn rotating(sign_from: Value) -> KeySet {
+        let jwks: Value = serde_json::from_str(test_jwks()).unwrap();
+        let mut new = generate::private_jwk(Alg::ES256, "es-new");
+        new["sign_from"] = sign_from;
+        let keys = serde_json::json!({"keys": [jwks["keys"][0], generate::private_jwk(Alg::ES256, "es-old"), new]});
+        KeySet::parse(&keys.to_string(), None).unwrap()
+    }
+
+    #[test]
+    fn a_new_key_is_published_at_once_and_signs_only_from_its_sign_from_time() {
+        for at in [serde_json::json!(1_800_000_000), serde_json::json!("2027-01-15T08:00:00Z")] {
+            let keys = rotating(at.clone());
+            let t = 1_800_000_000;
+            let kids: Vec<&str> =
+                keys.public_jwks()["keys"].as_array().unwrap().iter().map(|k| k["kid"].as_str().unwrap()).collect();
+            assert!(kids.contains(&"es-new"), "published before it signs: {kids:?}");
+            assert!(keys.public_jwks()["keys"].as_array().unwrap().iter().all(|k| k.get("sign_from").is_none()));
+            let from = keys.signer(Alg::ES256).unwrap().sign_from.unwrap();
+            assert_eq!(from, t, "{at}: 2027-01-15T08:00:00Z is 1800000000");
+            assert_eq!(keys.signer_at(Alg::ES256, from - 1).unwrap().kid, "es-old", "{at}");
+            assert_eq!(keys.signer_at(Alg::ES256, from).unwrap().kid, "es-new", "{at}");
+            assert!(keys.signer_at(Alg::ES256, from).unwrap().private_jwk().get("sign_from").is_none());
+            // Its tokens verify with the same set.
+            let jwt = keys.signer_at(Alg::ES256, from).unwrap().sign(None, &claims());
+            assert!(keys.verify::<Value>(&jwt).is_ok());
+        }
+        // The only key of an algorithm, not signing yet: it signs anyway (nothing else can).
+        let jwks: Value = serde_json::from_str(test_jwks()).unwrap();
+        let mut only = jwks["keys"][0].clone();
+        only["sign_from"] = serde_json::json!(2_000_000_000);
+        let keys = KeySet::parse(&serde_json::json!({"keys": [only]}).to_string(), None).unwrap();
+        assert_eq!(keys.signer_at(Alg::RS256, 0).unwrap().kid, "test-rs256");
+    }
+
+    #[test]
+    fn a_sign_from_that_is_not_a_time_is_refused() {
+        for bad in
+            [serde_json::json!("tomorrow"), serde_json::json!(-5), serde_json::json!(1.5), serde_json::json!(true)]
+        {
+            let jwks: Value = serde_json::from_str(test_jwks()).unwrap();
+            let mut key = jwks["keys"][0].clone();
+            key["sign_from"] = bad.clone();
+            let e = KeySet::parse(&serde_json::json!({"keys": [key]}).to_string(), None).err().unwrap();
+            assert!(e.0.contains("sign_from"), "{bad}: {}", e.0);
         }
     }
 

@@ -1,8 +1,10 @@
 //! Confirmations of RP-initiated logout as signed, stateless tokens: the token carries what the
 //! user is asked to confirm ([`Pending`]) and an HMAC-SHA256 over it, so showing the page writes
-//! nothing to KV (anyone can load it: it must not spend the daily write quota). Single use: the
-//! answer writes `confirm-used/{b64url(sha256(token))}` and a token whose marker exists is
-//! refused. Bound to the browser by a cookie whose hash the token carries. Not a
+//! nothing to KV (anyone can load it: it must not spend the daily write quota). Single use: a
+//! "Log out" answer writes `confirm-used/{b64url(sha256(token))}` and a token whose marker exists
+//! is refused. A "Stay signed in" answer ([`check`]) reads and writes nothing: it ends nothing,
+//! so replaying it is harmless, and a script looping "load the page, answer no" must not spend
+//! the daily write quota either. Bound to the browser by a cookie whose hash the token carries. Not a
 //! `confirmed=true` flag: a forged, tampered, replayed, expired or other-browser token ends
 //! nothing.
 
@@ -16,7 +18,7 @@ use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
 use super::secrets::{hash_secret, random_token};
-use super::store::{Ns, Store, StoreError, MIN_TTL_S};
+use super::store::{kv_expiration, Ns, Store, StoreError};
 
 /// How long the user has to answer.
 pub const CONFIRM_TTL_S: i64 = 600;
@@ -124,8 +126,22 @@ fn release(key: &str) {
     SPENT.lock().unwrap_or_else(|e| e.into_inner()).retain(|(k, _)| k != key);
 }
 
-/// Checks the token and, when it is valid for this browser and unused, marks it used (single
-/// use). Only this answer writes to the store.
+/// Checks the token for an answer that changes nothing ("Stay signed in"): issued here,
+/// unexpired, and presented by its own browser. Touches no store: not single use, since
+/// answering "no" twice is answering "no" once.
+pub fn check(key: &ConfirmKey, token: &str, binding: Option<&str>, now: i64) -> Redeemed {
+    let Some(pending) = open(key, token).filter(|p| p.expires_at > now) else {
+        return Redeemed::Invalid;
+    };
+    let same_browser = binding.is_some_and(|b| bool::from(hash_secret(b).as_bytes().ct_eq(pending.binding.as_bytes())));
+    if !same_browser {
+        return Redeemed::OtherBrowser;
+    }
+    Redeemed::Valid(pending)
+}
+
+/// Checks the token for an answer that ends a session ("Log out") and, when it is valid for
+/// this browser and unused, marks it used (single use). Only this answer writes to the store.
 pub async fn redeem(
     store: &impl Store,
     key: &ConfirmKey,
@@ -133,13 +149,10 @@ pub async fn redeem(
     binding: Option<&str>,
     now: i64,
 ) -> Result<Redeemed, StoreError> {
-    let Some(pending) = open(key, token).filter(|p| p.expires_at > now) else {
-        return Ok(Redeemed::Invalid);
+    let pending = match check(key, token, binding, now) {
+        Redeemed::Valid(p) => p,
+        refused => return Ok(refused),
     };
-    let same_browser = binding.is_some_and(|b| bool::from(hash_secret(b).as_bytes().ct_eq(pending.binding.as_bytes())));
-    if !same_browser {
-        return Ok(Redeemed::OtherBrowser);
-    }
     let marker = used_key(token);
     if !reserve(&marker, now) {
         return Ok(Redeemed::Invalid);
@@ -154,12 +167,13 @@ pub async fn redeem(
 }
 
 /// Refuses a token already answered (its marker exists), else writes the marker, kept as long
-/// as the token lives (at least KV's minimum TTL).
+/// as the token lives (and KV's minimum TTL with a margin: a token answered in its last
+/// minute would otherwise expire "now + 60", which KV may refuse once the write arrives).
 async fn spend(store: &impl Store, marker: &str, pending: Pending, now: i64) -> Result<Redeemed, StoreError> {
     if store.get(Ns::Sessions, marker).await?.is_some() {
         return Ok(Redeemed::Invalid);
     }
-    let exp = pending.expires_at.max(now + MIN_TTL_S);
+    let exp = kv_expiration(pending.expires_at, now);
     store.put(Ns::Sessions, marker, "1", Some(exp), None).await?;
     Ok(Redeemed::Valid(pending))
 }
@@ -263,6 +277,41 @@ mod tests {
             assert_eq!(redeem(&store, &KEY, &format!("{token}A"), Some(&b), 1000).await.unwrap(), Redeemed::Invalid);
             assert!(store.snapshot().is_empty(), "a refused token writes nothing");
             assert!(matches!(redeem(&store, &KEY, &token, Some(&b), 1000).await.unwrap(), Redeemed::Valid(_)));
+        });
+    }
+
+    #[test]
+    fn a_stay_signed_in_answer_reads_and_writes_nothing_and_is_refused_like_any_other() {
+        block_on(async {
+            let store = MemoryStore::new(1000);
+            let b = binding_value(None);
+            let token = issue(&KEY, &pending(&b, 1000));
+            for _ in 0..3 {
+                assert!(matches!(check(&KEY, &token, Some(&b), 1000), Redeemed::Valid(_)));
+            }
+            assert_eq!(check(&KEY, &token, Some("other"), 1000), Redeemed::OtherBrowser);
+            assert_eq!(check(&KEY, &token, None, 1000), Redeemed::OtherBrowser);
+            assert_eq!(check(&KEY, "forged", Some(&b), 1000), Redeemed::Invalid);
+            assert_eq!(check(&KEY, &token, Some(&b), 1000 + CONFIRM_TTL_S), Redeemed::Invalid, "expired");
+            assert_eq!(store.take_counts(), Default::default(), "no KV operation at all");
+            // Answering "no" did not spend the token: "yes" from its browser still ends once.
+            assert!(matches!(redeem(&store, &KEY, &token, Some(&b), 1000).await.unwrap(), Redeemed::Valid(_)));
+            assert_eq!(redeem(&store, &KEY, &token, Some(&b), 1000).await.unwrap(), Redeemed::Invalid);
+        });
+    }
+
+    #[test]
+    fn a_token_answered_in_its_last_minute_leaves_a_marker_kv_accepts() {
+        block_on(async {
+            use crate::state::store::{MIN_TTL_S, TTL_MARGIN_S};
+            let store = MemoryStore::new(1000);
+            let b = binding_value(None);
+            let token = issue(&KEY, &pending(&b, 1000));
+            let now = 1000 + CONFIRM_TTL_S - 10;
+            store.now.set(now);
+            assert!(matches!(redeem(&store, &KEY, &token, Some(&b), now).await.unwrap(), Redeemed::Valid(_)));
+            let exp = store.expirations().into_iter().find(|(_, k, _)| k.starts_with("confirm-used/")).unwrap().2;
+            assert_eq!(exp, Some(now + MIN_TTL_S + TTL_MARGIN_S), "more than KV's minute after the request began");
         });
     }
 

@@ -23,7 +23,7 @@ pub struct Delivery {
     pub attempt: u32,
     pub last_error: Option<String>,
     /// Set on every queued message, and in its record: names the message (see
-    /// [`crate::protocol::backchannel::retry::stale`]).
+    /// `protocol::backchannel::retry::stale`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nonce: Option<String>,
     /// Unix time the queued message (and its record) was issued: with `attempt` and `nonce`, it
@@ -31,7 +31,7 @@ pub struct Delivery {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub issued_at: Option<i64>,
     /// How many times the message went through the dead-letter queue and was sent again (see
-    /// [`crate::protocol::backchannel::retry::after_dead_letter`]).
+    /// `protocol::backchannel::retry::after_dead_letter`).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub redriven: u32,
     /// What is sent: a logout token to a relying party, or a session-ended event to the login

@@ -34,7 +34,7 @@ pub struct Session {
     /// SHA-256 of the secret half of the browser cookie, base64url.
     pub cookie_hash: String,
     /// The `logout_hint`s the session answers to besides its `sub` (a login name, an email),
-    /// each stored as its SHA-256: see [`Session::answers_to`].
+    /// each stored salted and hashed ([`keep_logout_hint`]): see [`Session::answers_to`].
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub logout_hints: Vec<String>,
 }
@@ -57,10 +57,7 @@ impl Session {
     /// Whether a `logout_hint` names this session's user: its `sub`, or a hint the login system
     /// gave at login (compared by hash, exactly).
     pub fn answers_to(&self, logout_hint: &str) -> bool {
-        logout_hint == self.sub || {
-            let hash = hash_secret(logout_hint);
-            self.logout_hints.iter().any(|h| bool::from(h.as_bytes().ct_eq(hash.as_bytes())))
-        }
+        logout_hint == self.sub || self.logout_hints.iter().any(|kept| is_kept_hint(kept, logout_hint))
     }
 
     pub fn view(&self) -> SessionView<'_> {
@@ -72,6 +69,32 @@ impl Session {
             expires_at: self.expires_at,
         }
     }
+}
+
+/// The stored form of a `logout_hint`: `{salt}.{b64url(HMAC-SHA256(salt, hint))}`, with a
+/// fresh random salt each time. Unsalted, one dictionary of emails hashed once would name the
+/// users of every stored session; salted, it must be run again for each hint of each session.
+pub fn keep_logout_hint(hint: &str) -> String {
+    let salt = random_token(16);
+    let tag = hint_mac(&salt, hint);
+    format!("{salt}.{tag}")
+}
+
+fn hint_mac(salt: &str, hint: &str) -> String {
+    use hmac::{Hmac, Mac};
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(salt.as_bytes()).expect("HMAC takes a key of any length");
+    mac.update(hint.as_bytes());
+    B64.encode(mac.finalize().into_bytes())
+}
+
+/// Whether `kept` (a [`keep_logout_hint`], or the unsalted SHA-256 of records written before
+/// hints were salted) is `hint`'s, compared in constant time.
+fn is_kept_hint(kept: &str, hint: &str) -> bool {
+    let expected = match kept.split_once('.') {
+        Some((salt, _)) => format!("{salt}.{}", hint_mac(salt, hint)),
+        None => hash_secret(hint),
+    };
+    kept.len() == expected.len() && bool::from(kept.as_bytes().ct_eq(expected.as_bytes()))
 }
 
 pub fn valid_sid(sid: &str) -> bool {
@@ -193,6 +216,60 @@ pub async fn load_by_cookie(
     Ok(match by_cookie(store, key, cookie, now).await? {
         CookieSession::Live(s) => Some(s),
         CookieSession::Unseen(_) | CookieSession::None => None,
+    })
+}
+
+/// The most values of the session cookie tried (each costs a read): a browser holds one, two
+/// when a sibling subdomain planted another.
+pub const MAX_COOKIE_VALUES: usize = 3;
+
+/// What a browser's session cookies name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BrowserSession {
+    None,
+    One(Session),
+    /// A session that a signed cookie proves but this location does not see (yet).
+    Unseen(String),
+    /// Several sessions, none of them the one asked about: which one this browser's user
+    /// holds cannot be told (one may have been planted by a sibling subdomain).
+    Ambiguous,
+}
+
+/// The session of a browser that sent `values` for the session cookie: each is tried (at most
+/// [`MAX_COOKIE_VALUES`]), so that a planted or stale value sent first does not hide the real
+/// one. Several sessions (seen, or proven by a signed cookie): the one whose `sid` is `prefer`
+/// (the hint's, or the one a confirmation was shown for), if any, else
+/// [`BrowserSession::Ambiguous`].
+pub async fn load_by_cookies(
+    store: &impl Store,
+    key: &CookieKey,
+    values: &[&str],
+    prefer: Option<&str>,
+    now: i64,
+) -> Result<BrowserSession, StoreError> {
+    let mut found: Vec<BrowserSession> = Vec::new();
+    let sid_of = |b: &BrowserSession| match b {
+        BrowserSession::One(s) => Some(s.sid.clone()),
+        BrowserSession::Unseen(sid) => Some(sid.clone()),
+        BrowserSession::None | BrowserSession::Ambiguous => None,
+    };
+    for value in values.iter().take(MAX_COOKIE_VALUES) {
+        let this = match by_cookie(store, key, value, now).await? {
+            CookieSession::Live(s) => BrowserSession::One(s),
+            CookieSession::Unseen(sid) => BrowserSession::Unseen(sid),
+            CookieSession::None => continue,
+        };
+        if !found.iter().any(|f| sid_of(f) == sid_of(&this)) {
+            found.push(this);
+        }
+    }
+    Ok(match found.len() {
+        0 => BrowserSession::None,
+        1 => found.remove(0),
+        _ => match found.into_iter().find(|f| prefer.is_some() && sid_of(f).as_deref() == prefer) {
+            Some(f) => f,
+            None => BrowserSession::Ambiguous,
+        },
     })
 }
 
@@ -509,5 +586,23 @@ mod tests {
         }
         let stored = serde_json::to_string(&s).unwrap();
         assert!(!stored.contains("alice@example.com"), "only the hash is stored");
+    }
+
+    #[test]
+    fn logout_hints_are_kept_salted_so_one_dictionary_does_not_fit_every_session() {
+        let (mut s, _) = session("sid-1", "alice");
+        let (a, b) = (keep_logout_hint("alice@example.com"), keep_logout_hint("alice@example.com"));
+        assert_ne!(a, b, "the same hint is kept differently each time");
+        s.logout_hints = vec![a.clone(), b];
+        let stored = serde_json::to_string(&s).unwrap();
+        assert!(!stored.contains(&hash_secret("alice@example.com")), "its plain SHA-256 is nowhere: {stored}");
+        assert!(s.answers_to("alice@example.com"));
+        for other in ["bob@example.com", "ALICE@example.com", "", "alice@example.co"] {
+            assert!(!s.answers_to(other), "{other:?}");
+        }
+        // A tampered tag or salt answers to nothing.
+        let (salt, tag) = a.split_once('.').unwrap();
+        s.logout_hints = vec![format!("{salt}.{}", &tag[1..]), format!("x{salt}.{tag}")];
+        assert!(!s.answers_to("alice@example.com"));
     }
 }

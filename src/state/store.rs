@@ -38,6 +38,20 @@ pub struct ListPage {
 /// KV's smallest allowed expiration TTL, in seconds.
 pub const MIN_TTL_S: i64 = 60;
 
+/// How much further than [`MIN_TTL_S`] ahead an expiration is set: KV checks the minimum with
+/// its own clock when the write arrives, some time after the `now` a request read when it
+/// started (awaits, subrequests, clock skew), and refuses a write that expires sooner.
+pub const TTL_MARGIN_S: i64 = 30;
+
+/// The expiration to give KV for a value that may go at `expires_at`, written at `now`: never
+/// sooner than [`MIN_TTL_S`] + [`TTL_MARGIN_S`] ahead, so that a write expiring "in a minute"
+/// is not refused. A value living a little longer is harmless: what needs an exact end (a
+/// session, a confirmation) carries it and is checked on every read.
+/// <https://developers.cloudflare.com/kv/api/write-key-value-pairs/#expiring-keys>
+pub fn kv_expiration(expires_at: i64, now: i64) -> i64 {
+    expires_at.max(now + MIN_TTL_S + TTL_MARGIN_S)
+}
+
 #[allow(async_fn_in_trait)] // single-threaded wasm: no Send bound wanted
 pub trait Store {
     async fn get(&self, ns: Ns, key: &str) -> Result<Option<String>, StoreError>;
@@ -50,7 +64,8 @@ pub trait Store {
         Ok(out)
     }
     /// Writes `value`, expiring at the unix time `expires_at` when given (at least
-    /// [`MIN_TTL_S`] ahead, as KV requires), with optional listing metadata.
+    /// [`MIN_TTL_S`] ahead, as KV requires: the worker's store moves a sooner one to
+    /// [`kv_expiration`]), with optional listing metadata.
     async fn put(
         &self,
         ns: Ns,

@@ -78,6 +78,8 @@ pub struct Recorder {
     pub enqueued: RefCell<Vec<(QueueMessage, u32)>>,
     pub queue_down: Cell<bool>,
     ids: Cell<u32>,
+    /// This platform's own rate limits (the in-isolate fallback's counters, per test).
+    pub limiter: crate::http::ratelimit::LocalLimiter,
 }
 
 impl Recorder {
@@ -123,6 +125,10 @@ impl Platform for Recorder {
     fn random_id(&self) -> String {
         self.ids.set(self.ids.get() + 1);
         format!("L{}", self.ids.get())
+    }
+
+    async fn over_limit(&self, bucket: crate::http::ratelimit::Bucket, client: &str, now: i64) -> Option<u32> {
+        self.limiter.hit(bucket, client, now)
     }
 }
 

@@ -9,7 +9,8 @@ import { after, before, describe } from 'node:test';
 
 import { BINDING, COOKIE, startEndSessionWorld } from '../support/end-session.mjs';
 import { it } from '../support/fixtures.mjs';
-import { Browser, mintIdToken } from '../support/oidc.mjs';
+import { kvSnapshot } from '../support/kv.mjs';
+import { Browser, confirmationForm, mintIdToken, nowS } from '../support/oidc.mjs';
 
 describe('the end-session endpoint: the confirmation step', { timeout: 150_000 }, () => {
   let e; // the world of support/end-session.mjs
@@ -156,19 +157,29 @@ describe('the end-session endpoint: the confirmation step', { timeout: 150_000 }
     assert.deepEqual(reused, [], `rounds where the token was not used exactly once (statuses of 4 concurrent answers, per round): ${JSON.stringify(rounds)}`);
   });
 
-  it('"no" keeps the session and uses the confirmation up', async () => {
+  it('"Stay signed in" keeps the session and leaves KV unchanged, however often it is sent', async () => {
+    // A script looping "load the page, answer no" must not spend the free plan's daily KV
+    // writes: the answer changes nothing, so it is not single-use and writes no marker.
     const s = await newSession();
     const page = await es({ params: { client_id: 'rp1', post_logout_redirect_uri: bye }, browser: s.browser });
     const form = await assertConfirmation(page, { what: 'page', alive: [s.sid] });
-    const no = await answer(form, s.browser, 'no');
-    assert.equal(no.status, 200, no.text.slice(0, 300));
-    assert.equal(no.location, null);
-    assert.match(no.text, /You are still signed in/);
-    assert.deepEqual(sessionCookies(no), []);
+    const before = kvSnapshot(w.persistTo);
+    assert.ok(before.some((line) => line.includes(`session/${s.sid}`)), `the snapshot shows KV: ${before.join('\n')}`);
+    for (let i = 0; i < 3; i++) {
+      const no = await answer(form, s.browser, 'no');
+      assert.equal(no.status, 200, no.text.slice(0, 300));
+      assert.equal(no.location, null);
+      assert.match(no.text, /You are still signed in/);
+      assert.deepEqual(sessionCookies(no), []);
+    }
+    assert.deepEqual(kvSnapshot(w.persistTo), before, 'a "Stay signed in" answer wrote to KV');
     assert.equal(s.browser.get(COOKIE), s.cookie);
     await assertAlive(s.sid, '"no"');
+    // The user changed their mind on the same page: "yes" ends the session, once.
     const yes = await answer(form, s.browser, 'yes');
-    await assertRefused(yes, { what: '"yes" after "no"', sids: [s.sid] });
+    await assertRedirected(yes, bye, { what: '"yes" after "no"', ended: [s.sid] });
+    const again = await answer(form, s.browser, 'yes');
+    await assertRefused(again, { what: '"yes" replayed', sids: [], mention: /already used/ });
   });
 
   it('a hint of another session of the same user asks, and ends only the browser\'s session', async () => {
@@ -223,6 +234,27 @@ describe('the end-session endpoint: the confirmation step', { timeout: 150_000 }
     assert.equal(r2.status, 303, r2.text.slice(0, 300));
     assert.equal(r2.location, bye);
     await assertAlive(bob.sid, 'bob\'s session named by alice\'s hint');
+  });
+
+  it('a hint that expired two days ago, sent without the session\'s cookie, ends nothing; a current one still can', async () => {
+    // HINT_MAX_AGE_S (default a day past exp): an ID token leaked long ago must not end a
+    // session without the browser's cookie, whatever the answer; it still names its client.
+    const s = await newSession();
+    const iat = nowS() - 2 * 86_400 - 3600;
+    const old = await hintFor(s, { iat, exp: iat + 3600 });
+    for (const method of ['GET', 'POST']) {
+      const r = await es({ method, params: { id_token_hint: old, post_logout_redirect_uri: bye, state: 'old' }, browser: new Browser() });
+      assert.equal(r.status, 303, `${method}: ${r.text.slice(0, 300)}`);
+      assert.equal(r.location, `${bye}?state=old`, `${method}: the RP still gets its redirect`);
+      assert.equal(confirmationForm(r.text), null, `${method}: no confirmation that could end it`);
+      await assertAlive(s.sid, `${method} with a hint two days past exp and no cookie`);
+    }
+    // A current hint for the same session, without the cookie: asks, and "yes" ends it.
+    const browser = new Browser();
+    const r = await es({ method: 'POST', params: { id_token_hint: await hintFor(s), post_logout_redirect_uri: bye, state: 'new' }, browser });
+    const form = await assertConfirmation(r, { what: 'current hint without cookie', alive: [s.sid] });
+    const yes = await answer(form, browser, 'yes');
+    await assertRedirected(yes, `${bye}?state=new`, { what: 'yes to a current hint', ended: [s.sid] });
   });
 
   it('already logged out: still redirects to a valid URI, or shows the signed-out page', async () => {

@@ -62,6 +62,9 @@ export function generateVars({ port = 8787, issuer, providerMetadata } = {}) {
     ALLOW_HTTP_URIS: 'true',
     SIGNING_JWKS: JSON.stringify(jwks),
     ADMIN_TOKEN: randomToken(32),
+    // The tests post many answers from one address; tests/e2e/rate-limits.test.mjs turns the
+    // limits on to check them.
+    RATE_LIMITS: 'off',
   };
   if (providerMetadata !== false) {
     vars.PROVIDER_METADATA = JSON.stringify(providerMetadata ?? demoProviderMetadata(issuer));

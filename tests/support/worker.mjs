@@ -242,6 +242,8 @@ export async function startWorker({ vars, providerMetadata, port, persistTo: kee
     url,
     port,
     vars: settings,
+    /** The directory its local KV and queues persist to (support/kv.mjs reads KV there). */
+    persistTo,
     adminToken: settings.ADMIN_TOKEN,
     admin,
     request,

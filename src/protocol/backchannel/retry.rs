@@ -33,11 +33,39 @@ pub enum Answer {
     NetworkError(String),
 }
 
+/// How long after a signing key starts signing a relying party's `400` may mean "I do not know
+/// this key yet" (a JWKS cached from before the rotation) rather than "this token is wrong".
+pub const ROTATION_WINDOW_S: i64 = 86_400;
+
+/// The delay of that one retry: long enough for a relying party that fetches the JWKS again on
+/// an unknown `kid` to do so (libraries wait between fetches, e.g. jose's 30 s cooldown).
+pub const ROTATION_RETRY_DELAY_S: u32 = 60;
+
+/// Whether a `400` to the token of attempt `attempt`, signed by a key that signs from
+/// `key_signs_from`, earns one more try: only on the first attempt, and only while the key is
+/// at most [`ROTATION_WINDOW_S`] into its signing (a key without `sign_from` never).
+pub fn rotated_recently(attempt: u32, key_signs_from: Option<i64>, now: i64) -> bool {
+    attempt == 1 && key_signs_from.is_some_and(|t| t <= now && now - t <= ROTATION_WINDOW_S)
+}
+
+/// [`judge`], for a token signed right after a key rotation ([`rotated_recently`]): a `400`
+/// is then retried once, after [`ROTATION_RETRY_DELAY_S`], instead of being final.
+pub fn judge_signed(answer: &Answer, now: i64, rotated_recently: bool) -> Outcome {
+    match answer {
+        Answer::Status { status: 400, .. } if rotated_recently => Outcome::Retry {
+            error: "HTTP 400 (a key started signing recently: the relying party may hold an old JWKS)".into(),
+            after_s: Some(ROTATION_RETRY_DELAY_S),
+        },
+        _ => judge(answer, now),
+    }
+}
+
 pub fn judge(answer: &Answer, now: i64) -> Outcome {
     let retry_after = |r: &Option<String>| r.as_deref().and_then(|r| parse_retry_after(r, now));
     match answer {
-        // 202: a Security Event Token receiver's "accepted" (RFC 8935).
-        Answer::Status { status: 200 | 202 | 204, .. } => Outcome::Delivered,
+        // Any 2xx: 200 and 204 as Back-Channel Logout 1.0 names them, 202 a Security Event
+        // Token receiver's "accepted" (RFC 8935), and the rest as RFC 9110 15.3 defines success.
+        Answer::Status { status: 200..=299, .. } => Outcome::Delivered,
         Answer::Status { status: 429, retry_after: r } => {
             Outcome::Retry { error: "HTTP 429".into(), after_s: retry_after(r) }
         }
@@ -227,6 +255,11 @@ mod tests {
         };
         assert_eq!(s(200, None), Outcome::Delivered);
         assert_eq!(s(204, None), Outcome::Delivered);
+        for status in [201, 202, 203, 205, 206, 299] {
+            assert_eq!(s(status, None), Outcome::Delivered, "any 2xx is delivered: {status}");
+        }
+        assert_eq!(s(199, None), Outcome::Final { error: "HTTP 199".into() });
+        assert_eq!(s(300, None), Outcome::Final { error: "HTTP 300".into() });
         assert_eq!(s(500, None), Outcome::Retry { error: "HTTP 500".into(), after_s: None });
         assert_eq!(s(503, Some("7")), Outcome::Retry { error: "HTTP 503".into(), after_s: Some(7) });
         assert_eq!(s(429, Some("30")), Outcome::Retry { error: "HTTP 429".into(), after_s: Some(30) });
@@ -235,6 +268,47 @@ mod tests {
         assert_eq!(s(302, None), Outcome::Final { error: "HTTP 302".into() });
         assert!(matches!(judge(&Answer::TimedOut, 0), Outcome::Retry { .. }));
         assert!(matches!(judge(&Answer::NetworkError("refused".into()), 0), Outcome::Retry { .. }));
+    }
+
+    #[test]
+    fn a_400_to_the_first_token_of_a_key_that_just_started_signing_is_retried_once_after_a_minute() {
+        let cfg = BackchannelConfig { retry_delay_s: 10, ..Default::default() };
+        let bad = Answer::Status { status: 400, retry_after: None };
+        let now = 1_000_000;
+        let from = now - 3600;
+        assert!(rotated_recently(1, Some(from), now));
+        let outcome = judge_signed(&bad, now, rotated_recently(1, Some(from), now));
+        assert!(matches!(outcome, Outcome::Retry { after_s: Some(ROTATION_RETRY_DELAY_S), .. }), "{outcome:?}");
+        let mut d = plan::plan(&LogoutEvent::Sessions(vec![session("s1", &["rp1"])]), &clients(), ids()).remove(0);
+        let Some(Next::RetryIn { delivery, delay_s }) = after_failure(&cfg, &d, &outcome, "n".into()) else {
+            panic!("a retry")
+        };
+        assert_eq!((delivery.attempt, delay_s), (2, ROTATION_RETRY_DELAY_S));
+        // The retry's own 400 is final: once only.
+        d.attempt = 2;
+        let again = judge_signed(&bad, now, rotated_recently(d.attempt, Some(from), now));
+        assert_eq!(again, Outcome::Final { error: "HTTP 400".into() });
+        assert!(matches!(after_failure(&cfg, &d, &again, "n".into()), Some(Next::Dead(_))));
+    }
+
+    #[test]
+    fn a_400_long_after_a_rotation_or_without_one_is_final() {
+        let now = 1_000_000;
+        for (key_from, why) in [
+            (None, "no sign_from: no rotation known"),
+            (Some(now - ROTATION_WINDOW_S - 1), "rotated more than a day ago"),
+            (Some(now + 10), "the key does not sign yet"),
+        ] {
+            assert!(!rotated_recently(1, key_from, now), "{why}");
+        }
+        let bad = Answer::Status { status: 400, retry_after: None };
+        assert_eq!(judge_signed(&bad, now, false), Outcome::Final { error: "HTTP 400".into() });
+        // Other answers are judged as ever, rotation or not.
+        for status in [401, 403, 404] {
+            let a = Answer::Status { status, retry_after: None };
+            assert_eq!(judge_signed(&a, now, true), Outcome::Final { error: format!("HTTP {status}") });
+        }
+        assert_eq!(judge_signed(&Answer::Status { status: 200, retry_after: None }, now, true), Outcome::Delivered);
     }
 
     #[test]

@@ -100,6 +100,24 @@ pub fn hint_sid_to_read<'a>(
     }
 }
 
+/// The hint as far as it may put a session at stake: whole when the browser presents a session
+/// (that one is at stake, never the hint's), or when the hint expired no more than
+/// `max_age_s` ago (`HINT_MAX_AGE_S`); else `None`. An ID token outlives its use (logs, URL
+/// fragments, a compromised relying party): an old one, sent without the session's cookie,
+/// ends nothing, whatever the answer to a confirmation. It still names the client (the caller
+/// keeps the whole hint for that), so the relying party gets its redirect. A hint without
+/// `exp` (an ID token must have one) counts as too old.
+pub fn hint_for_sessions<'a>(
+    hint: Option<&'a VerifiedHint>,
+    browser: Option<&Session>,
+    now: i64,
+    max_age_s: i64,
+) -> Option<&'a VerifiedHint> {
+    let hint = hint?;
+    let recent = hint.expires_at.is_some_and(|exp| now <= exp.saturating_add(max_age_s));
+    (browser.is_some() || recent).then_some(hint)
+}
+
 pub fn decide(f: &Facts<'_>) -> Decision {
     let client = match f.client {
         NamedClient::Unknown => return Decision::Reject(Rejection::UnknownClient),
@@ -245,7 +263,79 @@ mod tests {
     }
 
     fn hint(sub: &str, sid: Option<&str>) -> VerifiedHint {
-        VerifiedHint { sub: sub.into(), sid: sid.map(str::to_string), client_id: "rp1".into() }
+        VerifiedHint { sub: sub.into(), sid: sid.map(str::to_string), client_id: "rp1".into(), expires_at: Some(NOW) }
+    }
+
+    /// The test clock, and a day: the default maximum hint age.
+    const NOW: i64 = 1_000_000;
+    const DAY: i64 = 86_400;
+
+    /// What a request without the browser's session decides with a hint that expired at `exp`.
+    fn decide_cookieless(c: &Case<'_>, exp: Option<i64>) -> (Decision, Option<(String, String)>) {
+        let mut h = c.hint.clone().expect("a hint");
+        h.expires_at = exp;
+        let hint = hint_for_sessions(Some(&h), c.browser.as_ref(), NOW, DAY);
+        // The flow reads the hint's session only when `hint_sid_to_read` names it.
+        let hint_session = hint_sid_to_read(hint, c.browser.as_ref(), c.unseen).and(c.hint_session.as_ref());
+        let facts = Facts {
+            params: &c.params,
+            hint,
+            client: c.client,
+            browser: c.browser.as_ref(),
+            browser_unseen: c.unseen,
+            hint_session,
+            hint_session_ended: false,
+        };
+        let unseen = unseen_session(&facts).map(|u| (u.sid.to_string(), u.sub.unwrap_or_default().to_string()));
+        (decide(&facts), unseen)
+    }
+
+    #[test]
+    fn a_hint_expired_longer_ago_than_the_maximum_age_ends_no_session_without_the_cookie() {
+        let cl = client();
+        let mut c = case(params(Some("https://rp1.example/bye"), Some("s")));
+        c.client = NamedClient::Found(&cl);
+        c.hint = Some(hint("alice", Some("s1")));
+        c.hint_session = Some(session("s1", "alice"));
+        let redirect = Some("https://rp1.example/bye?state=s".to_string());
+        // Two days past exp, or without exp: nothing at stake, not even unseen; the RP still
+        // gets its redirect (the hint named the client).
+        for exp in [Some(NOW - 2 * DAY), Some(NOW - DAY - 1), None] {
+            assert_eq!(
+                decide_cookieless(&c, exp),
+                (Decision::LogOut { target: None, redirect: redirect.clone() }, None),
+                "{exp:?}"
+            );
+        }
+        c.hint_session = None;
+        assert_eq!(decide_cookieless(&c, Some(NOW - 2 * DAY)).1, None, "an unseen session is not ended either");
+        // Within the maximum age (even expired): the hint's session is asked about.
+        c.hint_session = Some(session("s1", "alice"));
+        for exp in [Some(NOW - DAY), Some(NOW - 1), Some(NOW + 3600)] {
+            assert_eq!(
+                decide_cookieless(&c, exp).0,
+                Decision::Confirm { target: session("s1", "alice"), redirect: redirect.clone() },
+                "{exp:?}"
+            );
+        }
+        c.hint_session = None;
+        assert_eq!(decide_cookieless(&c, Some(NOW - DAY)).1, Some(("s1".into(), "alice".into())));
+    }
+
+    #[test]
+    fn with_the_browsers_cookie_a_hint_of_any_age_still_ends_the_browsers_session() {
+        let cl = client();
+        let mut c = case(params(None, None));
+        c.client = NamedClient::Found(&cl);
+        c.hint = Some(hint("alice", Some("s1")));
+        c.browser = Some(session("s1", "alice"));
+        for exp in [Some(NOW - 30 * DAY), None] {
+            assert_eq!(
+                decide_cookieless(&c, exp).0,
+                Decision::LogOut { target: Some(session("s1", "alice")), redirect: None },
+                "{exp:?}"
+            );
+        }
     }
 
     fn params(uri: Option<&str>, state: Option<&str>) -> LogoutParams {

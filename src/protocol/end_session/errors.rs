@@ -20,6 +20,9 @@ pub enum EndSessionError {
     ConfirmationInvalid,
     /// A live confirmation token presented by another browser.
     ConfirmationOtherBrowser,
+    /// The browser sent several session cookies naming live sessions, none of them the one at
+    /// stake: one may have been planted by a sibling subdomain, so none is ended.
+    AmbiguousCookie,
     Storage(StoreError),
 }
 
@@ -51,6 +54,10 @@ impl ErrorTable for EndSessionError {
             EndSessionError::Refused(r) => r.to_string(),
             EndSessionError::ConfirmationInvalid => "the confirmation has expired or was already used".into(),
             EndSessionError::ConfirmationOtherBrowser => "the confirmation was not issued to this browser".into(),
+            EndSessionError::AmbiguousCookie => {
+                "the browser sent session cookies of several sessions: which one to end is unclear, so none was ended"
+                    .into()
+            }
             EndSessionError::Storage(_) => STORAGE_UNAVAILABLE.into(),
         }
     }
@@ -65,6 +72,7 @@ impl EndSessionError {
             EndSessionError::Refused(Rejection::UnknownClient) => "unknown_client",
             EndSessionError::Refused(_) => "bad_redirect",
             EndSessionError::ConfirmationInvalid | EndSessionError::ConfirmationOtherBrowser => "confirmation",
+            EndSessionError::AmbiguousCookie => "ambiguous_cookie",
             EndSessionError::Storage(_) => "unavailable",
         }
     }
@@ -77,6 +85,7 @@ impl EndSessionError {
             EndSessionError::Refused(Rejection::UnknownClient) => &t.error_unknown_client,
             EndSessionError::Refused(_) => &t.error_bad_redirect,
             EndSessionError::ConfirmationInvalid | EndSessionError::ConfirmationOtherBrowser => &t.error_confirmation,
+            EndSessionError::AmbiguousCookie => &t.error_bad_request,
             EndSessionError::Storage(_) => &t.error_unavailable,
         }
     }

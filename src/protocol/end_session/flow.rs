@@ -19,14 +19,14 @@ use crate::protocol::logout::{Ending, LogoutEvent};
 use crate::state::clients::{self, Client};
 use crate::state::confirmations::{self, binding_value, Redeemed};
 use crate::state::deliveries::EndReason;
-use crate::state::sessions::{self, CookieSession, Lookup, Session};
+use crate::state::sessions::{self, BrowserSession, Lookup, Session};
 use crate::ui::pages::{self, PageContext, WayBack};
 
 /// What the request brings, read once.
 struct Inputs<'r> {
     request: Result<EndSessionRequest, ParamError>,
-    /// The provider's session cookie.
-    session_cookie: Option<&'r str>,
+    /// The provider's session cookie: every value sent (a sibling subdomain may have planted one).
+    session_cookies: Vec<&'r str>,
     /// The cookie binding a confirmation to this browser.
     binding_cookie: Option<&'r str>,
     accept_language: Option<&'r str>,
@@ -38,7 +38,7 @@ impl<'r> Inputs<'r> {
         let cookie = req.header("cookie");
         Inputs {
             request: params::parse(req),
-            session_cookie: cookies::get(cookie, &ctx.config.cookie.name),
+            session_cookies: cookies::get_all(cookie, &ctx.config.cookie.name),
             binding_cookie: cookies::get(cookie, &confirm::binding_cookie_name(ctx.config)),
             accept_language: req.header("accept-language"),
             prefers_json: prefers_json(req.header("accept")),
@@ -86,19 +86,22 @@ pub async fn handle<S: Store, N: Platform>(ctx: &Ctx<'_, S, N>, req: &HttpReques
     render(ctx, &inputs, answer)
 }
 
-/// The browser's session as its cookie shows it: seen here, proven but not seen yet, or none.
+/// The browser's session as its cookies show it: seen here, or proven by a signed cookie but not
+/// seen yet (its `sid`), or none; when its cookies name several, the one `prefer` names (the
+/// hint's, or the one a confirmation was shown for), else a refusal: which is the user's is
+/// unknown.
 async fn browser_session<S: Store, N>(
     ctx: &Ctx<'_, S, N>,
     inputs: &Inputs<'_>,
+    prefer: Option<&str>,
 ) -> Result<(Option<Session>, Option<String>), EndSessionError> {
-    Ok(match inputs.session_cookie {
-        Some(value) => match sessions::by_cookie(ctx.store, &ctx.config.cookie_key, value, ctx.now).await? {
-            CookieSession::Live(s) => (Some(s), None),
-            CookieSession::Unseen(sid) => (None, Some(sid)),
-            CookieSession::None => (None, None),
-        },
-        None => (None, None),
-    })
+    let key = &ctx.config.cookie_key;
+    match sessions::load_by_cookies(ctx.store, key, &inputs.session_cookies, prefer, ctx.now).await? {
+        BrowserSession::None => Ok((None, None)),
+        BrowserSession::One(s) => Ok((Some(s), None)),
+        BrowserSession::Unseen(sid) => Ok((None, Some(sid))),
+        BrowserSession::Ambiguous => Err(EndSessionError::AmbiguousCookie),
+    }
 }
 
 async fn verify_hint<S, N: Platform>(
@@ -121,7 +124,7 @@ async fn start<S: Store, N: Platform>(
 ) -> Result<Answer, EndSessionError> {
     let hint = verify_hint(ctx, p).await?;
     let client_id = hint.as_ref().map(|h| h.client_id.as_str()).or(p.client_id.as_deref());
-    let (browser, browser_unseen) = browser_session(ctx, inputs).await?;
+    let (browser, browser_unseen) = browser_session(ctx, inputs, hint.as_ref().and_then(|h| h.sid.as_deref())).await?;
     // One bulk read: the client the request names, and the clients of the browser's session,
     // which a logout tells (and then does not read again).
     let ids = clients::unique_ids(
@@ -134,7 +137,9 @@ async fn start<S: Store, N: Platform>(
         (Some(_), Some(c)) => NamedClient::Found(c),
         (Some(_), None) => NamedClient::Unknown,
     };
-    let hint_lookup = match decision::hint_sid_to_read(hint.as_ref(), browser.as_ref(), browser_unseen.as_deref()) {
+    // Without the browser's session, a hint long expired names its client only (point 13).
+    let session_hint = decision::hint_for_sessions(hint.as_ref(), browser.as_ref(), ctx.now, ctx.config.hint_max_age_s);
+    let hint_lookup = match decision::hint_sid_to_read(session_hint, browser.as_ref(), browser_unseen.as_deref()) {
         Some(sid) => sessions::lookup(ctx.store, sid, ctx.now).await?,
         None => Lookup::Unknown,
     };
@@ -145,7 +150,7 @@ async fn start<S: Store, N: Platform>(
     };
     let facts = Facts {
         params: p,
-        hint: hint.as_ref(),
+        hint: session_hint,
         client: named,
         browser: browser.as_ref(),
         browser_unseen: browser_unseen.as_deref(),
@@ -200,12 +205,23 @@ async fn confirmed<S: Store, N: Platform>(
     answer: &ConfirmAnswer,
 ) -> Result<Answer, EndSessionError> {
     let key = &ctx.config.confirm_key;
-    let pending = match confirmations::redeem(ctx.store, key, &answer.token, inputs.binding_cookie, ctx.now).await? {
+    // "Stay signed in" changes nothing: checked, never marked used, so it writes nothing (a
+    // script looping "load the page, answer no" must not spend the daily KV writes).
+    let redeemed = if answer.log_out {
+        confirmations::redeem(ctx.store, key, &answer.token, inputs.binding_cookie, ctx.now).await?
+    } else {
+        confirmations::check(key, &answer.token, inputs.binding_cookie, ctx.now)
+    };
+    let pending = match redeemed {
         Redeemed::Valid(p) => p,
         Redeemed::Invalid => return Err(EndSessionError::ConfirmationInvalid),
         Redeemed::OtherBrowser => return Err(EndSessionError::ConfirmationOtherBrowser),
     };
-    let (browser, browser_unseen) = if answer.log_out { browser_session(ctx, inputs).await? } else { (None, None) };
+    let (browser, browser_unseen) = if answer.log_out {
+        browser_session(ctx, inputs, Some(pending.target_sid.as_str())).await?
+    } else {
+        (None, None)
+    };
     let recorded = match decision::recorded_sid_to_read(answer.log_out, browser.as_ref(), &pending.target_sid) {
         Some(sid) => sessions::load_live(ctx.store, sid, ctx.now).await?,
         None => None,

@@ -19,6 +19,9 @@ pub struct VerifiedHint {
     pub sid: Option<String>,
     /// The client the token was issued to (`azp`, or the one audience).
     pub client_id: String,
+    /// Its `exp` (unix seconds), if it has one: how old it is decides whether it may end a
+    /// session without the browser's cookie (`decision::hint_for_sessions`).
+    pub expires_at: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -142,7 +145,8 @@ pub async fn verify(
     if client_id.is_some_and(|id| id != token_client) {
         return Err(HintError::ClientMismatch);
     }
-    Ok(VerifiedHint { sub, sid: c.sid.clone().filter(|s| !s.is_empty()), client_id: token_client })
+    let expires_at = claims.expiration.map(|e| e.timestamp());
+    Ok(VerifiedHint { sub, sid: c.sid.clone().filter(|s| !s.is_empty()), client_id: token_client, expires_at })
 }
 
 #[cfg(test)]
@@ -170,7 +174,12 @@ mod tests {
             let jwt = id_token_with(test_keys(), alg, standard("alice", "s1", "rp1"), 60);
             assert_eq!(
                 check(&jwt, None).unwrap(),
-                VerifiedHint { sub: "alice".into(), sid: Some("s1".into()), client_id: "rp1".into() }
+                VerifiedHint {
+                    sub: "alice".into(),
+                    sid: Some("s1".into()),
+                    client_id: "rp1".into(),
+                    expires_at: Some(NOW - 60 + 3600)
+                }
             );
         }
     }

@@ -13,6 +13,11 @@ pub mod params;
 
 pub use flow::handle;
 
+/// Whether `req` is an answer to the confirmation page (what the answers' rate limit counts).
+pub fn is_answer(req: &crate::http::HttpRequest) -> bool {
+    matches!(params::parse(req), Ok(params::EndSessionRequest::Confirm(_)))
+}
+
 #[cfg(test)]
 mod properties;
 #[cfg(test)]

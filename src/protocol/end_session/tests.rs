@@ -168,6 +168,82 @@ fn an_expired_hint_is_accepted() {
     });
 }
 
+/// An `id_token_hint` whose `exp` is two days past (more than `HINT_MAX_AGE_S`, a day), sent
+/// without the session's cookie: nothing ends, nothing is written, whether the session is
+/// seen here or not; the relying party still gets its redirect. A current hint still can.
+#[test]
+fn a_hint_expired_two_days_ago_without_the_cookie_ends_nothing_but_still_redirects() {
+    with_app(|app| async move {
+        let (sid, cookie) = setup(app).await;
+        let two_days_past_exp = 2 * 86_400 + 3600;
+        let old = |sid: &str| id_token_with(test_keys(), Alg::RS256, standard("alice", sid, "rp1"), two_days_past_exp);
+        let before = app.store.snapshot();
+        for (name, hint) in [("seen here", old(&sid)), ("not seen here", old("sid-elsewhere"))] {
+            let q = logout_query(&hint, "https://rp1.example/bye", "s");
+            for req in [get(&q, None), post(&q, None)] {
+                let r = app.call(req).await;
+                assert_eq!(r.status, 303, "{name}: {}", html(&r));
+                assert_eq!(r.header("location"), Some("https://rp1.example/bye?state=s"), "{name}");
+                assert_eq!(app.store.snapshot(), before, "{name}: wrote to the store");
+            }
+        }
+        assert!(session_exists(app, &sid).await);
+        assert!(app.notified.rechecks().is_empty(), "nothing ended unseen either");
+        assert!(app.notified.handed.borrow().is_empty() && app.notified.enqueued.borrow().is_empty());
+        // The same old hint with the browser's cookie ends the browser's session.
+        let r = app.call(get(&logout_query(&old(&sid), "https://rp1.example/bye", "s"), Some(&cookie))).await;
+        assert_eq!(r.status, 303);
+        assert!(!session_exists(app, &sid).await);
+        // A hint that expired within the day, without the cookie: asks, and "yes" ends it.
+        let (sid, _) = fresh_session(app, "alice").await;
+        let recent = id_token_with(test_keys(), Alg::RS256, standard("alice", &sid, "rp1"), 86_400 + 3600 - 60);
+        let (token, binding) =
+            confirmation(&app.call(post(&logout_query(&recent, "https://rp1.example/bye", "s"), None)).await);
+        let r = app.call(post(&format!("confirm={token}&logout=yes"), Some(&binding))).await;
+        assert_eq!(r.status, 303);
+        assert!(!session_exists(app, &sid).await);
+    });
+}
+
+/// A sibling subdomain can plant a second `op_session` cookie whose path puts it first (cookie
+/// tossing). The first value must not win blindly: each is tried; the session the hint (or the
+/// confirmation) names is the one at stake; several live sessions and nothing naming one of
+/// them: refused, nothing ends; a stale or bogus value first does not hide the real one.
+#[test]
+fn a_planted_session_cookie_sent_first_does_not_decide_which_session_ends() {
+    with_app(|app| async move {
+        let (sid, cookie) = setup(app).await;
+        let (mallory_sid, mallory_cookie) = fresh_session(app, "mallory").await;
+        let both = format!("op_session={mallory_cookie}; op_session={cookie}");
+        let with = |cookies: &str, query: &str| {
+            let mut r = request(Method::Get, &format!("/session/end?{query}"));
+            r.headers.push(("cookie".into(), cookies.to_string()));
+            r
+        };
+        // Nothing names either session: refused, nothing changed.
+        let before = app.store.snapshot();
+        let r = app.call(with(&both, "")).await;
+        assert_eq!(r.status, 400, "{}", html(&r));
+        assert!(r.header_all("set-cookie").next().is_none());
+        assert_eq!(app.store.snapshot(), before);
+        // A bogus value first: the real session is asked about.
+        let r = app.call(with(&format!("op_session=bogus; op_session={cookie}"), "")).await;
+        let (token, binding) = confirmation(&r);
+        // Its confirmation names alice's session: "yes" ends it, even with mallory's planted first.
+        let r = app.call(post(&format!("confirm={token}&logout=yes"), Some(&format!("{both}; {binding}")))).await;
+        assert_eq!(r.status, 200, "{}", html(&r));
+        assert!(!session_exists(app, &sid).await);
+        assert!(session_exists(app, &mallory_sid).await, "the planted session is not the user's");
+        // The hint names the user's session: that one ends at once.
+        let (sid, cookie) = fresh_session(app, "alice").await;
+        let both = format!("op_session={mallory_cookie}; op_session={cookie}");
+        let r = app.call(with(&both, &logout_query(&hint_for(&sid), "https://rp1.example/bye", "s"))).await;
+        assert_eq!(r.status, 303, "{}", html(&r));
+        assert!(!session_exists(app, &sid).await);
+        assert!(session_exists(app, &mallory_sid).await);
+    });
+}
+
 /// Every defective request: 400, no redirect, nothing changed.
 #[test]
 fn defective_requests_are_refused_and_change_nothing() {
@@ -319,6 +395,82 @@ fn no_ends_nothing_and_does_not_redirect() {
         assert!(html(&r).contains("still signed in"));
         assert!(session_exists(app, &sid).await);
         assert!(r.header_all("set-cookie").next().is_none());
+    });
+}
+
+/// A script looping "load the page, answer no" must not spend the daily KV writes: the answer
+/// writes, deletes and lists nothing, however often it is replayed, and "yes" still works once.
+#[test]
+fn a_stay_signed_in_answer_writes_nothing_to_kv_however_often_it_is_sent() {
+    with_app(|app| async move {
+        let (sid, cookie) = setup(app).await;
+        let q = format!("client_id=rp1&post_logout_redirect_uri={}", enc("https://rp1.example/bye"));
+        let (token, binding) = confirmation(&app.call(get(&q, Some(&cookie))).await);
+        let cookies = format!("op_session={cookie}; {binding}");
+        let before = app.store.expirations();
+        app.store.take_counts();
+        for _ in 0..3 {
+            let r = app.call(post(&format!("confirm={token}&logout=no"), Some(&cookies))).await;
+            assert_eq!(r.status, 200, "{}", html(&r));
+            assert!(html(&r).contains("still signed in"));
+        }
+        let counts = app.store.take_counts();
+        assert_eq!((counts.writes, counts.deletes, counts.lists), (0, 0, 0), "{counts:?}");
+        assert_eq!(app.store.expirations(), before);
+        assert!(session_exists(app, &sid).await);
+        // Another browser's "no" is still refused.
+        let r = app.call(post(&format!("confirm={token}&logout=no"), Some(&format!("op_session={cookie}")))).await;
+        assert_eq!(r.status, 400);
+        // "Yes" is still single use.
+        let r = app.call(post(&format!("confirm={token}&logout=yes"), Some(&cookies))).await;
+        assert_eq!(r.status, 303);
+        assert!(!session_exists(app, &sid).await);
+        let r = app.call(post(&format!("confirm={token}&logout=yes"), Some(&cookies))).await;
+        assert_eq!(r.status, 400);
+    });
+}
+
+/// Answers to the confirmation page are rate-limited per address: past the limit a 429 with
+/// `Retry-After` and `Cache-Control: no-store`, whether "yes" or "no", that reads and writes
+/// nothing and ends nothing; another address is not held back.
+#[test]
+fn answers_beyond_the_rate_limit_get_429_and_change_nothing() {
+    use crate::http::ratelimit::Bucket;
+    with_app(|app| async move {
+        let (sid, cookie) = setup(app).await;
+        let (token, binding) = confirmation(&app.call(get("", Some(&cookie))).await);
+        let cookies = format!("op_session={cookie}; {binding}");
+        let from = |ip: &str, answer: &str| {
+            let mut r = post(&format!("confirm={token}&logout={answer}"), Some(&cookies));
+            r.headers.push(("cf-connecting-ip".into(), ip.into()));
+            r
+        };
+        for i in 0..Bucket::EndSessionAnswer.limit() {
+            assert_eq!(app.call(from("198.51.100.9", "no")).await.status, 200, "answer {i}");
+        }
+        let before = app.store.expirations();
+        app.store.take_counts();
+        for answer in ["no", "yes"] {
+            let r = app.call(from("198.51.100.9", answer)).await;
+            assert_eq!(r.status, 429, "{answer}: {}", html(&r));
+            let wait: u32 = r.header("retry-after").expect("a Retry-After").parse().unwrap();
+            assert!((1..=60).contains(&wait), "{wait}");
+            assert_eq!(r.header("cache-control"), Some("no-store"));
+            assert!(r.header_all("set-cookie").next().is_none());
+        }
+        assert_eq!(app.store.take_counts(), Default::default(), "not a single KV operation");
+        assert_eq!(app.store.expirations(), before);
+        assert!(session_exists(app, &sid).await);
+        // JSON when preferred.
+        let mut r = from("198.51.100.9", "yes");
+        r.headers.push(("accept".into(), "application/json".into()));
+        let r = app.call(r).await;
+        assert_eq!(r.status, 429);
+        assert_eq!(serde_json::from_slice::<Value>(&r.body).unwrap()["error"], "too_many_requests");
+        // Another address: answered as ever.
+        let r = app.call(from("198.51.100.10", "yes")).await;
+        assert_eq!(r.status, 200, "{}", html(&r));
+        assert!(!session_exists(app, &sid).await);
     });
 }
 
