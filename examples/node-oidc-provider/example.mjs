@@ -12,9 +12,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
-import { generateSigningJwks, generateVars, publicJwk, randomToken } from '../../tests/support/keys.mjs';
-import { sleep } from '../../tests/support/time.mjs';
-import { freePort, startWorker, trackProcessGroup } from '../../tests/support/worker.mjs';
+import { generateSigningJwks, generateVars, publicJwk, randomToken } from '../../tools/keys.mjs';
+import { sleep } from '../../tools/time.mjs';
+import { freePort, startWorker, trackProcessGroup } from '../../tools/worker.mjs';
 import { startRouter } from './router.mjs';
 import { EVENTS_PATH, splitClient } from './wiring.mjs';
 

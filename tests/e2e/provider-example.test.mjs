@@ -7,9 +7,9 @@ import { after, before, describe, it } from 'node:test';
 
 import { startExample } from '../../examples/node-oidc-provider/example.mjs';
 import { DESKTOP, launchBrowser, screenshot } from '../support/browser.mjs';
-import { publicJwk } from '../support/keys.mjs';
-import { start as startRp } from '../support/rp.mjs';
-import { eventually } from '../support/time.mjs';
+import { publicJwk } from '../../tools/keys.mjs';
+import { start as startRp } from '../../tools/rp.mjs';
+import { eventually } from '../../tools/time.mjs';
 
 const TEST = { timeout: 120_000 };
 const USER = 'alice';
