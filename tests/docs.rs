@@ -89,7 +89,9 @@ fn string_literals(src: &str) -> Vec<String> {
 }
 
 fn is_setting_name(s: &str) -> bool {
-    s.len() >= 4 && s.starts_with(|c: char| c.is_ascii_uppercase()) && s.chars().all(|c| c.is_ascii_uppercase() || c == '_')
+    s.len() >= 4
+        && s.starts_with(|c: char| c.is_ascii_uppercase())
+        && s.chars().all(|c| c.is_ascii_uppercase() || c == '_')
 }
 
 /// Words in capitals that name no setting.
@@ -211,11 +213,8 @@ fn kv_key_named(span: &str) -> Option<String> {
 
 /// The keys `src/state/mod.rs` documents, normalised.
 fn documented_keys() -> BTreeSet<String> {
-    let doc: String = read("src/state/mod.rs")
-        .lines()
-        .filter_map(|l| l.strip_prefix("//!"))
-        .map(|l| format!("{l}\n"))
-        .collect();
+    let doc: String =
+        read("src/state/mod.rs").lines().filter_map(|l| l.strip_prefix("//!")).map(|l| format!("{l}\n")).collect();
     code_of(&doc).spans.iter().filter_map(|s| kv_key_named(s)).collect()
 }
 
@@ -312,7 +311,10 @@ fn the_kv_layout_of_state_mod_rs_is_the_code_s_and_the_architecture_page_s() {
         );
     }
     for literal in &literals {
-        assert!(key_known(literal, &layout) || layout.contains(literal), "src/state/ builds {literal:?}, which mod.rs does not document");
+        assert!(
+            key_known(literal, &layout) || layout.contains(literal),
+            "src/state/ builds {literal:?}, which mod.rs does not document"
+        );
     }
     // The architecture page lists exactly the documented keys in its layout section.
     let page = read("docs/architecture.md");

@@ -32,7 +32,8 @@ fn bench_scripts_examples_and_tools_import_nothing_from_tests() {
     for path in files {
         let text = fs::read_to_string(&path).unwrap();
         for line in text.lines() {
-            let imports = line.trim_start().starts_with("import ") || line.contains("import(") || line.contains(" from '");
+            let imports =
+                line.trim_start().starts_with("import ") || line.contains("import(") || line.contains(" from '");
             if imports && (line.contains("tests/") || line.contains("/support/")) {
                 wrong.push(format!("{}: {}", path.strip_prefix(&root).unwrap().display(), line.trim()));
             }
