@@ -13,7 +13,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
-import { ROOT } from '../tests/support/worker.mjs';
+import { ROOT } from '../tools/worker.mjs';
 import { budgetModel, readBudget, recordedFigures } from './lib/budget.mjs';
 import { CLK_TCK } from './lib/cpu.mjs';
 import { r2 } from './lib/load.mjs';

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Checks what a new user does with a clean clone, offline and without a Cloudflare login:
 #   git clone (of this repository's HEAD) -> npm ci -> npx wrangler deploy --dry-run --outdir DIR
-# where wrangler runs wrangler.toml's [build] (scripts/build.sh) itself: the bundle must hold
+# where wrangler runs wrangler.toml's [build] (node scripts/build.mjs -> scripts/build.sh) itself: the bundle must hold
 # the wasm module, and npm ci must take the lockfile as it is. Then `./scripts/dev.sh` in the
 # same clone must start edge-logout with its demo data and stop cleanly on Ctrl-C, leaving no
 # process behind. Last, `git status --porcelain` of the clone must be empty.
@@ -32,7 +32,7 @@ npm ci --no-audit --no-fund --loglevel=error >&2
 npm_s=$((SECONDS - t))
 git diff --quiet -- package-lock.json || { say "npm ci changed package-lock.json"; git diff --stat >&2; exit 1; }
 
-say "npx wrangler deploy --dry-run --outdir (runs [build]: scripts/build.sh)"
+say "npx wrangler deploy --dry-run --outdir (runs [build]: node scripts/build.mjs)"
 target=()
 [ "${EDGE_LOGOUT_CHECK_FRESH_TARGET:-}" = 1 ] || target=(CARGO_TARGET_DIR="$ROOT/target")
 t=$SECONDS

@@ -8,9 +8,10 @@
 // Run by scripts/dev.sh after setup and build, with the Node that runs wrangler (NODE22):
 //   PORT=8787 WRANGLER_JS=node_modules/wrangler/bin/wrangler.js node scripts/dev-run.mjs
 import { spawn, spawnSync } from 'node:child_process';
-import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+
+import { portOpen } from '../tools/ports.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const PORT = Number(process.env.PORT || 8787);
@@ -24,18 +25,8 @@ if (!Number.isInteger(PORT) || PORT < 1 || PORT > 65534) {
   process.exit(2);
 }
 
-function inUse(port) {
-  return new Promise((resolve) => {
-    const s = net.connect({ host: '127.0.0.1', port });
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
-}
 for (const p of [PORT, RP_PORT]) {
-  if (await inUse(p)) {
+  if (await portOpen(p)) {
     say(`127.0.0.1:${p} is in use: stop what listens there, or choose another PORT`);
     process.exit(1);
   }
@@ -98,7 +89,7 @@ process.on('exit', () => {
   for (const e of children) signalGroup(e, 'SIGKILL');
 });
 
-const rp = start('the demo RP', [path.join(ROOT, 'tests/support/rp.mjs'), '--port', String(RP_PORT)]);
+const rp = start('the demo RP', [path.join(ROOT, 'tools/rp.mjs'), '--port', String(RP_PORT)]);
 // No --var flags: .dev.vars governs (wrangler reads it from the project directory).
 const wrangler = start('wrangler dev', [
   WRANGLER_JS, 'dev',

@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { generateVars, parseEnvFile, toEnvFile } from '../tests/support/keys.mjs';
+import { generateVars, parseEnvFile, toEnvFile } from '../tools/keys.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const file = path.join(ROOT, '.dev.vars');

@@ -5,7 +5,7 @@
 //   BASE_URL=http://127.0.0.1:8787 RP_URL=http://127.0.0.1:8788 node scripts/seed-demo.mjs
 //
 // - clients demo-rp-1 (RS256), demo-rp-2 (ES256), demo-rp-3 (EdDSA), their URIs on the demo RP
-//   (tests/support/rp.mjs) at RP_URL; PUT, so re-running replaces them;
+//   (tools/rp.mjs) at RP_URL; PUT, so re-running replaces them;
 // - a new session of "demo-user" with all three clients;
 // - an ID token for demo-rp-1 in that session, signed with the RS256 key of .dev.vars, for
 //   trying id_token_hint.
@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 
 import * as jose from 'jose';
 
-import { parseEnvFile } from '../tests/support/keys.mjs';
+import { parseEnvFile } from '../tools/keys.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const varsFile = path.join(ROOT, '.dev.vars');

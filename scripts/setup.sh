@@ -123,14 +123,28 @@ export ESBUILD_BIN="$ROOT/node_modules/esbuild/bin/esbuild"
 export WRANGLER_JS="$ROOT/node_modules/wrangler/bin/wrangler.js"
 
 # --- Rust tools ------------------------------------------------------------------------------------
-# cargo install into a versioned root, so that a version change installs beside the old one.
-# cargo's own progress is shown: a fresh machine spends minutes here.
+# A Rust tool at an exact version, quickest way first: the copy installed here before; a copy
+# already on PATH that says it is this version (used as it is); `cargo binstall` when present
+# (a prebuilt binary, seconds; it compiles itself when it finds none); else `cargo install`,
+# which compiles from source (minutes: most of a first run). Each into a versioned root, so that
+# a version change installs beside the old one. cargo's own progress is shown.
 cargo_tool() { # crate version binary
-  local root="$TOOLS/$1-$2"
+  local root="$TOOLS/$1-$2" found
   if [ ! -x "$root/bin/$3" ]; then
-    say "installing $1 $2 into $root (a few minutes, once per machine; cargo's progress follows)"
-    # --locked is not used: the upstream lockfiles pin crates this registry lacks.
-    cargo install --root "$root" "$1" --version "=$2" >&2
+    found="$(command -v "$3" 2>/dev/null || true)"
+    if [ -n "$found" ] && "$found" --version 2>/dev/null | grep -qwF "$2"; then
+      printf '%s\n' "$found"
+      return
+    fi
+    if cargo binstall -V >/dev/null 2>&1; then
+      say "installing $1 $2 into $root with cargo binstall"
+      cargo binstall --no-confirm --root "$root" "$1" --version "=$2" >&2 ||
+        { say "cargo binstall failed: compiling with cargo install"; cargo install --root "$root" "$1" --version "=$2" >&2; }
+    else
+      say "installing $1 $2 into $root (a few minutes, once per machine; cargo's progress follows)"
+      # --locked is not used: the upstream lockfiles pin crates this registry lacks.
+      cargo install --root "$root" "$1" --version "=$2" >&2
+    fi
   fi
   printf '%s\n' "$root/bin/$3"
 }

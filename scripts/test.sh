@@ -85,7 +85,7 @@ run_e2e() {
   step "end-to-end tests (Node $("$NODE22" --version), wrangler dev): ${files[*]}"
   mkdir -p tests/artifacts
   # One file at a time; every test and hook is bounded in time (--test-timeout, and the suites'
-  # own). The worker was built above: EDGE_LOGOUT_PREBUILT (tests/support/worker.mjs) skips
+  # own). The worker was built above: EDGE_LOGOUT_PREBUILT (tools/worker.mjs) skips
   # wrangler.toml's [build] at each of the many starts.
   "$NODE22" --test --test-concurrency=1 --test-timeout=240000 --test-reporter=spec "${files[@]}"
 }

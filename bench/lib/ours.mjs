@@ -4,8 +4,8 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 
-import { generateVars } from '../../tests/support/keys.mjs';
-import { freePort } from '../../tests/support/worker.mjs';
+import { generateVars } from '../../tools/keys.mjs';
+import { freePort } from '../../tools/worker.mjs';
 import { groupMeter } from './cpu.mjs';
 import { r2 } from './load.mjs';
 import { adminApi, createSessions, hintMinter } from './oidc.mjs';

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
-import { freePort } from '../../tests/support/worker.mjs';
+import { freePort } from '../../tools/worker.mjs';
 
 export const PEER_SRC = process.env.PEER_DIR || '/work/shared/peers/node-oidc-provider';
 

@@ -1,7 +1,7 @@
-// The relying parties' back-channel receiver for the benchmark: tests/support/rp.mjs in a
+// The relying parties' back-channel receiver for the benchmark: tools/rp.mjs in a
 // process of its own (so that answering deliveries does not share the load generator's event
 // loop), indexed by (path, sid). Controlled over IPC by bench/lib/rp.mjs.
-import { start } from '../../tests/support/rp.mjs';
+import { start } from '../../tools/rp.mjs';
 
 const seen = new Map(); // `${path}|${sid}` -> {count, at}
 let total = 0;

@@ -1,31 +1,20 @@
-// Starts a worker under `wrangler dev` for the benchmark, like tests/support/worker.mjs does for
+// Starts a worker under `wrangler dev` for the benchmark, like tools/worker.mjs does for
 // the tests, with two differences: the worker runs from a copy of build/ (a rebuild by someone
 // else during the run neither reloads nor changes it) with a generated wrangler config, and the
 // start is timed (spawn -> port open -> first answer, and the first requests' latencies).
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 
-import { freePort, node22, ROOT, spawnWranglerGroup, wranglerEnv, wranglerJs } from '../../tests/support/worker.mjs';
-import { toEnvFile } from '../../tests/support/keys.mjs';
+import { freePort, node22, ROOT, spawnWranglerGroup, wranglerEnv, wranglerJs } from '../../tools/worker.mjs';
+import { toEnvFile } from '../../tools/keys.mjs';
+import { portOpen } from '../../tools/ports.mjs';
 import { startProfile } from './profile.mjs';
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const LOG_LIMIT = 128 * 1024;
 
 export { node22, wranglerJs, wranglerEnv };
-
-function portOpen(port) {
-  return new Promise((resolve) => {
-    const s = net.connect({ host: '127.0.0.1', port });
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
-}
 
 /** Copies build/ (or `from`, another build folder) to `dir/build` and returns the path of the copy's index.js. */
 export function snapshotBuild(dir, from = 'build') {

@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 
-import { ROOT } from '../../tests/support/worker.mjs';
+import { ROOT } from '../../tools/worker.mjs';
 import { say } from '../lib/print.mjs';
 
 export function host(ctx) {

@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 
-import { ROOT } from '../../tests/support/worker.mjs';
+import { ROOT } from '../../tools/worker.mjs';
 import { say } from '../lib/print.mjs';
 import { sizes, wasmBreakdown, wasmCompileMs } from '../lib/sizes.mjs';
 import { projectConfig, snapshotBuild } from '../lib/wrangler.mjs';

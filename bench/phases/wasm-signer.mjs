@@ -3,7 +3,7 @@
 // the variant with the wasm-crypto feature first (into build-wasm-crypto/).
 import { spawnSync } from 'node:child_process';
 
-import { ROOT } from '../../tests/support/worker.mjs';
+import { ROOT } from '../../tools/worker.mjs';
 import { recordLogouts } from '../lib/logout-run.mjs';
 import { registerClients } from '../lib/oidc.mjs';
 import { clientsOf, startOurs } from '../lib/ours.mjs';

@@ -2,8 +2,10 @@
 // node-oidc-provider as the login half (./login-half.mjs), two relying parties with openid-client
 // (./relying-party.mjs) and the router (./router.mjs) in front of the two halves. Keys, secrets
 // and the demo password are made fresh at each start and never written to the repository.
+// Relying parties of your own join from a JSON file (./relying-parties.mjs says its format).
 //
 //   ./examples/node-oidc-provider/start.sh              (builds, then runs this file)
+//   ./examples/node-oidc-provider/start.sh --relying-parties my-rps.json   (or RELYING_PARTIES=my-rps.json)
 //   const ex = await startExample(); ... await ex.stop();   (tests/e2e/provider-example.test.mjs)
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -12,9 +14,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
-import { generateSigningJwks, generateVars, publicJwk, randomToken } from '../../tests/support/keys.mjs';
-import { sleep } from '../../tests/support/time.mjs';
-import { freePort, startWorker, trackProcessGroup } from '../../tests/support/worker.mjs';
+import { generateSigningJwks, generateVars, publicJwk, randomToken } from '../../tools/keys.mjs';
+import { sleep } from '../../tools/time.mjs';
+import { freePort, startWorker, trackProcessGroup } from '../../tools/worker.mjs';
+import { readRelyingParties } from './relying-parties.mjs';
 import { startRouter } from './router.mjs';
 import { EVENTS_PATH, splitClient } from './wiring.mjs';
 
@@ -121,10 +124,13 @@ async function until(child, probe, timeoutMs = 30_000) {
  * Starts everything. Options: `port` (the issuer's, i.e. the router's, and the relying parties'
  * are the next two; default free ones),
  * `echo` (print the children's output), `workerVars` (a function from edge-logout's settings to
- * the ones to use, for tests). Returns {issuer, password, worker, loginHalf, rps: [{url,
- * clientId, events()}], stop()}.
+ * the ones to use, for tests), `relyingPartiesFile` (a JSON file of relying parties of your own,
+ * see ./relying-parties.mjs: registered with both halves, not started). Returns {issuer,
+ * password, worker, loginHalf, rps: [{url, clientId, events()}], ownRps: [client...], stop()}.
  */
-export async function startExample({ port, echo = false, workerVars = (v) => v } = {}) {
+export async function startExample({ port, echo = false, workerVars = (v) => v, relyingPartiesFile } = {}) {
+  // Checked before anything starts: a wrong file is a message, not half an example.
+  const ownRps = relyingPartiesFile ? readRelyingParties(relyingPartiesFile, ['rp-1', 'rp-2']) : [];
   const started = [];
   const stop = async () => {
     for (const s of started.reverse()) await s.stop().catch(() => {});
@@ -161,7 +167,7 @@ export async function startExample({ port, echo = false, workerVars = (v) => v }
       EDGE_LOGOUT_ADMIN_URL: edgeUrl,
       EDGE_LOGOUT_ADMIN_TOKEN: vars.ADMIN_TOKEN,
       LOGIN_JWKS: JSON.stringify(loginJwks),
-      LOGIN_CLIENTS: JSON.stringify(clients.map(({ port: _, ...c }) => splitClient(c).login)),
+      LOGIN_CLIENTS: JSON.stringify([...clients, ...ownRps].map(({ port: _, ...c }) => splitClient(c).login)),
       COOKIE_KEYS: [randomToken(32), randomToken(32)].join(','),
       DEMO_PASSWORD: password,
     }, { echo });
@@ -183,7 +189,7 @@ export async function startExample({ port, echo = false, workerVars = (v) => v }
       }),
     });
     started.push(worker);
-    for (const { port: _, ...c } of clients) {
+    for (const { port: _, ...c } of [...clients, ...ownRps]) {
       const r = await worker.admin('PUT', `/admin/clients/${c.client_id}`, splitClient(c).logout);
       if (r.status !== 201) throw new Error(`registering ${c.client_id} at edge-logout: ${r.status} ${r.text}`);
     }
@@ -216,7 +222,7 @@ export async function startExample({ port, echo = false, workerVars = (v) => v }
         events: async () => (await fetch(`${url}/events.json`)).json(),
       });
     }
-    return { issuer, password, worker, loginHalf, loginJwks, rps, stop };
+    return { issuer, password, worker, loginHalf, loginJwks, rps, ownRps, stop };
   } catch (e) {
     await stop();
     throw e;
@@ -226,12 +232,21 @@ export async function startExample({ port, echo = false, workerVars = (v) => v }
 const isMain = process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href;
 if (isMain) {
   const port = Number(process.env.PORT || 8787);
-  const ex = await startExample({ port, echo: true });
+  const flag = process.argv.indexOf('--relying-parties');
+  const relyingPartiesFile = flag > 0 ? process.argv[flag + 1] : process.env.RELYING_PARTIES || undefined;
+  let ex;
+  try {
+    ex = await startExample({ port, echo: true, relyingPartiesFile });
+  } catch (e) {
+    console.error(e.message);
+    process.exit(1);
+  }
+  const own = ex.ownRps.map((c) => `\n  your RP       ${c.client_id}: ${c.redirect_uris.join(' ')}`).join('');
   console.log(`
 edge-logout beside node-oidc-provider, one issuer: ${ex.issuer}
   discovery     ${ex.issuer}/.well-known/openid-configuration   (edge-logout, login endpoints merged in)
   jwks_uri      ${ex.issuer}/jwks   (edge-logout's keys and the login half's public keys)
-  relying party ${ex.rps[0].url}/   and   ${ex.rps[1].url}/
+  relying party ${ex.rps[0].url}/   and   ${ex.rps[1].url}/${own}
   sign in as    alice (or bob), password ${ex.password}   (made for this run)
 Sign in at one RP, then the other (no password: SSO), sign out at either: both are signed out.
 Ctrl-C stops everything.`);

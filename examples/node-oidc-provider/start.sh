@@ -9,4 +9,4 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$ROOT"
 . scripts/setup.sh dev
 bash scripts/build.sh
-exec "$NODE22" examples/node-oidc-provider/example.mjs
+exec "$NODE22" examples/node-oidc-provider/example.mjs "$@"

@@ -19,7 +19,9 @@
 //! - `ended/{sid}` → `{"sub", "ended_at"}`: the tombstone of an ended session, for as long as a
 //!   session may live ([`sessions`]);
 //! - `delivery/failed/{id}` → a back-channel delivery to be retried, expiring a day after its
-//!   next attempt; `delivery/dead/{id}` → one given up, kept 30 days ([`deliveries`]);
+//!   next attempt; `delivery/dead/{id}` → one given up, kept 30 days;
+//!   `delivery/cancelled/{id}` → one not made because its client was deleted, kept 30 days
+//!   ([`deliveries`]);
 //! - `outbox/{logout_id}` → the deliveries of a logout not yet handed off, and `sweep/due` →
 //!   the time something was last left for the cron sweep ([`outbox`]).
 //!

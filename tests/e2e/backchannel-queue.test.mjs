@@ -9,8 +9,8 @@ import { after, before, describe } from 'node:test';
 import { checkDelivery as check, deliveries, providerOf, startScriptedRp, tokensAt } from '../support/backchannel.mjs';
 import { it, newSession, settled } from '../support/fixtures.mjs';
 import { endSession, eventually, mintIdToken } from '../support/oidc.mjs';
-import { start as startRp } from '../support/rp.mjs';
-import { startWorker } from '../support/worker.mjs';
+import { start as startRp } from '../../tools/rp.mjs';
+import { startWorker } from '../../tools/worker.mjs';
 
 const TTL_S = 90;
 // A long per-RP timeout, bounded by a short deadline. The slow RP answers between the two,

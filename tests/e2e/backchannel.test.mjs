@@ -12,8 +12,8 @@ import { after, before, describe } from 'node:test';
 import { checkDelivery as check, deliveries, providerOf, startScriptedRp, tokensAt } from '../support/backchannel.mjs';
 import { exists, it, newSession, settled } from '../support/fixtures.mjs';
 import { endSession, eventually, mintIdToken } from '../support/oidc.mjs';
-import { start as startRp } from '../support/rp.mjs';
-import { startWorker } from '../support/worker.mjs';
+import { start as startRp } from '../../tools/rp.mjs';
+import { startWorker } from '../../tools/worker.mjs';
 
 const TTL_S = 60;
 const TIMEOUT_MS = 1000;

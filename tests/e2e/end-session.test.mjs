@@ -10,7 +10,7 @@ import { after, before, describe } from 'node:test';
 
 import { COOKIE, startEndSessionWorld } from '../support/end-session.mjs';
 import { it } from '../support/fixtures.mjs';
-import { publicJwk } from '../support/keys.mjs';
+import { publicJwk } from '../../tools/keys.mjs';
 import {
   discover,
   endSession,

@@ -7,8 +7,8 @@ import { after, before, describe } from 'node:test';
 import * as jose from 'jose';
 
 import { it, snapshot as snapshotOf } from '../support/fixtures.mjs';
-import { publicJwk } from '../support/keys.mjs';
-import { startWorker } from '../support/worker.mjs';
+import { publicJwk } from '../../tools/keys.mjs';
+import { startWorker } from '../../tools/worker.mjs';
 
 const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'];
 

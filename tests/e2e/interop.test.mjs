@@ -19,10 +19,10 @@ import * as jose from 'jose';
 import * as oidc from 'openid-client';
 
 import { it } from '../support/fixtures.mjs';
-import { randomToken } from '../support/keys.mjs';
+import { randomToken } from '../../tools/keys.mjs';
 import { BACKCHANNEL_EVENT, mintIdToken } from '../support/oidc.mjs';
-import { start as startRp } from '../support/rp.mjs';
-import { startWorker } from '../support/worker.mjs';
+import { start as startRp } from '../../tools/rp.mjs';
+import { startWorker } from '../../tools/worker.mjs';
 
 /** An express-session compatible store (get/set/destroy with callbacks) that can be inspected. */
 class InspectableStore {

@@ -10,8 +10,8 @@ import { after, before, describe } from 'node:test';
 import { checkDelivery, providerOf, tokensAt } from '../support/backchannel.mjs';
 import { exists, it, newSession, settled } from '../support/fixtures.mjs';
 import { Browser, confirmationForm, endSession, mintIdToken } from '../support/oidc.mjs';
-import { start as startRp } from '../support/rp.mjs';
-import { startWorker } from '../support/worker.mjs';
+import { start as startRp } from '../../tools/rp.mjs';
+import { startWorker } from '../../tools/worker.mjs';
 
 const APPS = Array.from({ length: 12 }, (_, i) => `app${i}`);
 const TTL_S = 120; // LOGOUT_TOKEN_TTL_S's default

@@ -14,8 +14,8 @@ import Ajv2020 from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
 
 import { it, newSession } from '../support/fixtures.mjs';
-import { start as startRp } from '../support/rp.mjs';
-import { startWorker } from '../support/worker.mjs';
+import { start as startRp } from '../../tools/rp.mjs';
+import { startWorker } from '../../tools/worker.mjs';
 
 const DOC_ID = 'urn:edge-logout:openapi';
 const METHODS = ['get', 'put', 'post', 'delete', 'patch'];

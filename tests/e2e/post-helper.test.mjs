@@ -8,7 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { compactVerify, importJWK } from 'jose';
 
 import { signAndPost } from '../../src/edge/post.js';
-import { generateSigningJwks, publicJwk } from '../support/keys.mjs';
+import { generateSigningJwks, publicJwk } from '../../tools/keys.mjs';
 
 const jwks = generateSigningJwks();
 const keyOf = (alg) => jwks.keys.find((k) => k.alg === alg);

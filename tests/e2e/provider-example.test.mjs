@@ -3,13 +3,18 @@
 // it is for a user: wrangler dev, the login half and two openid-client relying parties as child
 // processes, the router), driven by headless Chromium through real logins and logouts.
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
 import { startExample } from '../../examples/node-oidc-provider/example.mjs';
 import { DESKTOP, launchBrowser, screenshot } from '../support/browser.mjs';
-import { publicJwk } from '../support/keys.mjs';
-import { start as startRp } from '../support/rp.mjs';
-import { eventually } from '../support/time.mjs';
+import { publicJwk } from '../../tools/keys.mjs';
+import { start as startRp } from '../../tools/rp.mjs';
+import { eventually } from '../../tools/time.mjs';
+import { freePort, ROOT } from '../../tools/worker.mjs';
 
 const TEST = { timeout: 120_000 };
 const USER = 'alice';
@@ -244,5 +249,64 @@ describe('examples/node-oidc-provider while the session-ended event cannot reach
 
     await assertLoginAskedAgain(t);
     assert.match(t.ex.loginHalf.output(), new RegExp(`session ${sid} is over at edge-logout: sign-in required`));
+  });
+});
+
+describe('examples/node-oidc-provider with a relying party of the operator\'s, from a file', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'edge-logout-own-rp-'));
+  const options = { relyingPartiesFile: path.join(dir, 'relying-parties.json') };
+  const t = world(options);
+  const own = { clientId: 'my-app', secret: 'a-secret-of-the-operators-app' };
+  let app; // the operator's application: the example's openid-client RP, started as any app would be
+
+  before(async () => {
+    own.port = await freePort();
+    own.url = `http://127.0.0.1:${own.port}`;
+    fs.writeFileSync(options.relyingPartiesFile, JSON.stringify([{
+      client_id: own.clientId,
+      client_secret: own.secret,
+      client_name: 'My App',
+      redirect_uris: [`${own.url}/cb`],
+      post_logout_redirect_uris: [`${own.url}/bye`],
+      backchannel_logout_uri: `${own.url}/backchannel`,
+    }]));
+    await t.start();
+    app = spawn(process.execPath, [path.join(ROOT, 'examples/node-oidc-provider/relying-party.mjs')], {
+      env: { ...process.env, ISSUER: t.ex.issuer, RP_PORT: String(own.port), CLIENT_ID: own.clientId, CLIENT_SECRET: own.secret, RP_NAME: 'My App' },
+      stdio: 'ignore',
+    });
+    await eventually(async () => (await fetch(`${own.url}/events.json`).catch(() => ({ ok: false }))).ok || undefined, { what: 'the operator\'s app' });
+  });
+  after(async () => {
+    app?.kill();
+    await t.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('refuses a wrong file before starting anything, naming the entry and the field', TEST, async () => {
+    const bad = path.join(dir, 'bad.json');
+    fs.writeFileSync(bad, JSON.stringify([{ client_id: 'x', client_secret: 's', redirect_uris: ['http://127.0.0.1:1/cb'], logout_uri: 'y' }]));
+    await assert.rejects(startExample({ relyingPartiesFile: bad }), /entry 0: unknown field logout_uri/);
+    fs.writeFileSync(bad, JSON.stringify([{ client_id: 'rp-1', client_secret: 's', redirect_uris: ['http://127.0.0.1:1/cb'] }]));
+    await assert.rejects(startExample({ relyingPartiesFile: bad }), /client_id rp-1 is already in use/);
+  });
+
+  it('signs in to the operator\'s relying party and out of it: it gets a verified logout token', TEST, async () => {
+    assert.deepEqual(t.ex.ownRps.map((c) => c.client_id), [own.clientId]);
+    const rp = { url: own.url, clientId: own.clientId, events: async () => (await fetch(`${own.url}/events.json`)).json() };
+    const sid = await signInWithPassword(t, rp);
+    const session = await t.ex.worker.admin('GET', `/admin/sessions/${encodeURIComponent(sid)}`);
+    assert.equal(session.status, 200, session.text);
+    assert.deepEqual(session.json.clients, [own.clientId]);
+
+    await t.page.goto(`${own.url}/`);
+    await t.page.click('#logout');
+    await t.page.waitForURL((u) => u.href.startsWith(`${own.url}/bye?`));
+    assert.equal(await t.page.locator('#status').textContent(), 'Signed out.');
+    const tokens = await verifiedLogouts(rp, sid);
+    assert.ok(tokens.every((e) => e.verified && e.sub === USER), JSON.stringify(tokens));
+    assert.equal((await t.ex.worker.admin('GET', `/admin/sessions/${encodeURIComponent(sid)}`)).status, 404);
+    await t.page.goto(`${own.url}/`);
+    assert.equal(await t.page.locator('#status').textContent(), 'Not signed in.');
   });
 });

@@ -1,9 +1,9 @@
-// Checks the recording relying party (tests/support/rp.mjs) that the logout tests rely on:
+// Checks the recording relying party (tools/rp.mjs) that the logout tests rely on:
 // what it records, and that each configured answer (status, delay, hang, reset) behaves.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 
-import { start } from '../support/rp.mjs';
+import { start } from '../../tools/rp.mjs';
 
 function jwt(payload) {
   const part = (o) => Buffer.from(JSON.stringify(o)).toString('base64url');

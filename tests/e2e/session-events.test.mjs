@@ -9,8 +9,8 @@ import { after, before, describe } from 'node:test';
 import { providerOf } from '../support/backchannel.mjs';
 import { it, newSession } from '../support/fixtures.mjs';
 import { SESSION_ENDED_EVENT, endSession, eventually, mintIdToken, verifySessionEvent } from '../support/oidc.mjs';
-import { start as startRp } from '../support/rp.mjs';
-import { startWorker } from '../support/worker.mjs';
+import { start as startRp } from '../../tools/rp.mjs';
+import { startWorker } from '../../tools/worker.mjs';
 
 const AUDIENCE = 'https://login.example/edge-logout';
 

@@ -20,7 +20,7 @@ import path from 'node:path';
 
 import * as jose from 'jose';
 
-import { startWorker } from '../support/worker.mjs';
+import { startWorker } from '../../tools/worker.mjs';
 
 const mode = process.argv[2];
 process.on('uncaughtException', (e) => {

@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict';
 
 import { BACKCHANNEL_EVENT, discover, signingKeys, verifyLogoutToken } from './oidc.mjs';
-import { start as startRp } from './rp.mjs';
+import { start as startRp } from '../../tools/rp.mjs';
 
 /**
  * A recording RP (rp.mjs) whose answers can be scripted per path: `rp.script(path, answers)`

@@ -9,8 +9,8 @@ import assert from 'node:assert/strict';
 
 import { DESKTOP, launchBrowser, watchConsole } from './browser.mjs';
 import { newSession as newSessionAt } from './fixtures.mjs';
-import { start as startRp } from './rp.mjs';
-import { startWorker } from './worker.mjs';
+import { start as startRp } from '../../tools/rp.mjs';
+import { startWorker } from '../../tools/worker.mjs';
 
 export const END_SESSION = '/session/end';
 export const PROVIDER = 'Example ID';

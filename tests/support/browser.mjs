@@ -14,7 +14,7 @@ import path from 'node:path';
 
 import { chromium } from 'playwright-core';
 
-import { ROOT } from './worker.mjs';
+import { ROOT } from '../../tools/worker.mjs';
 
 export const SCREENSHOT_DIR = path.join(ROOT, 'tests/artifacts/screenshots');
 export const DESKTOP = { width: 1280, height: 800 };

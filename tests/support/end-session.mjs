@@ -10,8 +10,8 @@ import assert from 'node:assert/strict';
 
 import { assertRefused as refused, exists as existsAt, newSession as newSessionAt, sessionCookies as cookiesOf } from './fixtures.mjs';
 import { confirmationForm, discover, endSession, mintIdToken, parseSetCookie } from './oidc.mjs';
-import { start as startRp } from './rp.mjs';
-import { startWorker } from './worker.mjs';
+import { start as startRp } from '../../tools/rp.mjs';
+import { startWorker } from '../../tools/worker.mjs';
 
 export const COOKIE = 'op_session';
 export const BINDING = 'op_session_confirm';

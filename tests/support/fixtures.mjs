@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { it as nodeIt } from 'node:test';
 
 import { Browser, confirmationForm, eventually, parseSetCookie, sleep } from './oidc.mjs';
-import { runningWorkers } from './worker.mjs';
+import { runningWorkers } from '../../tools/worker.mjs';
 
 export const SESSION_COOKIE = 'op_session';
 

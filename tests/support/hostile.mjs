@@ -10,8 +10,8 @@ import net from 'node:net';
 
 import { assertConfirmationPage, exists, newSession, snapshot } from './fixtures.mjs';
 import { Browser, discover, endSession, mintIdToken } from './oidc.mjs';
-import { start as startRp } from './rp.mjs';
-import { startWorker } from './worker.mjs';
+import { start as startRp } from '../../tools/rp.mjs';
+import { startWorker } from '../../tools/worker.mjs';
 
 export const COOKIE = 'op_session';
 export const BINDING = 'op_session_confirm';

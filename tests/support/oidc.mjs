@@ -11,9 +11,9 @@ import { createHmac, generateKeyPairSync } from 'node:crypto';
 
 import * as jose from 'jose';
 
-import { publicJwk } from './keys.mjs';
-export { eventually, sleep } from './time.mjs';
-import { DISCOVERY_PATH } from './worker.mjs';
+import { publicJwk } from '../../tools/keys.mjs';
+export { eventually, sleep } from '../../tools/time.mjs';
+import { DISCOVERY_PATH } from '../../tools/worker.mjs';
 
 export const BACKCHANNEL_EVENT = 'http://schemas.openid.net/event/backchannel-logout';
 

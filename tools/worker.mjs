@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { generateVars, toEnvFile } from './keys.mjs';
 import { sleep } from './time.mjs';
 
-export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const DISCOVERY_PATH = '/.well-known/openid-configuration';
 const LOG_LIMIT = 256 * 1024;
 

@@ -12,7 +12,7 @@
 //   ... rp.received (array of records), await rp.waitFor((r) => r.logout_token) ...
 //   await rp.close();
 //
-// Standalone demo RP: `node tests/support/rp.mjs --port 8788` (any Node >= 20).
+// Standalone demo RP: `node tools/rp.mjs --port 8788` (any Node >= 20).
 import http from 'node:http';
 import { pathToFileURL } from 'node:url';
 
@@ -235,7 +235,7 @@ if (isMain) {
   const i = process.argv.indexOf('--port');
   const port = i > 0 ? Number(process.argv[i + 1]) : Number(process.env.RP_PORT ?? 8788);
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    console.error('usage: node tests/support/rp.mjs --port N');
+    console.error('usage: node tools/rp.mjs --port N');
     process.exit(2);
   }
   const rp = await start({ port, log: demoLog });
