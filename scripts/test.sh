@@ -113,6 +113,14 @@ run_e2e() {
   # The spec reporter ends with "ℹ tests N" and "ℹ pass N": none run, or none passed, fails.
   counted "end-to-end tests" "$(sed -n 's/^ℹ tests \([0-9]*\)$/\1/p' "$steplog" | tail -1)"
   counted "end-to-end tests (passed)" "$(sed -n 's/^ℹ pass \([0-9]*\)$/\1/p' "$steplog" | tail -1)"
+  # node --test reports a file that declared no test as one test named by the file: each file
+  # must have run tests of its own.
+  for f in "${files[@]}"; do
+    if grep -qE "^(✔|✖) ${f//./\\.} \(" "$steplog"; then
+      echo "$f ran no test: failing" >&2
+      exit 1
+    fi
+  done
 }
 run_faults() {
   step "build the worker"
