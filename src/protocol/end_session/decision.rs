@@ -232,7 +232,7 @@ mod tests {
                 client: self.client,
                 browser: self.browser.as_ref(),
                 hint_session: self.hint_session.as_ref(),
-                hint_session_ended: false,
+                hint_session_ended: self.ended,
             })
         }
     }
