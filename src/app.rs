@@ -337,10 +337,16 @@ mod tests {
                 assert_eq!(counted(app, get("/admin/deliveries?status=dead"), 200).await, ops(0, 0, 0, 1));
                 let end_one = admin(Method::Delete, "/admin/sessions/s1", None);
                 assert_eq!(counted(app, end_one, 200).await, ops(5, 2, 2, 1));
-                // A page of the user's sessions (one left): the index, the records, per session
-                // its recorded clients, the clients, the outbox, the tombstones, the deletes.
+                // A page of the user's `s` sessions with `k` clients, in terms of both, so that
+                // each term is checked (s = 2 here, one of them made now): reads, the records (one
+                // bulk read, a read per key) and the clients, s + k (the subject's index is a
+                // list, not a read: the table's "1 + s + k" counted it twice); writes, the outbox
+                // and a tombstone per session; deletes, 2 per session (the outbox stays until
+                // the look); lists, the index and per session its recorded clients.
+                let _ = session(app, &ids, "s3").await;
+                let (s, k) = (2, 3);
                 let end_user = admin(Method::Delete, "/admin/sessions?sub=alice", None);
-                assert_eq!(counted(app, end_user, 200).await, ops(4, 2, 2, 2));
+                assert_eq!(counted(app, end_user, 200).await, ops(s + k, 1 + s, 2 * s, 1 + s));
                 assert_eq!(counted(app, admin(Method::Delete, "/admin/clients/rp2", None), 204).await, ops(1, 0, 1, 0));
             });
         }

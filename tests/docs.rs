@@ -109,8 +109,26 @@ fn config_settings() -> BTreeSet<String> {
 fn known_names() -> BTreeSet<String> {
     let mut known = config_settings();
     for line in read("wrangler.toml").lines() {
-        if let Some(rest) = line.trim().strip_prefix("binding = \"") {
+        // Bindings (`binding = "X"`, rate limits' `name = "X"`) and `[vars]` (`X = "..."`).
+        let line = line.trim();
+        if let Some(rest) = line.strip_prefix("binding = \"").or_else(|| line.strip_prefix("name = \"")) {
             known.insert(rest.trim_end_matches('"').to_string());
+        }
+        if let Some((key, _)) = line.split_once(" = ") {
+            if is_setting_name(key) {
+                known.insert(key.to_string());
+            }
+        }
+    }
+    // What the runtime layer reads from the environment besides src/config.rs (bindings, vars).
+    let mut edge = Vec::new();
+    files(&root().join("src/edge"), &mut edge);
+    for path in edge {
+        let Ok(text) = fs::read_to_string(&path) else { continue };
+        for literal in text.split('"').skip(1).step_by(2) {
+            if is_setting_name(literal) {
+                known.insert(literal.to_string());
+            }
         }
     }
     let mut sources = Vec::new();

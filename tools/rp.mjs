@@ -186,7 +186,7 @@ export async function start({ port = 0, log } = {}) {
       rules.clear();
     },
     /** The first record (already received or yet to come) for which `predicate` is true. */
-    waitFor(predicate, timeoutMs = 5000) {
+    waitFor(predicate, timeoutMs = 60_000) {
       const hit = received.find(predicate);
       if (hit) return Promise.resolve(hit);
       return new Promise((resolve, reject) => {

@@ -14,6 +14,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { generateVars, toEnvFile } from './keys.mjs';
+import { logScanner } from './log-scan.mjs';
 import { sleep } from './time.mjs';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -111,7 +112,7 @@ export function spawnWranglerGroup(args, { cwd, dir, logLimit = LOG_LIMIT, onOut
   const append = (chunk) => {
     log += chunk.toString('utf8');
     if (log.length > logLimit) log = log.slice(-logLimit);
-    onOutput(log);
+    onOutput(log, chunk.toString('utf8'));
   };
   child.stdout.on('data', append);
   child.stderr.on('data', append);
@@ -177,8 +178,12 @@ export async function startWorker({ vars, providerMetadata, port, persistTo: kee
     '--env-file', envFile,
     '--persist-to', persistTo,
     '--show-interactive-dev-session=false',
+    // The scheduled handler (the cron sweep) on demand: w.scheduled() below.
+    '--test-scheduled',
   ];
-  const group = spawnWranglerGroup(args, { cwd: ROOT, dir });
+  // Every line it prints is searched for secrets (tools/log-scan.mjs): a hit fails stop().
+  const scan = logScanner(settings);
+  const group = spawnWranglerGroup(args, { cwd: ROOT, dir, onOutput: (_log, chunk) => scan.feed(chunk) });
   const { stop } = group;
 
   const logTail = () => group.log().split('\n').slice(-60).join('\n');
@@ -248,11 +253,32 @@ export async function startWorker({ vars, providerMetadata, port, persistTo: kee
     admin,
     request,
     log: group.log,
+    /**
+     * Runs the scheduled handler (the cron sweep) once, as the platform's cron does, through
+     * wrangler dev's trigger `/cdn-cgi/local/scheduled?format=json` (miniflare: 200 and
+     * {"outcome": "ok"}, else 500 and the handler's outcome); throws unless it ran ok.
+     */
+    async scheduled({ cron = '*/5 * * * *', time } = {}) {
+      const q = new URLSearchParams({ format: 'json', cron, ...(time === undefined ? {} : { time: String(time) }) });
+      const res = await fetch(`${url}/cdn-cgi/local/scheduled?${q}`, { signal: AbortSignal.timeout(60_000) });
+      const text = await res.text();
+      let outcome;
+      try {
+        outcome = JSON.parse(text).outcome;
+      } catch {}
+      if (res.status !== 200 || outcome !== 'ok') throw new Error(`the scheduled handler did not run ok: ${res.status} ${text}`);
+      return outcome;
+    },
     /** The last `lines` lines of its `wrangler dev` output. */
     logTail: (lines = 60) => group.log().split('\n').slice(-lines).join('\n'),
+    /** Values its log must never show, besides its settings' secrets (e.g. session cookies). */
+    neverLog: scan.secrets,
     async stop() {
       running.delete(worker);
       await stop();
+      scan.end();
+      const leak = scan.report(`the worker on ${url}`);
+      if (leak) throw new Error(leak);
     },
   };
   running.add(worker);

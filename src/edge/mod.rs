@@ -287,13 +287,17 @@ fn dead_letter_queue(env: &Env) -> String {
     env.var("DEAD_LETTER_QUEUE").map(|v| v.to_string()).unwrap_or_else(|_| "edge-logout-backchannel-dlq".into())
 }
 
-/// Every minute: re-queues retries whose queue message was lost (see
-/// [`crate::state::deliveries::reissue_overdue`]), so that a failed queue send loses nothing.
+/// The cron tick: re-queues retries whose queue message was lost (see
+/// [`crate::state::deliveries::reissue_overdue`]) and sends again what logouts left in the
+/// outbox, so that a failed queue send loses nothing. Its clock is the tick's scheduled time
+/// (on the platform, the cron's; `wrangler dev` takes `?time=` on its trigger URL, which lets
+/// a test run the tick of half an hour later).
 #[event(scheduled)]
-async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
+async fn scheduled(event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
     let Ok(config) = config(&env) else { return };
     let Ok(stores) = KvStores::of(&env) else { return };
     let platform = platform(&config, &stores, &env);
-    notify::sweep(&platform).await;
+    let at = (event.schedule() / 1000.0) as i64;
+    notify::sweep(&platform, at.max(notify::now())).await;
     platform.flush_log(None);
 }

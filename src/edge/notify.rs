@@ -573,10 +573,10 @@ async fn deliver_queued(config: &Config, platform: &EdgePlatform<'_>, queued: &D
 // the free plan) once it has one; until then the one budget of today's budget.rs.
 const SWEEP_BUDGET: usize = budget::SUBREQUEST_LIMIT;
 
-/// The cron trigger: [`logout::sweep`].
-pub async fn sweep(platform: &EdgePlatform<'_>) {
+/// The cron trigger: [`logout::sweep`], at `at` (unix seconds).
+pub async fn sweep(platform: &EdgePlatform<'_>, at: i64) {
     let grace = platform.config.backchannel.sweep_grace_s;
-    match logout::sweep(platform.store, platform, now(), grace, SWEEP_BUDGET, || random_token(12)).await {
+    match logout::sweep(platform.store, platform, at, grace, SWEEP_BUDGET, || random_token(12)).await {
         Ok(swept) if swept.looked => {
             platform.log.borrow_mut().push(json!({"event": "sweep", "requeued": swept.requeued,
             "outbox_resent": swept.resent, "subrequests": swept.spent, "complete": swept.complete}))

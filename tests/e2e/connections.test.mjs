@@ -12,7 +12,7 @@ import { after, before, describe } from 'node:test';
 
 import { it, newSession } from '../support/fixtures.mjs';
 import { endSession, eventually, mintIdToken } from '../support/oidc.mjs';
-import { startWorker } from '../support/worker.mjs';
+import { startWorker } from '../../tools/worker.mjs';
 import { providerOf } from '../support/backchannel.mjs';
 
 const RPS = 10;

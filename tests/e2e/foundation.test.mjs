@@ -15,6 +15,7 @@ const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'];
 function assertSecurityHeaders(headers, what) {
   assert.equal(headers.get('cache-control'), 'no-store', `${what}: cache-control`);
   assert.equal(headers.get('x-content-type-options'), 'nosniff', `${what}: x-content-type-options`);
+  assert.equal(headers.get('referrer-policy'), 'no-referrer', `${what}: referrer-policy`);
 }
 
 function assertJsonError(r, status, error, what) {
@@ -177,10 +178,12 @@ describe('a configured worker', { timeout: 180_000 }, () => {
       assert.equal(r.json.backchannel_logout_session_required, true);
       assert.equal(r.json.id_token_signed_response_alg, 'RS256');
       assert.equal(r.json.client_name, `Client ${id}`);
+      const created = r.json;
 
+      // What was stored is what the PUT answered: read back, field for field.
       r = await w.admin('GET', `/admin/clients/${id}`);
       assert.equal(r.status, 200);
-      assert.deepEqual(r.json, (await w.admin('GET', `/admin/clients/${id}`)).json);
+      assert.deepEqual(r.json, created, 'GET answers other metadata than the PUT stored');
       assert.equal(r.json.client_id, id);
 
       // Replace: the new metadata entirely, nothing kept from the old.

@@ -9,7 +9,7 @@ import { after, before, describe } from 'node:test';
 import { it, newSession, exists } from '../support/fixtures.mjs';
 import { kvSnapshot } from '../support/kv.mjs';
 import { confirmationForm, discover, endSession } from '../support/oidc.mjs';
-import { startWorker } from '../support/worker.mjs';
+import { startWorker } from '../../tools/worker.mjs';
 
 // The figures of src/http/ratelimit.rs and wrangler.toml.
 const ANSWERS_PER_MINUTE = 20;

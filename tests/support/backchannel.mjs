@@ -85,7 +85,10 @@ export async function checkDelivery(rec, { provider: c, client, alg, sub, sid, p
   assert.equal(payload.nonce, undefined, `${what}: never a nonce`);
   assert.ok(Number.isInteger(payload.iat) && Number.isInteger(payload.exp), what);
   assert.equal(payload.exp - payload.iat, ttl, `${what}: exp - iat`);
-  assert.ok(Math.abs(payload.iat - rec.at / 1000) <= 5, `${what}: iat ${payload.iat} vs arrival ${rec.at / 1000}`);
+  // Issued before it arrived (one clock: the same machine), and not expired on arrival. No upper
+  // bound on the time in between: a busy machine may take long, the token says so itself.
+  assert.ok(payload.iat <= Math.ceil(rec.at / 1000), `${what}: iat ${payload.iat} after its arrival ${rec.at / 1000}`);
+  assert.ok(payload.exp > rec.at / 1000, `${what}: expired (exp ${payload.exp}) when it arrived (${rec.at / 1000})`);
   assert.deepEqual(payload.events, { [BACKCHANNEL_EVENT]: {} }, `${what}: events`);
   assert.equal(Object.keys(payload.events).length, 1, what);
   assert.equal(typeof payload.jti, 'string', what);

@@ -7,9 +7,12 @@
 //   const s = await newSession(w, 'alice', ['rp1']);  // {sid, sub, cookie, cookieName, browser}
 //   await assertRefused(r, { what: 'forged hint', status: 400, mention: /not issued/, as: 'page' });
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
 import { it as nodeIt } from 'node:test';
 
-import { Browser, confirmationForm, eventually, parseSetCookie, sleep } from './oidc.mjs';
+import { Browser, confirmationForm, eventually, parseSetCookie } from './oidc.mjs';
 import { runningWorkers } from '../../tools/worker.mjs';
 
 export const SESSION_COOKIE = 'op_session';
@@ -54,6 +57,7 @@ export async function newSession(worker, sub, clients = []) {
   const r = await worker.admin('POST', '/admin/sessions', { sub, clients });
   assert.equal(r.status, 201, `new session of ${sub}: ${r.text}`);
   assert.equal(r.json.cookie_name, SESSION_COOKIE, 'the session cookie name');
+  worker.neverLog?.add(r.json.cookie);
   return {
     sid: r.json.sid,
     sub,
@@ -130,32 +134,113 @@ export function assertConfirmationPage(r, what, { notToken } = {}) {
   return form;
 }
 
-// ---- the back-channel queue going quiet ------------------------------------------------------
-
-// Longer than the queue consumer's max_batch_timeout (1 s, wrangler.toml) with room to spare:
-// a message that was queued is handed to the consumer within it.
-export const QUIET_MS = 2500;
+// ---- exactly once, by evidence -----------------------------------------------------------------
 
 /**
- * Waits until the back-channel traffic of `sub` at `worker` is over: no delivery of `sub` is
- * listed as failed (none waits for a retry), and `count()` (e.g. tokens an RP stub got) has then
- * not changed for QUIET_MS. Returns the final count. A token delivered twice, or late, shows in
- * the count; one that is lost shows as a count below the expected one.
+ * The keys under `prefix` in the local KV of `worker` (wrangler dev's --persist-to directory,
+ * read straight from miniflare's SQLite files): what the worker itself still holds, e.g.
+ * `outbox/` (deliveries of a logout not yet handed off). Expired keys are left out.
  */
-export async function settled(worker, sub, count, { timeoutMs = 40_000 } = {}) {
+export function localKvKeys(worker, prefix) {
+  const root = path.join(worker.persistTo, 'v3', 'kv');
+  const files = fs.existsSync(root) ? fs.readdirSync(root, { recursive: true }).filter((f) => String(f).endsWith('.sqlite')) : [];
+  const keys = [];
+  const now = Date.now();
+  for (const f of files) {
+    const db = new DatabaseSync(path.join(root, String(f)), { readOnly: true });
+    try {
+      const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name = '_mf_entries'").all();
+      if (tables.length === 0) continue;
+      for (const row of db.prepare('SELECT key, expiration FROM _mf_entries WHERE key >= ? AND key < ?').all(prefix, `${prefix}\uffff`)) {
+        if (row.expiration === null || row.expiration === undefined || Number(row.expiration) > now) keys.push(row.key);
+      }
+    } finally {
+      db.close();
+    }
+  }
+  return keys;
+}
+
+/**
+ * The outbox records that hold what a logout could not hand off (`outbox/{logout_id}.{suffix}`,
+ * due at once). A logout's own record, `outbox/{logout_id}` (no dot), stays until its look runs
+ * (src/protocol/logout.rs RECHECK_DELAYS_S, minutes later) and is not a leftover.
+ */
+export function leftInOutbox(worker) {
+  return localKvKeys(worker, 'outbox/').filter((k) => k.slice('outbox/'.length).includes('.'));
+}
+
+/** The key of a back-channel request in the tallies below: its audience and its sid ('-': none). */
+export const deliveryKey = (rec) => `${rec.claims?.aud} ${rec.claims?.sid ?? '-'}`;
+
+/**
+ * Checks that every logical delivery arrived exactly once, by counting: `records` (back-channel
+ * requests the RP stubs recorded, with claims) grouped per (client, sid); `expected` maps each
+ * such key to the number of deliveries planned for it (1 for a session logout; a user-wide token
+ * has no sid and may be planned more than once). Per key: exactly that many requests were
+ * answered 2xx (a 2xx is a delivery: one more is a duplicate), and every other request was
+ * answered otherwise or not at all (a failed attempt: the retry that followed it is the only
+ * reason for a further request). Every jti is distinct. Returns the tallies by key.
+ */
+export function assertExactlyOnce(records, expected, what = 'deliveries') {
+  const byKey = new Map();
+  for (const rec of records) {
+    const k = deliveryKey(rec);
+    if (!byKey.has(k)) byKey.set(k, []);
+    byKey.get(k).push(rec);
+  }
+  const unexpected = [...byKey.keys()].filter((k) => !(k in expected));
+  assert.deepEqual(unexpected, [], `${what}: tokens nobody planned`);
+  const tallies = {};
+  for (const [k, want] of Object.entries(expected)) {
+    const recs = byKey.get(k) ?? [];
+    const ok = recs.filter((r) => r.answeredStatus >= 200 && r.answeredStatus < 300);
+    const failedAttempts = recs.filter((r) => !(r.answeredStatus >= 200 && r.answeredStatus < 300));
+    tallies[k] = { delivered: ok.length, retriedAfter: failedAttempts.length };
+    assert.equal(ok.length, want, `${what}: ${k}: ${ok.length} deliveries answered 2xx, ${want} planned (${recs.map((r) => r.answeredStatus ?? 'unanswered').join(', ')})`);
+    // Each failed attempt is followed by the attempt it caused: the last request of a key that
+    // was delivered is a delivery, never a failure nobody retried.
+    if (recs.length > 0 && want > 0) {
+      const last = recs.reduce((a, b) => (b.at >= a.at ? b : a));
+      assert.ok(last.answeredStatus >= 200 && last.answeredStatus < 300, `${what}: ${k}: the last request was not delivered (${last.answeredStatus ?? 'unanswered'})`);
+    }
+  }
+  const jtis = records.map((r) => r.claims?.jti);
+  assert.equal(new Set(jtis).size, jtis.length, `${what}: a jti sent twice: ${JSON.stringify(jtis)}`);
+  return tallies;
+}
+
+// What settled() checked in this process: checked again by recheckSettled() (a file's `after`),
+// so that a duplicate that came after a test settled still fails the file.
+const ledger = [];
+
+/**
+ * Waits until `worker` has nothing left to send for `sub`, by its own state, then checks exactly
+ * once by counting (assertExactlyOnce). Nothing left to send: no delivery of `sub` is listed as
+ * failed (no retry pending), the worker's outbox (KV `outbox/`) is empty (nothing left between
+ * the decision to notify and the queue), and each planned delivery of `expected` has arrived
+ * (the messages that were queued have been consumed). No window of silence decides anything.
+ * `records()`: the back-channel requests of `sub` at the RP stubs. Returns the tallies.
+ */
+export async function settled(worker, sub, records, expected, { timeoutMs = 90_000 } = {}) {
+  const plannedOf = (k) => expected[k];
   await eventually(async () => {
+    const got = new Map();
+    for (const rec of records()) {
+      if (rec.answeredStatus >= 200 && rec.answeredStatus < 300) got.set(deliveryKey(rec), (got.get(deliveryKey(rec)) ?? 0) + 1);
+    }
+    if (Object.keys(expected).some((k) => (got.get(k) ?? 0) < plannedOf(k))) return false;
     const r = await worker.admin('GET', '/admin/deliveries?status=failed');
     assert.equal(r.status, 200, r.text);
-    return r.json.deliveries.every((d) => d.sub !== sub);
-  }, { timeoutMs, intervalMs: 200, what: `no delivery of ${sub} waiting for a retry` });
-  let last = count();
-  let since = Date.now();
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() - since < QUIET_MS) {
-    if (Date.now() > deadline) throw new Error(`${sub}: deliveries kept arriving for ${timeoutMs} ms`);
-    await sleep(100);
-    const now = count();
-    if (now !== last) [last, since] = [now, Date.now()];
-  }
-  return last;
+    if (r.json.deliveries.some((d) => d.sub === sub)) return false;
+    return leftInOutbox(worker).length === 0;
+  }, { timeoutMs, intervalMs: 200, what: `${sub}: every planned delivery made, no retry pending, nothing left in the outbox` });
+  const tallies = assertExactlyOnce(records(), expected, sub);
+  ledger.push({ sub, records, expected });
+  return tallies;
+}
+
+/** assertExactlyOnce again for everything settled() checked so far (a file's `after`, before the RP stubs close). */
+export function recheckSettled() {
+  for (const { sub, records, expected } of ledger.splice(0)) assertExactlyOnce(records(), expected, `${sub}, at the end of the file`);
 }

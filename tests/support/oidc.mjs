@@ -30,12 +30,12 @@ export async function discover(w) {
 
 /**
  * The worker's private signing JWKs by alg: {RS256, ES256, EdDSA}. The rule every helper
- * follows: for an alg, the FIRST key of that alg in SIGNING_JWKS (the one the worker signs
- * logout tokens with, and the one it names in its JWKS first).
+ * follows: for an alg, the LAST key of that alg in SIGNING_JWKS (the newest: the one the worker
+ * signs logout tokens with; promises.test.mjs checks it with two RS256 keys).
  */
 export function signingKeys(w) {
   const out = {};
-  for (const k of JSON.parse(w.vars.SIGNING_JWKS).keys) out[k.alg] ??= k;
+  for (const k of JSON.parse(w.vars.SIGNING_JWKS).keys) out[k.alg] = k;
   return out;
 }
 
