@@ -488,6 +488,7 @@ pub async fn consume_dead_letters(batch: MessageBatch<String>, platform: &EdgePl
                         deliveries: Vec::new(),
                         recheck: Some(check),
                         created_at: now,
+                        due_at: None,
                     };
                     outbox::settle(platform.store, &left, now).await.is_ok()
                 }
@@ -569,9 +570,9 @@ async fn deliver_queued(config: &Config, platform: &EdgePlatform<'_>, queued: &D
 }
 
 /// The subrequests (KV and queue calls) one cron tick may make.
-// Re-point at budget.rs's figure for subrequests to Cloudflare services (1,000 per invocation on
-// the free plan) once it has one; until then the one budget of today's budget.rs.
-const SWEEP_BUDGET: usize = budget::SUBREQUEST_LIMIT;
+// The free plan's budget of subrequests to Cloudflare services (KV and queue calls) per
+// invocation: fetches are not what a tick spends.
+const SWEEP_BUDGET: usize = budget::FREE_SERVICE_SUBREQUESTS;
 
 /// The cron trigger: [`logout::sweep`], at `at` (unix seconds).
 pub async fn sweep(platform: &EdgePlatform<'_>, at: i64) {
