@@ -136,7 +136,10 @@ describe('the admin API and its OpenAPI document', { timeout: 200_000 }, () => {
     const body = { sub: 'oa-alice', clients: ['oa-rp1'], expires_in: 3600, sid: 'oa-s1' };
     const created = await call('POST', all, all, body);
     assert.equal(created.status, 201);
-    assert.equal((await call('POST', all, all, body)).json.error, 'conflict');
+    // Created again for the same user (the first not seen yet, elsewhere): 200, its clients
+    // recorded; for another user: a conflict.
+    assert.equal((await call('POST', all, all, body)).status, 200);
+    assert.equal((await call('POST', all, all, { ...body, sub: 'oa-mallory' })).json.error, 'conflict');
     assert.equal((await call('POST', all, all, { sub: 'oa-alice', clients: ['oa-none'] })).status, 400);
     assert.equal((await call('POST', all, all, { sub: 'oa-alice', expires_in: 10 })).status, 400);
     assert.equal((await call('POST', all, all, undefined, { rawBody: '{"sub":"a"}', contentType: null })).status, 415);
@@ -174,6 +177,10 @@ describe('the admin API and its OpenAPI document', { timeout: 200_000 }, () => {
     assert.equal((await call('POST', all, all, body)).json.error, 'session_ended');
     assert.equal((await call('GET', one, '/admin/sessions/oa-s1')).status, 404);
     assert.equal((await call('DELETE', one, '/admin/sessions/oa-s1')).status, 404);
+    // A session not seen here (created elsewhere a moment ago, or never): ended where it is seen.
+    const pending = await call('DELETE', one, '/admin/sessions/oa-unseen');
+    assert.equal(pending.status, 202, pending.text);
+    assert.deepEqual(pending.json.pending, ['oa-unseen']);
 
     await newSession(w, 'oa-bob', ['oa-rp1']);
     await newSession(w, 'oa-bob', []);
