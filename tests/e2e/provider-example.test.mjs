@@ -26,12 +26,16 @@ const USER = 'alice';
 function world(options) {
   const t = {
     async start() {
-      const started = await Promise.allSettled([startExample(options), launchBrowser()]);
-      [t.ex, t.browser] = started.map((r) => (r.status === 'fulfilled' ? r.value : undefined));
-      const failed = started.find((r) => r.status === 'rejected');
-      if (failed) {
+      // The example's ports are picked free, then bound by its processes a moment later; a
+      // port taken in between (wrangler's own inspector and workerd pick theirs at the same
+      // time) fails the start with EADDRINUSE: start again on fresh ports, up to three times.
+      for (let attempt = 1; ; attempt++) {
+        const started = await Promise.allSettled([startExample(options), launchBrowser()]);
+        [t.ex, t.browser] = started.map((r) => (r.status === 'fulfilled' ? r.value : undefined));
+        const failed = started.find((r) => r.status === 'rejected');
+        if (!failed) break;
         await t.stop();
-        throw failed.reason;
+        if (attempt >= 3 || !String(failed.reason?.message ?? failed.reason).includes('EADDRINUSE')) throw failed.reason;
       }
       t.context = await t.browser.newContext({ viewport: DESKTOP, locale: 'en-US' });
       t.context.setDefaultTimeout(15_000);
