@@ -196,15 +196,7 @@ pub async fn end_unseen(
     let logout_id = platform.random_id();
     let (deliveries, owed_event) = match unseen.sub {
         Some(sub) => {
-            let stub = Session {
-                sid: unseen.sid.to_string(),
-                sub: sub.to_string(),
-                clients: Vec::new(),
-                created_at: now,
-                expires_at: now,
-                cookie_hash: String::new(),
-                logout_hints: Vec::new(),
-            };
+            let stub = ended_stub(unseen.sid, sub, Vec::new(), now);
             (planned_events(&LogoutEvent::Sessions(vec![stub]), ending, &logout_id), None)
         }
         None => {
@@ -232,6 +224,20 @@ pub async fn end_unseen(
     let handoff = platform.deliver(deliveries, 0).await;
     schedule_look(store, platform, Recheck { unsent: handoff.unsent, ..look }, now).await;
     Ok(())
+}
+
+/// What the planners need of an ended session that was not read whole (unseen, or seen again by
+/// a look): its `sid`, its user and the clients to tell.
+fn ended_stub(sid: &str, sub: &str, clients: Vec<String>, now: i64) -> Session {
+    Session {
+        sid: sid.to_string(),
+        sub: sub.to_string(),
+        clients,
+        created_at: now,
+        expires_at: now,
+        cookie_hash: String::new(),
+        logout_hints: Vec::new(),
+    }
 }
 
 /// Queues `look` for its round's time. Should the queue refuse it, it goes under a key of its
@@ -374,15 +380,7 @@ pub async fn recheck(
             sessions::delete(store, r).await?;
         }
         let untold: Vec<String> = ids.into_iter().filter(|id| !ended.notified.contains(id)).collect();
-        let session = Session {
-            sid: ended.sid.clone(),
-            sub,
-            clients: untold.clone(),
-            created_at: now,
-            expires_at: now,
-            cookie_hash: String::new(),
-            logout_hints: Vec::new(),
-        };
+        let session = ended_stub(&ended.sid, &sub, untold.clone(), now);
         if let Some(event) = ended.owed_event.take() {
             owed.push((session.clone(), event));
         }
@@ -573,7 +571,6 @@ mod tests {
     use super::*;
     use crate::http::Method;
     use crate::keys::Alg;
-    use crate::ports::{ListPage, Ns};
     use crate::state::deliveries::DeliveryRecord;
     use crate::state::memory::MemoryStore;
     use crate::testing::{self, fixtures, request, seeded_store, Recorder, COOKIE, ISSUER, NOW};
@@ -675,43 +672,6 @@ mod tests {
         });
     }
 
-    /// A store refusing every write of one key, as KV does past one write per second to a key.
-    struct Refusing<'a> {
-        inner: &'a MemoryStore,
-        key: &'static str,
-    }
-
-    impl Store for Refusing<'_> {
-        async fn get(&self, ns: Ns, key: &str) -> Result<Option<String>, StoreError> {
-            self.inner.get(ns, key).await
-        }
-        async fn get_many(&self, ns: Ns, keys: &[String]) -> Result<Vec<Option<String>>, StoreError> {
-            self.inner.get_many(ns, keys).await
-        }
-        async fn put(
-            &self,
-            ns: Ns,
-            key: &str,
-            value: &str,
-            exp: Option<i64>,
-            meta: Option<serde_json::Value>,
-        ) -> Result<(), StoreError> {
-            if key == self.key {
-                return Err(StoreError("429 Too Many Requests".into()));
-            }
-            self.inner.put(ns, key, value, exp, meta).await
-        }
-        async fn delete(&self, ns: Ns, key: &str) -> Result<(), StoreError> {
-            self.inner.delete(ns, key).await
-        }
-        async fn list(&self, ns: Ns, prefix: &str, cursor: Option<String>, limit: u32) -> Result<ListPage, StoreError> {
-            self.inner.list(ns, prefix, cursor, limit).await
-        }
-        fn subrequests(&self) -> usize {
-            self.inner.subrequests()
-        }
-    }
-
     #[test]
     fn a_logout_whose_sweep_marker_write_fails_still_answers_303_and_loses_nothing() {
         let store = seeded_store();
@@ -721,7 +681,7 @@ mod tests {
             c.frontchannel_logout_uri = None;
             block_on(clients::save(&store, &c)).unwrap();
         }
-        let refusing = Refusing { inner: &store, key: "sweep/due" };
+        let refusing = crate::testing::stores::RefusingKey { inner: &store, key: "sweep/due" };
         // The queue is down: both deliveries and the re-check stay in the outbox, which wants
         // the sweep told; KV refuses the marker.
         let platform = Recorder::default();

@@ -110,3 +110,40 @@ impl Store for FailingWrites<'_> {
         self.inner.subrequests()
     }
 }
+
+/// A store refusing every write of one key, as KV does past one write per second to a key (429).
+pub struct RefusingKey<'a> {
+    pub inner: &'a MemoryStore,
+    pub key: &'static str,
+}
+
+impl Store for RefusingKey<'_> {
+    async fn get(&self, ns: Ns, key: &str) -> Result<Option<String>, StoreError> {
+        self.inner.get(ns, key).await
+    }
+    async fn get_many(&self, ns: Ns, keys: &[String]) -> Result<Vec<Option<String>>, StoreError> {
+        self.inner.get_many(ns, keys).await
+    }
+    async fn put(
+        &self,
+        ns: Ns,
+        key: &str,
+        value: &str,
+        exp: Option<i64>,
+        meta: Option<Value>,
+    ) -> Result<(), StoreError> {
+        if key == self.key {
+            return Err(StoreError("429 Too Many Requests".into()));
+        }
+        self.inner.put(ns, key, value, exp, meta).await
+    }
+    async fn delete(&self, ns: Ns, key: &str) -> Result<(), StoreError> {
+        self.inner.delete(ns, key).await
+    }
+    async fn list(&self, ns: Ns, prefix: &str, cursor: Option<String>, limit: u32) -> Result<ListPage, StoreError> {
+        self.inner.list(ns, prefix, cursor, limit).await
+    }
+    fn subrequests(&self) -> usize {
+        self.inner.subrequests()
+    }
+}
