@@ -1,7 +1,8 @@
 //! The decision table of RP-initiated logout: given what the request proved and what the
 //! browser has, whether to refuse, to ask the user, or to log out now, which session ends, and
-//! where to go after; and the same for the user's answer on the confirmation page.
-//! Pure: every row is unit-tested here.
+//! where to go after ([`decide`]); and the same for the user's answer on the confirmation page
+//! ([`decide_answer`]). Each has its own result type holding only what it can decide, so that
+//! every match on one is total. Pure: every row is unit-tested here.
 
 use std::fmt;
 
@@ -10,7 +11,7 @@ use super::params::LogoutParams;
 use crate::http::uris::with_query;
 use crate::protocol::logout::Unseen;
 use crate::state::clients::Client;
-use crate::state::sessions::Session;
+use crate::state::sessions::{Lookup, Session};
 
 /// The client a request names (through its hint or `client_id`), as found in the registry.
 #[derive(Debug, Clone, Copy)]
@@ -40,194 +41,217 @@ impl fmt::Display for Rejection {
     }
 }
 
+/// The browser's session, as its cookies show it at this location (several sessions, none of
+/// them the one at stake, are refused before anything is decided).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Decision {
-    Reject(Rejection),
-    /// End `target` now (`None`: nothing left to end), then go to `redirect` or the
-    /// signed-out page.
-    LogOut {
-        target: Option<Session>,
-        redirect: Option<String>,
-    },
-    /// Ask the user first; if they agree, end the browser's session (or else `target`).
-    Confirm {
-        target: Session,
-        redirect: Option<String>,
-    },
-    /// Ask the user first about the browser's own session, which its signed cookie proves but
-    /// this location does not see yet; if they agree, it is ended where KV shows it.
-    ConfirmUnseen {
-        sid: String,
-        redirect: Option<String>,
-    },
-    /// The user agreed, but the browser now presents another session than the one they were
-    /// asked about: end neither, ask again about `target` (the browser's current session).
-    AskAgain {
-        target: Session,
-        redirect: Option<String>,
-    },
-    /// The user chose to stay signed in: nothing ends.
-    StaySignedIn,
+pub enum Browser {
+    /// No cookie of ours, a forged or foreign one, or its session ended or expired.
+    None,
+    /// Its live session, seen here.
+    Seen(Session),
+    /// A session its signed cookie proves, which this location does not see (yet): the
+    /// browser's session all the same.
+    Unseen(String),
 }
 
-/// What an end-session request established.
+/// What a logout that goes ahead ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target<'a> {
+    /// Nothing left to end here: already signed out, or nothing at stake.
+    Nothing,
+    /// A session seen here, ended with every relying party it has (`protocol::logout`).
+    Seen(&'a Session),
+    /// A session this location does not see (yet): its tombstone now, its relying parties once
+    /// KV shows them (`protocol::logout::end_unseen`).
+    Unseen(Unseen<'a>),
+}
+
+/// What to do with an end-session request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict<'a> {
+    Reject(Rejection),
+    /// End `target` now, then go to `redirect` or the signed-out page.
+    LogOut { target: Target<'a>, redirect: Option<String> },
+    /// Ask the user first about the session `sid` (the browser's, seen or not, or else the
+    /// hint's); if they agree, it ends, and then to `redirect`.
+    Ask { sid: &'a str, redirect: Option<String> },
+}
+
+/// What to do with the user's answer on the confirmation page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AnswerVerdict<'a> {
+    /// "Stay signed in": nothing ends.
+    StaySignedIn,
+    /// "Log out", for the session this browser still presents (or none): end `target`, then go
+    /// to `redirect` or the signed-out page.
+    LogOut { target: Target<'a>, redirect: Option<String> },
+    /// "Log out", but the browser now presents another session `sid` than the one the user was
+    /// asked about: end neither, ask again about `sid`.
+    AskAgain { sid: &'a str, redirect: Option<String> },
+}
+
+/// What an end-session request established: everything [`decide`] looks at.
 pub struct Facts<'a> {
     pub params: &'a LogoutParams,
+    /// The verified hint, whatever its age: it names the client in any case.
     pub hint: Option<&'a VerifiedHint>,
     pub client: NamedClient<'a>,
-    /// The browser's current session, from its cookie.
-    pub browser: Option<&'a Session>,
-    /// The `sid` of the browser's session when its signed cookie proves one that this location
-    /// does not see (yet).
-    pub browser_unseen: Option<&'a str>,
-    /// The session the hint's `sid` names (read when [`hint_sid_to_read`] says so).
-    pub hint_session: Option<&'a Session>,
-    /// Whether that session's tombstone was seen: it ended already.
-    pub hint_session_ended: bool,
+    pub browser: &'a Browser,
+    /// The session the hint's `sid` names, as this location sees it: read when
+    /// [`hint_sid_to_read`] says so, else [`Lookup::Unknown`] (nothing to read).
+    pub hint_session: &'a Lookup,
+    /// The clock, and how long after its `exp` a hint may still put a session at stake
+    /// without the browser's cookie (`HINT_MAX_AGE_S`).
+    pub now: i64,
+    pub hint_max_age_s: i64,
 }
 
 /// The `sid` whose session the decision needs besides the browser's: the hint's, when the
-/// browser presents no session (its cookie was not sent with a cross-site request). With a
-/// browser session, that one is at stake, never the hint's.
+/// browser presents no session (its cookie was not sent with a cross-site request) and the hint
+/// is recent enough to put one at stake ([`hint_for_sessions`]). With a browser session, that
+/// one is at stake, never the hint's.
 pub fn hint_sid_to_read<'a>(
     hint: Option<&'a VerifiedHint>,
-    browser: Option<&Session>,
-    browser_unseen: Option<&str>,
+    browser: &Browser,
+    now: i64,
+    max_age_s: i64,
 ) -> Option<&'a str> {
-    match (browser, browser_unseen) {
-        (None, None) => hint?.sid.as_deref(),
-        _ => None,
+    match browser {
+        Browser::None => hint_for_sessions(hint, browser, now, max_age_s)?.sid.as_deref(),
+        Browser::Seen(_) | Browser::Unseen(_) => None,
     }
 }
 
 /// The hint as far as it may put a session at stake: whole when the browser presents a session
-/// (that one is at stake, never the hint's), or when the hint expired no more than
+/// seen here (that one is at stake, never the hint's), or when the hint expired no more than
 /// `max_age_s` ago (`HINT_MAX_AGE_S`); else `None`. An ID token outlives its use (logs, URL
 /// fragments, a compromised relying party): an old one, sent without the session's cookie,
-/// ends nothing, whatever the answer to a confirmation. It still names the client (the caller
-/// keeps the whole hint for that), so the relying party gets its redirect. A hint without
-/// `exp` (an ID token must have one) counts as too old.
+/// ends nothing, whatever the answer to a confirmation. It still names the client (the
+/// decision keeps the whole hint for that), so the relying party gets its redirect. A hint
+/// without `exp` (an ID token must have one) counts as too old.
 pub fn hint_for_sessions<'a>(
     hint: Option<&'a VerifiedHint>,
-    browser: Option<&Session>,
+    browser: &Browser,
     now: i64,
     max_age_s: i64,
 ) -> Option<&'a VerifiedHint> {
     let hint = hint?;
     let recent = hint.expires_at.is_some_and(|exp| now <= exp.saturating_add(max_age_s));
-    (browser.is_some() || recent).then_some(hint)
+    (matches!(browser, Browser::Seen(_)) || recent).then_some(hint)
 }
 
-pub fn decide(f: &Facts<'_>) -> Decision {
+pub fn decide<'a>(f: &Facts<'a>) -> Verdict<'a> {
     let client = match f.client {
-        NamedClient::Unknown => return Decision::Reject(Rejection::UnknownClient),
+        NamedClient::Unknown => return Verdict::Reject(Rejection::UnknownClient),
         NamedClient::Found(c) => Some(c),
         NamedClient::None => None,
     };
     let redirect = match (&f.params.post_logout_redirect_uri, client) {
         (None, _) => None,
-        (Some(_), None) => return Decision::Reject(Rejection::RedirectWithoutClient),
+        (Some(_), None) => return Verdict::Reject(Rejection::RedirectWithoutClient),
         (Some(uri), Some(c)) if c.allows_post_logout_redirect(uri) => {
             Some(redirect_url(uri, f.params.state.as_deref()))
         }
-        (Some(_), Some(_)) => return Decision::Reject(Rejection::RedirectNotRegistered),
+        (Some(_), Some(_)) => return Verdict::Reject(Rejection::RedirectNotRegistered),
     };
-    // The hint's session is at stake only when it is the hint's user's.
-    let hint_session = f.hint_session.filter(|s| f.hint.is_some_and(|h| h.sub == s.sub));
-    let Some(target) = f.browser.or(hint_session) else {
-        if let Some(sid) = f.browser_unseen {
-            // The browser's own session, not seen here yet: as for a seen one, only a verified
-            // hint naming it (and a `logout_hint` naming the hint's user, if any) skips the prompt.
-            let hint_is_browsers = f.hint.is_some_and(|h| {
-                h.sid.as_deref() == Some(sid) && f.params.logout_hint.as_deref().is_none_or(|l| l == h.sub)
-            });
-            return match hint_is_browsers {
-                true => Decision::LogOut { target: None, redirect },
-                false => Decision::ConfirmUnseen { sid: sid.to_string(), redirect },
-            };
+    // Without the browser's session, a hint long expired names its client only (point 13).
+    let hint = hint_for_sessions(f.hint, f.browser, f.now, f.hint_max_age_s);
+    // A `logout_hint` naming someone else than the user at stake: always asked.
+    let logout_hint_is = |sub: &str| f.params.logout_hint.as_deref().is_none_or(|l| l == sub);
+    match f.browser {
+        // Only a verified hint naming the browser's own session (same sid and sub) skips the
+        // prompt, and never when a `logout_hint` names another user than the session's.
+        Browser::Seen(b) => {
+            let hint_is_browsers = hint.is_some_and(|h| h.sid.as_deref() == Some(b.sid.as_str()) && h.sub == b.sub);
+            let logout_hint_fits = f.params.logout_hint.as_deref().is_none_or(|l| b.answers_to(l));
+            match hint_is_browsers && logout_hint_fits {
+                true => Verdict::LogOut { target: Target::Seen(b), redirect },
+                false => Verdict::Ask { sid: &b.sid, redirect },
+            }
         }
-        // Already logged out: not an error.
-        return Decision::LogOut { target: None, redirect };
-    };
-    // Only a verified hint naming the browser's own session (same sid and sub) skips the prompt,
-    // and never when a `logout_hint` names another user than the session's.
-    let hint_is_browsers = match (f.hint, f.browser) {
-        (Some(h), Some(b)) => h.sid.as_deref() == Some(b.sid.as_str()) && h.sub == b.sub,
-        _ => false,
-    };
-    let logout_hint_fits = f.params.logout_hint.as_deref().is_none_or(|h| target.answers_to(h));
-    if hint_is_browsers && logout_hint_fits {
-        Decision::LogOut { target: Some(target.clone()), redirect }
-    } else {
-        Decision::Confirm { target: target.clone(), redirect }
+        // The browser's own session, not seen here yet: as for a seen one, only a verified hint
+        // naming it (and a `logout_hint` naming the hint's user, if any) skips the prompt; it
+        // then ends with the hint's user.
+        Browser::Unseen(sid) => match hint.filter(|h| h.sid.as_deref() == Some(sid) && logout_hint_is(&h.sub)) {
+            Some(h) => Verdict::LogOut { target: Target::Unseen(Unseen { sid, sub: Some(&h.sub) }), redirect },
+            None => Verdict::Ask { sid, redirect },
+        },
+        Browser::None => {
+            let Some(h) = hint else {
+                // Already logged out, or nothing at stake: not an error.
+                return Verdict::LogOut { target: Target::Nothing, redirect };
+            };
+            match f.hint_session {
+                // The hint's session is at stake only when it is the hint's user's; without the
+                // browser's cookie, always asked.
+                Lookup::Live(s) if s.sub == h.sub => Verdict::Ask { sid: &s.sid, redirect },
+                // Seen as another user's, or ended already: nothing to end.
+                Lookup::Live(_) | Lookup::Ended => Verdict::LogOut { target: Target::Nothing, redirect },
+                // A session the hint names and this location does not see: ended unseen, with
+                // the hint's user, unless a `logout_hint` names someone else.
+                Lookup::Unknown => {
+                    let target = match h.sid.as_deref() {
+                        Some(sid) if logout_hint_is(&h.sub) => Target::Unseen(Unseen { sid, sub: Some(&h.sub) }),
+                        _ => Target::Nothing,
+                    };
+                    Verdict::LogOut { target, redirect }
+                }
+            }
+        }
     }
 }
 
-/// The session a logout that goes ahead must end although this location does not see it (see
-/// `protocol::logout::end_unseen`): the browser's own, proven by its signed cookie (with its
-/// user when a verified hint names that session); or, with no browser session, the one a
-/// verified hint names when no session and no tombstone was found for it.
-pub fn unseen_session<'a>(f: &Facts<'a>) -> Option<Unseen<'a>> {
-    if let Some(sid) = f.browser_unseen {
-        let sub = f.hint.filter(|h| h.sid.as_deref() == Some(sid)).map(|h| h.sub.as_str());
-        return Some(Unseen { sid, sub });
-    }
-    let hint = f.hint?;
-    // A `logout_hint` naming someone else than the hint's user: nothing is ended unseen.
-    if f.params.logout_hint.as_deref().is_some_and(|h| h != hint.sub) {
-        return None;
-    }
-    match (f.browser, f.hint_session, f.hint_session_ended, hint.sid.as_deref()) {
-        (None, None, false, Some(sid)) => Some(Unseen { sid, sub: Some(hint.sub.as_str()) }),
-        _ => None,
-    }
-}
-
-/// The user's answer on the confirmation page.
+/// The user's answer on the confirmation page: everything [`decide_answer`] looks at.
 pub struct Answered<'a> {
     pub log_out: bool,
     /// The `sid` the confirmation was shown for.
     pub target_sid: &'a str,
-    /// The browser's current session, from its cookie.
-    pub browser: Option<&'a Session>,
-    /// The `sid` of the browser's session when its signed cookie proves one that this location
-    /// does not see (yet).
-    pub browser_unseen: Option<&'a str>,
-    /// The session the confirmation was shown for (read when [`recorded_sid_to_read`] says so).
-    pub recorded: Option<&'a Session>,
+    /// The browser's current session, from its cookie (read only on "Log out").
+    pub browser: &'a Browser,
+    /// The session the confirmation was shown for, as this location sees it: read when
+    /// [`recorded_sid_to_read`] says so, else [`Lookup::Unknown`] (nothing to read).
+    pub recorded: &'a Lookup,
     /// Where the confirmed logout goes, as decided when it was asked.
     pub redirect: Option<String>,
 }
 
 /// The `sid` of the confirmation's recorded session, when the decision needs it: only when the
-/// user agreed and the browser presents no session of its own.
-pub fn recorded_sid_to_read<'a>(log_out: bool, browser: Option<&Session>, recorded_sid: &'a str) -> Option<&'a str> {
-    (log_out && browser.is_none()).then_some(recorded_sid)
+/// user agreed and the browser presents no session of its own but, perhaps, that one unseen.
+pub fn recorded_sid_to_read<'a>(log_out: bool, browser: &Browser, recorded_sid: &'a str) -> Option<&'a str> {
+    let needed = match browser {
+        Browser::None => true,
+        Browser::Unseen(sid) => sid == recorded_sid,
+        Browser::Seen(_) => false,
+    };
+    (log_out && needed).then_some(recorded_sid)
 }
 
 /// The confirmation step ends exactly the session it was shown for. On "yes": the browser's
-/// session when it is that one; the recorded one when the browser presents none (its cookie
-/// was not sent with the original cross-site request); when the browser presents another
-/// session (it changed since the page was shown), neither: ask again about the current one.
-/// On "no" nothing ends.
-pub fn decide_answer(a: &Answered<'_>) -> Decision {
+/// session when it is that one (seen here, or else unseen: ended where KV shows it); the
+/// recorded one when the browser presents none (its cookie was not sent with the original
+/// cross-site request); when the browser presents another session, seen or not (it changed
+/// since the page was shown), neither: ask again about the current one. On "no" nothing ends.
+pub fn decide_answer<'a>(a: &Answered<'a>) -> AnswerVerdict<'a> {
     if !a.log_out {
-        return Decision::StaySignedIn;
+        return AnswerVerdict::StaySignedIn;
     }
     let redirect = a.redirect.clone();
-    match a.browser {
-        Some(b) if b.sid == a.target_sid => Decision::LogOut { target: Some(b.clone()), redirect },
-        Some(b) => Decision::AskAgain { target: b.clone(), redirect },
-        None => Decision::LogOut { target: a.recorded.cloned(), redirect },
+    let current = match a.browser {
+        Browser::Seen(b) => Some(b.sid.as_str()),
+        Browser::Unseen(sid) => Some(sid.as_str()),
+        Browser::None => None,
+    };
+    if let Some(sid) = current.filter(|sid| *sid != a.target_sid) {
+        return AnswerVerdict::AskAgain { sid, redirect };
     }
-}
-
-/// The browser's own session that a "yes" ends although this location does not see it: the
-/// one the confirmation was shown for, proven by the browser's signed cookie.
-pub fn unseen_answered<'a>(a: &Answered<'a>) -> Option<Unseen<'a>> {
-    let sid = a.browser_unseen?;
-    (a.log_out && a.browser.is_none() && a.recorded.is_none() && sid == a.target_sid)
-        .then_some(Unseen { sid, sub: None })
+    let target = match (a.browser, a.recorded) {
+        (Browser::Seen(b), _) => Target::Seen(b),
+        (Browser::Unseen(_) | Browser::None, Lookup::Live(s)) => Target::Seen(s),
+        (Browser::Unseen(sid), Lookup::Unknown) => Target::Unseen(Unseen { sid, sub: None }),
+        // Already ended, or gone: nothing left to end, still the redirect.
+        (Browser::Unseen(_) | Browser::None, Lookup::Unknown | Lookup::Ended) => Target::Nothing,
+    };
+    AnswerVerdict::LogOut { target, redirect }
 }
 
 /// The registered URI with `state` added as one more query parameter, encoded so that the
@@ -270,74 +294,6 @@ mod tests {
     const NOW: i64 = 1_000_000;
     const DAY: i64 = 86_400;
 
-    /// What a request without the browser's session decides with a hint that expired at `exp`.
-    fn decide_cookieless(c: &Case<'_>, exp: Option<i64>) -> (Decision, Option<(String, String)>) {
-        let mut h = c.hint.clone().expect("a hint");
-        h.expires_at = exp;
-        let hint = hint_for_sessions(Some(&h), c.browser.as_ref(), NOW, DAY);
-        // The flow reads the hint's session only when `hint_sid_to_read` names it.
-        let hint_session = hint_sid_to_read(hint, c.browser.as_ref(), c.unseen).and(c.hint_session.as_ref());
-        let facts = Facts {
-            params: &c.params,
-            hint,
-            client: c.client,
-            browser: c.browser.as_ref(),
-            browser_unseen: c.unseen,
-            hint_session,
-            hint_session_ended: false,
-        };
-        let unseen = unseen_session(&facts).map(|u| (u.sid.to_string(), u.sub.unwrap_or_default().to_string()));
-        (decide(&facts), unseen)
-    }
-
-    #[test]
-    fn a_hint_expired_longer_ago_than_the_maximum_age_ends_no_session_without_the_cookie() {
-        let cl = client();
-        let mut c = case(params(Some("https://rp1.example/bye"), Some("s")));
-        c.client = NamedClient::Found(&cl);
-        c.hint = Some(hint("alice", Some("s1")));
-        c.hint_session = Some(session("s1", "alice"));
-        let redirect = Some("https://rp1.example/bye?state=s".to_string());
-        // Two days past exp, or without exp: nothing at stake, not even unseen; the RP still
-        // gets its redirect (the hint named the client).
-        for exp in [Some(NOW - 2 * DAY), Some(NOW - DAY - 1), None] {
-            assert_eq!(
-                decide_cookieless(&c, exp),
-                (Decision::LogOut { target: None, redirect: redirect.clone() }, None),
-                "{exp:?}"
-            );
-        }
-        c.hint_session = None;
-        assert_eq!(decide_cookieless(&c, Some(NOW - 2 * DAY)).1, None, "an unseen session is not ended either");
-        // Within the maximum age (even expired): the hint's session is asked about.
-        c.hint_session = Some(session("s1", "alice"));
-        for exp in [Some(NOW - DAY), Some(NOW - 1), Some(NOW + 3600)] {
-            assert_eq!(
-                decide_cookieless(&c, exp).0,
-                Decision::Confirm { target: session("s1", "alice"), redirect: redirect.clone() },
-                "{exp:?}"
-            );
-        }
-        c.hint_session = None;
-        assert_eq!(decide_cookieless(&c, Some(NOW - DAY)).1, Some(("s1".into(), "alice".into())));
-    }
-
-    #[test]
-    fn with_the_browsers_cookie_a_hint_of_any_age_still_ends_the_browsers_session() {
-        let cl = client();
-        let mut c = case(params(None, None));
-        c.client = NamedClient::Found(&cl);
-        c.hint = Some(hint("alice", Some("s1")));
-        c.browser = Some(session("s1", "alice"));
-        for exp in [Some(NOW - 30 * DAY), None] {
-            assert_eq!(
-                decide_cookieless(&c, exp).0,
-                Decision::LogOut { target: Some(session("s1", "alice")), redirect: None },
-                "{exp:?}"
-            );
-        }
-    }
-
     fn params(uri: Option<&str>, state: Option<&str>) -> LogoutParams {
         LogoutParams {
             post_logout_redirect_uri: uri.map(str::to_string),
@@ -346,60 +302,161 @@ mod tests {
         }
     }
 
+    /// One row of the table. `hint_session` is what the store holds for the hint's `sid`; the
+    /// decision sees it only when [`hint_sid_to_read`] has the flow read it.
     struct Case<'a> {
         params: LogoutParams,
         hint: Option<VerifiedHint>,
         client: NamedClient<'a>,
-        browser: Option<Session>,
-        unseen: Option<&'static str>,
-        hint_session: Option<Session>,
-        ended: bool,
+        browser: Browser,
+        hint_session: Lookup,
+    }
+
+    /// What the flow hands the decision for `c`'s hint's session: read, or not.
+    fn read_hint_session(c: &Case<'_>) -> Lookup {
+        match hint_sid_to_read(c.hint.as_ref(), &c.browser, NOW, DAY) {
+            Some(_) => c.hint_session.clone(),
+            None => Lookup::Unknown,
+        }
     }
 
     impl Case<'_> {
-        fn facts(&self) -> Facts<'_> {
-            Facts {
+        /// The verdict on this row, owned (the verdict borrows the facts).
+        fn decide(&self) -> Owned {
+            let hint_session = read_hint_session(self);
+            let facts = Facts {
                 params: &self.params,
                 hint: self.hint.as_ref(),
                 client: self.client,
-                browser: self.browser.as_ref(),
-                browser_unseen: self.unseen,
-                hint_session: self.hint_session.as_ref(),
-                hint_session_ended: self.ended,
-            }
-        }
-
-        fn decide(&self) -> Decision {
-            decide(&self.facts())
+                browser: &self.browser,
+                hint_session: &hint_session,
+                now: NOW,
+                hint_max_age_s: DAY,
+            };
+            Owned::of(decide(&facts))
         }
     }
 
+    /// A verdict with what it borrows copied, to be compared across rows.
+    #[derive(Debug, PartialEq, Eq)]
+    enum Owned {
+        Reject(Rejection),
+        /// The session ended: seen (`Some(sub)`: the record's user) or unseen (its user if known).
+        LogOut { ends: Option<(String, Option<String>, bool)>, redirect: Option<String> },
+        Ask { sid: String, redirect: Option<String> },
+        AskAgain { sid: String, redirect: Option<String> },
+        StaySignedIn,
+    }
+
+    fn ends(t: Target<'_>) -> Option<(String, Option<String>, bool)> {
+        match t {
+            Target::Nothing => None,
+            Target::Seen(s) => Some((s.sid.clone(), Some(s.sub.clone()), true)),
+            Target::Unseen(u) => Some((u.sid.to_string(), u.sub.map(str::to_string), false)),
+        }
+    }
+
+    impl Owned {
+        fn of(v: Verdict<'_>) -> Self {
+            match v {
+                Verdict::Reject(r) => Owned::Reject(r),
+                Verdict::LogOut { target, redirect } => Owned::LogOut { ends: ends(target), redirect },
+                Verdict::Ask { sid, redirect } => Owned::Ask { sid: sid.to_string(), redirect },
+            }
+        }
+
+        fn of_answer(v: AnswerVerdict<'_>) -> Self {
+            match v {
+                AnswerVerdict::StaySignedIn => Owned::StaySignedIn,
+                AnswerVerdict::LogOut { target, redirect } => Owned::LogOut { ends: ends(target), redirect },
+                AnswerVerdict::AskAgain { sid, redirect } => Owned::AskAgain { sid: sid.to_string(), redirect },
+            }
+        }
+    }
+
+    /// Logs out, ending nothing.
+    fn nothing(redirect: Option<&str>) -> Owned {
+        Owned::LogOut { ends: None, redirect: redirect.map(str::to_string) }
+    }
+
+    /// Logs out, ending the seen session `sid` of `sub`.
+    fn seen(sid: &str, sub: &str, redirect: Option<&str>) -> Owned {
+        Owned::LogOut { ends: Some((sid.into(), Some(sub.into()), true)), redirect: redirect.map(str::to_string) }
+    }
+
+    /// Logs out, ending the unseen session `sid` (of `sub`, when known).
+    fn unseen(sid: &str, sub: Option<&str>, redirect: Option<&str>) -> Owned {
+        Owned::LogOut { ends: Some((sid.into(), sub.map(str::to_string), false)), redirect: redirect.map(str::to_string) }
+    }
+
+    fn ask(sid: &str, redirect: Option<&str>) -> Owned {
+        Owned::Ask { sid: sid.into(), redirect: redirect.map(str::to_string) }
+    }
+
     fn case(params: LogoutParams) -> Case<'static> {
-        Case {
-            params,
-            hint: None,
-            client: NamedClient::None,
-            browser: None,
-            unseen: None,
-            hint_session: None,
-            ended: false,
+        Case { params, hint: None, client: NamedClient::None, browser: Browser::None, hint_session: Lookup::Unknown }
+    }
+
+    #[test]
+    fn a_hint_expired_longer_ago_than_the_maximum_age_ends_no_session_without_the_cookie() {
+        let cl = client();
+        let mut c = case(params(Some("https://rp1.example/bye"), Some("s")));
+        c.client = NamedClient::Found(&cl);
+        c.hint_session = Lookup::Live(session("s1", "alice"));
+        let redirect = Some("https://rp1.example/bye?state=s");
+        let with_exp = |c: &mut Case<'_>, exp: Option<i64>| {
+            let mut h = hint("alice", Some("s1"));
+            h.expires_at = exp;
+            c.hint = Some(h);
+        };
+        // Two days past exp, or without exp: nothing at stake, not even unseen; the RP still
+        // gets its redirect (the hint named the client).
+        for exp in [Some(NOW - 2 * DAY), Some(NOW - DAY - 1), None] {
+            with_exp(&mut c, exp);
+            assert_eq!(c.decide(), nothing(redirect), "{exp:?}");
+        }
+        c.hint_session = Lookup::Unknown;
+        with_exp(&mut c, Some(NOW - 2 * DAY));
+        assert_eq!(c.decide(), nothing(redirect), "an unseen session is not ended either");
+        // Within the maximum age (even expired): the hint's session is asked about.
+        c.hint_session = Lookup::Live(session("s1", "alice"));
+        for exp in [Some(NOW - DAY), Some(NOW - 1), Some(NOW + 3600)] {
+            with_exp(&mut c, exp);
+            assert_eq!(c.decide(), ask("s1", redirect), "{exp:?}");
+        }
+        c.hint_session = Lookup::Unknown;
+        with_exp(&mut c, Some(NOW - DAY));
+        assert_eq!(c.decide(), unseen("s1", Some("alice"), redirect));
+    }
+
+    #[test]
+    fn with_the_browsers_cookie_a_hint_of_any_age_still_ends_the_browsers_session() {
+        let cl = client();
+        let mut c = case(params(None, None));
+        c.client = NamedClient::Found(&cl);
+        c.browser = Browser::Seen(session("s1", "alice"));
+        for exp in [Some(NOW - 30 * DAY), None] {
+            let mut h = hint("alice", Some("s1"));
+            h.expires_at = exp;
+            c.hint = Some(h);
+            assert_eq!(c.decide(), seen("s1", "alice", None), "{exp:?}");
         }
     }
 
     #[test]
     fn no_parameters_with_a_session_asks_then_shows_the_signed_out_page() {
         let mut c = case(params(None, None));
-        c.browser = Some(session("s1", "alice"));
-        assert_eq!(c.decide(), Decision::Confirm { target: session("s1", "alice"), redirect: None });
+        c.browser = Browser::Seen(session("s1", "alice"));
+        assert_eq!(c.decide(), ask("s1", None));
         c.params.state = Some("xyz".into());
-        assert_eq!(c.decide(), Decision::Confirm { target: session("s1", "alice"), redirect: None });
+        assert_eq!(c.decide(), ask("s1", None));
     }
 
     #[test]
     fn a_redirect_without_hint_or_client_id_is_refused() {
         let mut c = case(params(Some("https://rp1.example/bye"), Some("s")));
-        c.browser = Some(session("s1", "alice"));
-        assert_eq!(c.decide(), Decision::Reject(Rejection::RedirectWithoutClient));
+        c.browser = Browser::Seen(session("s1", "alice"));
+        assert_eq!(c.decide(), Owned::Reject(Rejection::RedirectWithoutClient));
     }
 
     #[test]
@@ -407,14 +464,8 @@ mod tests {
         let cl = client();
         let mut c = case(params(Some("https://rp1.example/bye"), Some("s")));
         c.client = NamedClient::Found(&cl);
-        c.browser = Some(session("s1", "alice"));
-        assert_eq!(
-            c.decide(),
-            Decision::Confirm {
-                target: session("s1", "alice"),
-                redirect: Some("https://rp1.example/bye?state=s".into())
-            }
-        );
+        c.browser = Browser::Seen(session("s1", "alice"));
+        assert_eq!(c.decide(), ask("s1", Some("https://rp1.example/bye?state=s")));
     }
 
     #[test]
@@ -423,15 +474,9 @@ mod tests {
         let mut c = case(params(Some("https://rp1.example/bye"), Some("s")));
         c.client = NamedClient::Found(&cl);
         c.hint = Some(hint("alice", Some("s1")));
-        c.browser = Some(session("s1", "alice"));
-        c.hint_session = Some(session("s1", "alice"));
-        assert_eq!(
-            c.decide(),
-            Decision::LogOut {
-                target: Some(session("s1", "alice")),
-                redirect: Some("https://rp1.example/bye?state=s".into())
-            }
-        );
+        c.browser = Browser::Seen(session("s1", "alice"));
+        c.hint_session = Lookup::Live(session("s1", "alice"));
+        assert_eq!(c.decide(), seen("s1", "alice", Some("https://rp1.example/bye?state=s")));
     }
 
     #[test]
@@ -440,8 +485,8 @@ mod tests {
         let mut c = case(params(None, Some("s")));
         c.client = NamedClient::Found(&cl);
         c.hint = Some(hint("alice", Some("s1")));
-        c.browser = Some(session("s1", "alice"));
-        assert_eq!(c.decide(), Decision::LogOut { target: Some(session("s1", "alice")), redirect: None });
+        c.browser = Browser::Seen(session("s1", "alice"));
+        assert_eq!(c.decide(), seen("s1", "alice", None));
     }
 
     #[test]
@@ -451,9 +496,10 @@ mod tests {
             let mut c = case(params(None, None));
             c.client = NamedClient::Found(&cl);
             c.hint = Some(h.clone());
-            c.browser = Some(session("s1", "alice"));
-            // The browser's session is the one at stake, never the hint's.
-            assert_eq!(c.decide(), Decision::Confirm { target: session("s1", "alice"), redirect: None }, "{h:?}");
+            c.browser = Browser::Seen(session("s1", "alice"));
+            // The store holds the hint's session too: the browser's is the one at stake.
+            c.hint_session = Lookup::Live(session("s2", "alice"));
+            assert_eq!(c.decide(), ask("s1", None), "{h:?}");
         }
     }
 
@@ -463,11 +509,8 @@ mod tests {
         let mut c = case(params(Some("https://rp1.example/bye"), None));
         c.client = NamedClient::Found(&cl);
         c.hint = Some(hint("alice", Some("s1")));
-        c.hint_session = Some(session("s1", "alice"));
-        assert_eq!(
-            c.decide(),
-            Decision::Confirm { target: session("s1", "alice"), redirect: Some("https://rp1.example/bye".into()) }
-        );
+        c.hint_session = Lookup::Live(session("s1", "alice"));
+        assert_eq!(c.decide(), ask("s1", Some("https://rp1.example/bye")));
     }
 
     #[test]
@@ -476,11 +519,9 @@ mod tests {
         let mut c = case(params(Some("https://rp1.example/bye"), Some("s")));
         c.client = NamedClient::Found(&cl);
         c.hint = Some(hint("alice", Some("gone")));
-        assert_eq!(
-            c.decide(),
-            Decision::LogOut { target: None, redirect: Some("https://rp1.example/bye?state=s".into()) }
-        );
-        assert_eq!(case(params(None, None)).decide(), Decision::LogOut { target: None, redirect: None });
+        c.hint_session = Lookup::Ended;
+        assert_eq!(c.decide(), nothing(Some("https://rp1.example/bye?state=s")));
+        assert_eq!(case(params(None, None)).decide(), nothing(None));
     }
 
     #[test]
@@ -496,8 +537,8 @@ mod tests {
         ] {
             let mut c = case(params(Some(uri), None));
             c.client = NamedClient::Found(&cl);
-            c.browser = Some(session("s1", "alice"));
-            assert_eq!(c.decide(), Decision::Reject(Rejection::RedirectNotRegistered), "{uri}");
+            c.browser = Browser::Seen(session("s1", "alice"));
+            assert_eq!(c.decide(), Owned::Reject(Rejection::RedirectNotRegistered), "{uri}");
         }
     }
 
@@ -505,7 +546,7 @@ mod tests {
     fn unknown_clients_are_refused_even_without_a_redirect() {
         let mut c = case(params(None, None));
         c.client = NamedClient::Unknown;
-        assert_eq!(c.decide(), Decision::Reject(Rejection::UnknownClient));
+        assert_eq!(c.decide(), Owned::Reject(Rejection::UnknownClient));
     }
 
     #[test]
@@ -523,11 +564,14 @@ mod tests {
     #[test]
     fn the_hints_session_is_read_only_when_the_browser_presents_none() {
         let h = hint("alice", Some("s1"));
-        assert_eq!(hint_sid_to_read(Some(&h), None, None), Some("s1"));
-        assert_eq!(hint_sid_to_read(Some(&h), Some(&session("s2", "alice")), None), None);
-        assert_eq!(hint_sid_to_read(Some(&h), None, Some("s2")), None, "the browser's unseen session is at stake");
-        assert_eq!(hint_sid_to_read(Some(&hint("alice", None)), None, None), None);
-        assert_eq!(hint_sid_to_read(None, None, None), None);
+        let read = |h: Option<&VerifiedHint>, b: &Browser| hint_sid_to_read(h, b, NOW, DAY).map(str::to_string);
+        assert_eq!(read(Some(&h), &Browser::None), Some("s1".into()));
+        assert_eq!(read(Some(&h), &Browser::Seen(session("s2", "alice"))), None);
+        assert_eq!(read(Some(&h), &Browser::Unseen("s2".into())), None, "the browser's unseen session is at stake");
+        assert_eq!(read(Some(&hint("alice", None)), &Browser::None), None);
+        assert_eq!(read(None, &Browser::None), None);
+        let old = VerifiedHint { expires_at: Some(NOW - 2 * DAY), ..h };
+        assert_eq!(read(Some(&old), &Browser::None), None, "too old to put a session at stake");
     }
 
     #[test]
@@ -536,73 +580,8 @@ mod tests {
         let mut c = case(params(None, None));
         c.client = NamedClient::Found(&cl);
         c.hint = Some(hint("alice", Some("s1")));
-        c.hint_session = Some(session("s1", "mallory"));
-        assert_eq!(c.decide(), Decision::LogOut { target: None, redirect: None });
-    }
-
-    fn answer<'a>(log_out: bool, browser: Option<&'a Session>, recorded: Option<&'a Session>) -> Answered<'a> {
-        Answered {
-            log_out,
-            target_sid: "s1",
-            browser,
-            browser_unseen: None,
-            recorded,
-            redirect: Some("https://rp1.example/bye".into()),
-        }
-    }
-
-    fn bye() -> Option<String> {
-        Some("https://rp1.example/bye".to_string())
-    }
-
-    #[test]
-    fn on_no_nothing_ends() {
-        let (browser, other) = (session("s1", "alice"), session("s2", "alice"));
-        assert_eq!(decide_answer(&answer(false, Some(&browser), None)), Decision::StaySignedIn);
-        assert_eq!(decide_answer(&answer(false, Some(&other), None)), Decision::StaySignedIn);
-        assert_eq!(decide_answer(&answer(false, None, Some(&browser))), Decision::StaySignedIn);
-    }
-
-    #[test]
-    fn on_yes_the_browsers_session_ends_when_it_is_the_target() {
-        let browser = session("s1", "alice");
-        assert_eq!(
-            decide_answer(&answer(true, Some(&browser), None)),
-            Decision::LogOut { target: Some(browser.clone()), redirect: bye() }
-        );
-    }
-
-    #[test]
-    fn on_yes_another_browser_session_than_the_target_is_asked_about_again() {
-        let (target, current) = (session("s1", "alice"), session("s2", "alice"));
-        assert_eq!(
-            decide_answer(&answer(true, Some(&current), Some(&target))),
-            Decision::AskAgain { target: current.clone(), redirect: bye() }
-        );
-        let bobs = session("s3", "bob");
-        assert_eq!(
-            decide_answer(&answer(true, Some(&bobs), None)),
-            Decision::AskAgain { target: bobs.clone(), redirect: bye() }
-        );
-    }
-
-    #[test]
-    fn on_yes_without_a_browser_session_the_target_ends() {
-        let target = session("s1", "alice");
-        assert_eq!(
-            decide_answer(&answer(true, None, Some(&target))),
-            Decision::LogOut { target: Some(target.clone()), redirect: bye() }
-        );
-        // Already gone: nothing left to end, still the redirect.
-        assert_eq!(decide_answer(&answer(true, None, None)), Decision::LogOut { target: None, redirect: bye() });
-    }
-
-    #[test]
-    fn the_target_is_read_only_when_the_browser_presents_no_session() {
-        let browser = session("s2", "alice");
-        assert_eq!(recorded_sid_to_read(true, None, "s1"), Some("s1"));
-        assert_eq!(recorded_sid_to_read(true, Some(&browser), "s1"), None);
-        assert_eq!(recorded_sid_to_read(false, None, "s1"), None);
+        c.hint_session = Lookup::Live(session("s1", "mallory"));
+        assert_eq!(c.decide(), nothing(None));
     }
 
     #[test]
@@ -611,65 +590,51 @@ mod tests {
         let mut c = case(params(None, None));
         c.client = NamedClient::Found(&cl);
         c.hint = Some(hint("alice", Some("s1")));
-        let facts = |c: &Case<'_>| {
-            unseen_session(&c.facts()).map(|u| (u.sid.to_string(), u.sub.unwrap_or_default().to_string()))
-        };
-        assert_eq!(facts(&c), Some(("s1".to_string(), "alice".to_string())));
+        assert_eq!(c.decide(), unseen("s1", Some("alice"), None));
         // Seen here (even as another user's), or a browser session at stake: not this rule.
-        c.hint_session = Some(session("s1", "mallory"));
-        assert_eq!(facts(&c), None);
-        c.hint_session = None;
-        c.browser = Some(session("s2", "alice"));
-        assert_eq!(facts(&c), None);
-        c.browser = None;
-        c.ended = true;
-        assert_eq!(facts(&c), None, "ended already");
-        c.ended = false;
+        c.hint_session = Lookup::Live(session("s1", "mallory"));
+        assert_eq!(c.decide(), nothing(None));
+        c.hint_session = Lookup::Unknown;
+        c.browser = Browser::Seen(session("s2", "alice"));
+        assert_eq!(c.decide(), ask("s2", None));
+        c.browser = Browser::None;
+        c.hint_session = Lookup::Ended;
+        assert_eq!(c.decide(), nothing(None), "ended already");
+        c.hint_session = Lookup::Unknown;
         c.params.logout_hint = Some("bob".into());
-        assert_eq!(facts(&c), None, "a logout_hint of another user");
+        assert_eq!(c.decide(), nothing(None), "a logout_hint of another user");
         c.params.logout_hint = Some("alice".into());
-        assert_eq!(facts(&c), Some(("s1".to_string(), "alice".to_string())));
+        assert_eq!(c.decide(), unseen("s1", Some("alice"), None));
         c.params.logout_hint = None;
         c.hint = Some(hint("alice", None));
-        assert_eq!(facts(&c), None);
+        assert_eq!(c.decide(), nothing(None));
     }
 
     #[test]
     fn a_signed_cookie_whose_session_is_not_seen_here_is_the_browsers_session_all_the_same() {
         let cl = client();
         let mut c = case(params(None, None));
-        c.unseen = Some("s1");
+        c.browser = Browser::Unseen("s1".into());
         // No hint: asked, about that session; never "already signed out".
-        assert_eq!(c.decide(), Decision::ConfirmUnseen { sid: "s1".into(), redirect: None });
-        assert_eq!(unseen_session(&c.facts()), Some(Unseen { sid: "s1", sub: None }));
-        // A hint naming another session: asked too.
+        assert_eq!(c.decide(), ask("s1", None));
+        // A hint naming another session: asked too (its session is not read: not at stake).
         c.client = NamedClient::Found(&cl);
         c.hint = Some(hint("alice", Some("s9")));
-        assert_eq!(c.decide(), Decision::ConfirmUnseen { sid: "s1".into(), redirect: None });
+        c.hint_session = Lookup::Live(session("s9", "alice"));
+        assert_eq!(c.decide(), ask("s1", None));
         // A hint without sid cannot name it: asked.
         c.hint = Some(hint("alice", None));
-        assert_eq!(c.decide(), Decision::ConfirmUnseen { sid: "s1".into(), redirect: None });
+        assert_eq!(c.decide(), ask("s1", None));
         // A hint naming it: logged out at once, ended with the hint's user.
         c.hint = Some(hint("alice", Some("s1")));
-        assert_eq!(c.decide(), Decision::LogOut { target: None, redirect: None });
-        assert_eq!(unseen_session(&c.facts()), Some(Unseen { sid: "s1", sub: Some("alice") }));
+        assert_eq!(c.decide(), unseen("s1", Some("alice"), None));
         // ... unless a logout_hint names someone else.
         c.params.logout_hint = Some("bob".into());
-        assert_eq!(c.decide(), Decision::ConfirmUnseen { sid: "s1".into(), redirect: None });
-    }
-
-    #[test]
-    fn a_yes_ends_the_browsers_unseen_session_only_when_it_is_the_one_asked_about() {
-        let mut a = answer(true, None, None);
-        assert_eq!(unseen_answered(&a), None, "no signed cookie");
-        a.browser_unseen = Some("s1");
-        assert_eq!(unseen_answered(&a), Some(Unseen { sid: "s1", sub: None }));
-        assert_eq!(decide_answer(&a), Decision::LogOut { target: None, redirect: bye() });
-        a.browser_unseen = Some("s2");
-        assert_eq!(unseen_answered(&a), None, "another session than the one asked about");
-        a.browser_unseen = Some("s1");
-        a.log_out = false;
-        assert_eq!(unseen_answered(&a), None, "no");
+        assert_eq!(c.decide(), ask("s1", None));
+        // ... or the hint is too old to end a session this location does not see.
+        c.params.logout_hint = None;
+        c.hint.as_mut().unwrap().expires_at = Some(NOW - 2 * DAY);
+        assert_eq!(c.decide(), ask("s1", None));
     }
 
     #[test]
@@ -680,15 +645,85 @@ mod tests {
             c.params.logout_hint = Some(logout_hint.into());
             c.client = NamedClient::Found(&cl);
             c.hint = Some(hint("alice", Some("s1")));
-            c.browser = Some(session("s1", "alice"));
-            let redirect = Some("https://rp1.example/bye".to_string());
-            let target = session("s1", "alice");
-            let want = if asks {
-                Decision::Confirm { target, redirect }
-            } else {
-                Decision::LogOut { target: Some(target), redirect }
-            };
+            c.browser = Browser::Seen(session("s1", "alice"));
+            let redirect = Some("https://rp1.example/bye");
+            let want = if asks { ask("s1", redirect) } else { seen("s1", "alice", redirect) };
             assert_eq!(c.decide(), want, "{logout_hint}");
         }
+    }
+
+    /// The answer to a confirmation shown for `s1`; `recorded` is what the store holds for
+    /// `s1`, seen by the decision only when [`recorded_sid_to_read`] has the flow read it.
+    fn decide_on(log_out: bool, browser: Browser, recorded: Lookup) -> Owned {
+        let recorded = match recorded_sid_to_read(log_out, &browser, "s1") {
+            Some(_) => recorded,
+            None => Lookup::Unknown,
+        };
+        let a = Answered {
+            log_out,
+            target_sid: "s1",
+            browser: &browser,
+            recorded: &recorded,
+            redirect: Some("https://rp1.example/bye".into()),
+        };
+        Owned::of_answer(decide_answer(&a))
+    }
+
+    const BYE: Option<&str> = Some("https://rp1.example/bye");
+
+    #[test]
+    fn on_no_nothing_ends() {
+        let (browser, other) = (session("s1", "alice"), session("s2", "alice"));
+        let live = Lookup::Live(browser.clone());
+        assert_eq!(decide_on(false, Browser::Seen(browser.clone()), Lookup::Unknown), Owned::StaySignedIn);
+        assert_eq!(decide_on(false, Browser::Seen(other), Lookup::Unknown), Owned::StaySignedIn);
+        assert_eq!(decide_on(false, Browser::None, live.clone()), Owned::StaySignedIn);
+        assert_eq!(decide_on(false, Browser::Unseen("s1".into()), live), Owned::StaySignedIn);
+    }
+
+    #[test]
+    fn on_yes_the_browsers_session_ends_when_it_is_the_target() {
+        let browser = session("s1", "alice");
+        assert_eq!(decide_on(true, Browser::Seen(browser), Lookup::Unknown), seen("s1", "alice", BYE));
+    }
+
+    #[test]
+    fn on_yes_another_browser_session_than_the_target_is_asked_about_again() {
+        let (target, current) = (Lookup::Live(session("s1", "alice")), session("s2", "alice"));
+        let again = |sid: &str| Owned::AskAgain { sid: sid.into(), redirect: BYE.map(str::to_string) };
+        assert_eq!(decide_on(true, Browser::Seen(current), target.clone()), again("s2"));
+        assert_eq!(decide_on(true, Browser::Seen(session("s3", "bob")), Lookup::Unknown), again("s3"));
+        // Another session proven by a signed cookie but not seen here: the browser's all the same.
+        assert_eq!(decide_on(true, Browser::Unseen("s2".into()), target), again("s2"));
+    }
+
+    #[test]
+    fn on_yes_without_a_browser_session_the_target_ends() {
+        let target = Lookup::Live(session("s1", "alice"));
+        assert_eq!(decide_on(true, Browser::None, target), seen("s1", "alice", BYE));
+        // Already gone or ended: nothing left to end, still the redirect.
+        assert_eq!(decide_on(true, Browser::None, Lookup::Unknown), nothing(BYE));
+        assert_eq!(decide_on(true, Browser::None, Lookup::Ended), nothing(BYE));
+    }
+
+    #[test]
+    fn the_target_is_read_only_when_the_browser_presents_no_session_or_that_one_unseen() {
+        let browser = Browser::Seen(session("s1", "alice"));
+        assert_eq!(recorded_sid_to_read(true, &Browser::None, "s1"), Some("s1"));
+        assert_eq!(recorded_sid_to_read(true, &Browser::Unseen("s1".into()), "s1"), Some("s1"));
+        assert_eq!(recorded_sid_to_read(true, &Browser::Unseen("s2".into()), "s1"), None);
+        assert_eq!(recorded_sid_to_read(true, &browser, "s1"), None);
+        assert_eq!(recorded_sid_to_read(false, &Browser::None, "s1"), None);
+    }
+
+    #[test]
+    fn a_yes_ends_the_browsers_unseen_session_only_when_it_is_the_one_asked_about() {
+        let unseen_s1 = || Browser::Unseen("s1".into());
+        assert_eq!(decide_on(true, Browser::None, Lookup::Unknown), nothing(BYE), "no signed cookie");
+        assert_eq!(decide_on(true, unseen_s1(), Lookup::Unknown), unseen("s1", None, BYE));
+        // Seen here by now: ended as seen; ended already: nothing more.
+        assert_eq!(decide_on(true, unseen_s1(), Lookup::Live(session("s1", "alice"))), seen("s1", "alice", BYE));
+        assert_eq!(decide_on(true, unseen_s1(), Lookup::Ended), nothing(BYE));
+        assert_eq!(decide_on(false, unseen_s1(), Lookup::Unknown), Owned::StaySignedIn, "no");
     }
 }

@@ -1,11 +1,17 @@
-//! One end-session request: parse → gather → decide → effect → render. The request's inputs
-//! (parameters, cookies, JSON preference) are read once in [`Inputs`]; the language is
-//! negotiated once, when the answer is rendered.
+//! One end-session request, as the spec reads it: parse, then each step (the request; the
+//! user's answer on the confirmation page) **gathers** every read it needs at once ([`gather`]:
+//! the reads that do not depend on each other are joined), **decides** in one pure function
+//! (`decision::decide`, `decision::decide_answer`, each with its own result type), **acts**
+//! (spends a confirmation token, ends the session through `protocol::logout`, or signs a fresh
+//! confirmation; nothing is written before the decision) and **renders** the view in the one
+//! language negotiated for it. The request's inputs (parameters, cookies, JSON preference) are
+//! read once in [`Inputs`].
 
+use futures::future::join;
 use serde_json::json;
 
 use super::confirm;
-use super::decision::{self, Answered, Decision, Facts, NamedClient};
+use super::decision::{self, AnswerVerdict, Answered, Browser, Facts, NamedClient, Target, Verdict};
 use super::errors::EndSessionError;
 use super::hint::{self, VerifiedHint};
 use super::params::{self, ConfirmAnswer, EndSessionRequest, LogoutParams, ParamError};
@@ -14,12 +20,11 @@ use crate::http::errors::ErrorTable;
 use crate::http::{prefers_json, HttpRequest, HttpResponse};
 use crate::ports::{Ctx, Platform, Store, Summary};
 use crate::protocol::frontchannel::{self, Frames};
-use crate::protocol::logout;
-use crate::protocol::logout::{Ending, LogoutEvent};
+use crate::protocol::logout::{self, Ended, Ending, LogoutEvent};
 use crate::state::clients::{self, Client};
-use crate::state::confirmations::{self, binding_value, Redeemed};
+use crate::state::confirmations::{self, binding_value, Pending, Redeemed};
 use crate::state::deliveries::EndReason;
-use crate::state::sessions::{self, BrowserSession, Lookup, Session};
+use crate::state::sessions::{self, BrowserSession, Lookup};
 use crate::ui::pages::{self, PageContext, WayBack};
 
 /// What the request brings, read once.
@@ -86,6 +91,130 @@ pub async fn handle<S: Store, N: Platform>(ctx: &Ctx<'_, S, N>, req: &HttpReques
     render(ctx, &inputs, answer)
 }
 
+/// The request: gather (the hint, then the reads), decide, then log out or sign a confirmation.
+async fn start<S: Store, N: Platform>(
+    ctx: &Ctx<'_, S, N>,
+    inputs: &Inputs<'_>,
+    p: &LogoutParams,
+) -> Result<Answer, EndSessionError> {
+    // Gather. The hint first: the reads depend on the client and the session it names.
+    let hint = verify_hint(ctx, p).await?;
+    let hint = hint.as_ref();
+    let client_id = hint.map(|h| h.client_id.as_str()).or(p.client_id.as_deref());
+    let max_age = ctx.config.hint_max_age_s;
+    let hint_sid = hint.and_then(|h| h.sid.as_deref());
+    let read = |b: &Browser| decision::hint_sid_to_read(hint, b, ctx.now, max_age);
+    let gathered = gather(ctx, inputs, true, hint_sid, read, client_id).await?;
+    // Decide.
+    let facts = Facts {
+        params: p,
+        hint,
+        client: named(client_id, gathered.client.as_ref()),
+        browser: &gathered.browser,
+        hint_session: &gathered.session,
+        now: ctx.now,
+        hint_max_age_s: max_age,
+    };
+    // Act.
+    let view = match decision::decide(&facts) {
+        Verdict::Reject(r) => return Err(EndSessionError::Refused(r)),
+        Verdict::Ask { sid, redirect } => ask(ctx, inputs, p.ui_locales.clone(), gathered.client.as_ref(), sid, redirect),
+        Verdict::LogOut { target, redirect } => {
+            let known = gathered.client.iter().cloned().collect();
+            log_out(ctx, target, client_id, redirect, known).await?
+        }
+    };
+    Ok(Answer { view, ui_locales: p.ui_locales.clone() })
+}
+
+/// The user's answer: gather (the token, then the reads), decide, then spend the token and log
+/// out or ask again, or else change nothing.
+async fn confirmed<S: Store, N: Platform>(
+    ctx: &Ctx<'_, S, N>,
+    inputs: &Inputs<'_>,
+    answer: &ConfirmAnswer,
+) -> Result<Answer, EndSessionError> {
+    // Gather. What the token carries first (checked here, spent only once a "Log out" acts);
+    // "Stay signed in" reads no cookie: it ends nothing, whatever the browser holds.
+    let key = &ctx.config.confirm_key;
+    let pending = valid(confirmations::check(key, &answer.token, inputs.binding_cookie, ctx.now))?;
+    let target_sid = pending.target_sid.as_str();
+    let client_id = pending.client_id.as_deref();
+    let read = |b: &Browser| decision::recorded_sid_to_read(answer.log_out, b, target_sid);
+    let gathered = gather(ctx, inputs, answer.log_out, Some(target_sid), read, client_id).await?;
+    // Decide.
+    let answered = Answered {
+        log_out: answer.log_out,
+        target_sid,
+        browser: &gathered.browser,
+        recorded: &gathered.session,
+        redirect: pending.redirect.clone(),
+    };
+    // Act. "Log out" spends the token (single use) before anything else, whether it then ends a
+    // session or asks again; "Stay signed in" writes nothing (a script looping "load the page,
+    // answer no" must not spend the daily KV writes).
+    let client = gathered.client.as_ref();
+    let view = match decision::decide_answer(&answered) {
+        AnswerVerdict::StaySignedIn => {
+            View::StillSignedIn { client_id: client_id.map(str::to_string), way_back: client.and_then(way_back) }
+        }
+        AnswerVerdict::LogOut { target, redirect } => {
+            spend(ctx, inputs, answer).await?;
+            log_out(ctx, target, client_id, redirect, client.into_iter().cloned().collect()).await?
+        }
+        AnswerVerdict::AskAgain { sid, redirect } => {
+            spend(ctx, inputs, answer).await?;
+            ask(ctx, inputs, pending.ui_locales.clone(), client, sid, redirect)
+        }
+    };
+    Ok(Answer { view, ui_locales: pending.ui_locales.clone() })
+}
+
+/// Everything a step reads, gathered before it decides.
+struct Gathered {
+    /// The browser's session (not read, [`Browser::None`], for an answer that ends nothing).
+    browser: Browser,
+    /// The session the step needs besides the browser's: the hint's, or the one a confirmation
+    /// was shown for ([`Lookup::Unknown`] when the decision does not need it).
+    session: Lookup,
+    /// The client the request names, when it is registered: it names the page, and a logout
+    /// does not read it again.
+    client: Option<Client>,
+}
+
+/// Every read of a step, at once: the browser's session (through its cookies, when
+/// `read_cookies`; `prefer` picks among several), then the session `session_to_read` names,
+/// which depends on it; beside them, joined, the client `client_id` names.
+async fn gather<'s, S: Store, N>(
+    ctx: &Ctx<'_, S, N>,
+    inputs: &Inputs<'_>,
+    read_cookies: bool,
+    prefer: Option<&str>,
+    session_to_read: impl FnOnce(&Browser) -> Option<&'s str>,
+    client_id: Option<&str>,
+) -> Result<Gathered, EndSessionError> {
+    let browser_and_session = async {
+        let browser = match read_cookies {
+            true => browser_session(ctx, inputs, prefer).await?,
+            false => Browser::None,
+        };
+        let session = match session_to_read(&browser) {
+            Some(sid) => sessions::lookup(ctx.store, sid, ctx.now).await?,
+            None => Lookup::Unknown,
+        };
+        Ok::<_, EndSessionError>((browser, session))
+    };
+    let client = async {
+        match client_id {
+            Some(id) => clients::load(ctx.store, id).await,
+            None => Ok(None),
+        }
+    };
+    let (sessions, client) = join(browser_and_session, client).await;
+    let (browser, session) = sessions?;
+    Ok(Gathered { browser, session, client: client? })
+}
+
 /// The browser's session as its cookies show it: seen here, or proven by a signed cookie but not
 /// seen yet (its `sid`), or none; when its cookies name several, the one `prefer` names (the
 /// hint's, or the one a confirmation was shown for), else a refusal: which is the user's is
@@ -94,12 +223,12 @@ async fn browser_session<S: Store, N>(
     ctx: &Ctx<'_, S, N>,
     inputs: &Inputs<'_>,
     prefer: Option<&str>,
-) -> Result<(Option<Session>, Option<String>), EndSessionError> {
+) -> Result<Browser, EndSessionError> {
     let key = &ctx.config.cookie_key;
     match sessions::load_by_cookies(ctx.store, key, &inputs.session_cookies, prefer, ctx.now).await? {
-        BrowserSession::None => Ok((None, None)),
-        BrowserSession::One(s) => Ok((Some(s), None)),
-        BrowserSession::Unseen(sid) => Ok((None, Some(sid))),
+        BrowserSession::None => Ok(Browser::None),
+        BrowserSession::One(s) => Ok(Browser::Seen(s)),
+        BrowserSession::Unseen(sid) => Ok(Browser::Unseen(sid)),
         BrowserSession::Ambiguous => Err(EndSessionError::AmbiguousCookie),
     }
 }
@@ -116,66 +245,32 @@ async fn verify_hint<S, N: Platform>(
         .map_err(EndSessionError::BadHint)
 }
 
-/// The first step: gather the facts, decide, then log out or store a confirmation.
-async fn start<S: Store, N: Platform>(
-    ctx: &Ctx<'_, S, N>,
-    inputs: &Inputs<'_>,
-    p: &LogoutParams,
-) -> Result<Answer, EndSessionError> {
-    let hint = verify_hint(ctx, p).await?;
-    let client_id = hint.as_ref().map(|h| h.client_id.as_str()).or(p.client_id.as_deref());
-    let (browser, browser_unseen) = browser_session(ctx, inputs, hint.as_ref().and_then(|h| h.sid.as_deref())).await?;
-    // One bulk read: the client the request names, and the clients of the browser's session,
-    // which a logout tells (and then does not read again).
-    let ids = clients::unique_ids(
-        client_id.into_iter().chain(browser.iter().flat_map(|b| b.clients.iter().map(String::as_str))),
-    );
-    let loaded = if ids.is_empty() { Vec::new() } else { clients::load_many(ctx.store, &ids).await? };
-    let client = client_id.and_then(|id| loaded.iter().find(|c| c.client_id == id));
-    let named = match (client_id, client) {
+/// The client the request names, as the registry has it.
+fn named<'a>(client_id: Option<&str>, client: Option<&'a Client>) -> NamedClient<'a> {
+    match (client_id, client) {
         (None, _) => NamedClient::None,
         (Some(_), Some(c)) => NamedClient::Found(c),
         (Some(_), None) => NamedClient::Unknown,
-    };
-    // Without the browser's session, a hint long expired names its client only (point 13).
-    let session_hint = decision::hint_for_sessions(hint.as_ref(), browser.as_ref(), ctx.now, ctx.config.hint_max_age_s);
-    let hint_lookup = match decision::hint_sid_to_read(session_hint, browser.as_ref(), browser_unseen.as_deref()) {
-        Some(sid) => sessions::lookup(ctx.store, sid, ctx.now).await?,
-        None => Lookup::Unknown,
-    };
-    let hint_session_ended = hint_lookup == Lookup::Ended;
-    let hint_session = match hint_lookup {
-        Lookup::Live(s) => Some(s),
-        Lookup::Ended | Lookup::Unknown => None,
-    };
-    let facts = Facts {
-        params: p,
-        hint: session_hint,
-        client: named,
-        browser: browser.as_ref(),
-        browser_unseen: browser_unseen.as_deref(),
-        hint_session: hint_session.as_ref(),
-        hint_session_ended,
-    };
-    let view = match decision::decide(&facts) {
-        Decision::Reject(r) => return Err(EndSessionError::Refused(r)),
-        Decision::LogOut { target, redirect } => {
-            if let Some(unseen) = decision::unseen_session(&facts) {
-                let ending = rp_ending(ctx, client_id);
-                logout::end_unseen(ctx.store, ctx.platform, unseen, ending, ctx.now).await?;
-            }
-            let client_id = client_id.map(str::to_string);
-            log_out(ctx, target, client_id, redirect, loaded.clone()).await?
-        }
-        Decision::Confirm { target, redirect } | Decision::AskAgain { target, redirect } => {
-            ask(ctx, inputs, p.ui_locales.clone(), client, &target.sid, redirect)
-        }
-        Decision::ConfirmUnseen { sid, redirect } => ask(ctx, inputs, p.ui_locales.clone(), client, &sid, redirect),
-        Decision::StaySignedIn => {
-            View::StillSignedIn { client_id: client_id.map(str::to_string), way_back: client.and_then(way_back) }
-        }
-    };
-    Ok(Answer { view, ui_locales: p.ui_locales.clone() })
+    }
+}
+
+/// What the token carries, or why it is refused.
+fn valid(redeemed: Redeemed) -> Result<Pending, EndSessionError> {
+    match redeemed {
+        Redeemed::Valid(p) => Ok(p),
+        Redeemed::Invalid => Err(EndSessionError::ConfirmationInvalid),
+        Redeemed::OtherBrowser => Err(EndSessionError::ConfirmationOtherBrowser),
+    }
+}
+
+/// Marks the answered token used: refused when another answer spent it first.
+async fn spend<S: Store, N>(
+    ctx: &Ctx<'_, S, N>,
+    inputs: &Inputs<'_>,
+    answer: &ConfirmAnswer,
+) -> Result<(), EndSessionError> {
+    let key = &ctx.config.confirm_key;
+    valid(confirmations::redeem(ctx.store, key, &answer.token, inputs.binding_cookie, ctx.now).await?).map(drop)
 }
 
 /// Signs what the confirmation confirms into a fresh single-use token bound to this browser.
@@ -198,101 +293,44 @@ fn ask<S, N>(
     View::Confirm { client_id, client_name, token, redirect_origin, binding }
 }
 
-/// The user's answer: redeem the token, gather the sessions, decide, then log out or not.
-async fn confirmed<S: Store, N: Platform>(
-    ctx: &Ctx<'_, S, N>,
-    inputs: &Inputs<'_>,
-    answer: &ConfirmAnswer,
-) -> Result<Answer, EndSessionError> {
-    let key = &ctx.config.confirm_key;
-    // "Stay signed in" changes nothing: checked, never marked used, so it writes nothing (a
-    // script looping "load the page, answer no" must not spend the daily KV writes).
-    let redeemed = if answer.log_out {
-        confirmations::redeem(ctx.store, key, &answer.token, inputs.binding_cookie, ctx.now).await?
-    } else {
-        confirmations::check(key, &answer.token, inputs.binding_cookie, ctx.now)
-    };
-    let pending = match redeemed {
-        Redeemed::Valid(p) => p,
-        Redeemed::Invalid => return Err(EndSessionError::ConfirmationInvalid),
-        Redeemed::OtherBrowser => return Err(EndSessionError::ConfirmationOtherBrowser),
-    };
-    let (browser, browser_unseen) = if answer.log_out {
-        browser_session(ctx, inputs, Some(pending.target_sid.as_str())).await?
-    } else {
-        (None, None)
-    };
-    let recorded = match decision::recorded_sid_to_read(answer.log_out, browser.as_ref(), &pending.target_sid) {
-        Some(sid) => sessions::load_live(ctx.store, sid, ctx.now).await?,
-        None => None,
-    };
-    let answered = Answered {
-        log_out: answer.log_out,
-        target_sid: &pending.target_sid,
-        browser: browser.as_ref(),
-        browser_unseen: browser_unseen.as_deref(),
-        recorded: recorded.as_ref(),
-        redirect: pending.redirect.clone(),
-    };
-    let client_id = pending.client_id.clone();
-    let view = match decision::decide_answer(&answered) {
-        Decision::LogOut { target, redirect } => {
-            if let Some(unseen) = decision::unseen_answered(&answered) {
-                let ending = rp_ending(ctx, client_id.as_deref());
-                logout::end_unseen(ctx.store, ctx.platform, unseen, ending, ctx.now).await?;
-            }
-            log_out(ctx, target, client_id, redirect, Vec::new()).await?
-        }
-        Decision::StaySignedIn => {
-            let way_back = match &client_id {
-                Some(id) => clients::load(ctx.store, id).await?.as_ref().and_then(way_back),
-                None => None,
-            };
-            View::StillSignedIn { client_id, way_back }
-        }
-        Decision::AskAgain { target, redirect } => {
-            // The client only names the page: its record is read on this rare path alone.
-            let client = match &client_id {
-                Some(id) => clients::load(ctx.store, id).await?,
-                None => None,
-            };
-            ask(ctx, inputs, pending.ui_locales.clone(), client.as_ref(), &target.sid, redirect)
-        }
-        Decision::Reject(r) => return Err(EndSessionError::Refused(r)),
-        Decision::Confirm { .. } | Decision::ConfirmUnseen { .. } => {
-            unreachable!("an answer is decided by decide_answer, which never asks first")
-        }
-    };
-    Ok(Answer { view, ui_locales: pending.ui_locales })
-}
-
 /// The way back to a client after "Stay signed in": its registered `client_uri`, never another.
 fn way_back(client: &Client) -> Option<WayBack> {
     let uri = client.client_uri.clone()?;
     Some(WayBack { uri, client: client.display_name().to_string() })
 }
 
-/// Ends the session, if any, telling its relying parties; `known` holds clients already read.
-/// Its clients recorded after login are listed here, once it is decided to end it: a page that
-/// only asks spends no list.
+/// Ends `target`, if any, telling its relying parties; `known` holds clients already read. A
+/// seen session's clients recorded after login are listed here, once it is decided to end it:
+/// a page that only asks spends no list.
 async fn log_out<S: Store, N: Platform>(
     ctx: &Ctx<'_, S, N>,
-    target: Option<Session>,
-    client_id: Option<String>,
+    target: Target<'_>,
+    client_id: Option<&str>,
     redirect: Option<String>,
     known: Vec<Client>,
 ) -> Result<View, EndSessionError> {
-    let ended: Vec<Session> = match target {
-        Some(s) => vec![sessions::with_members(ctx.store, s).await?],
-        None => Vec::new(),
+    let ending = rp_ending(ctx, client_id);
+    let (event, ended) = match target {
+        Target::Seen(s) => {
+            let event = LogoutEvent::Sessions(vec![sessions::with_members(ctx.store, s.clone()).await?]);
+            let inline_max = ctx.config.backchannel.inline_max;
+            let ended = logout::end_sessions(ctx.store, ctx.platform, &event, ending, inline_max, known, ctx.now).await?;
+            (event, ended)
+        }
+        Target::Unseen(unseen) => {
+            logout::end_unseen(ctx.store, ctx.platform, unseen, ending, ctx.now).await?;
+            (LogoutEvent::Sessions(Vec::new()), Ended::default())
+        }
+        Target::Nothing => (LogoutEvent::Sessions(Vec::new()), Ended::default()),
     };
-    let sessions_ended = ended.len();
-    let event = LogoutEvent::Sessions(ended);
-    let ending = rp_ending(ctx, client_id.as_deref());
-    let inline_max = ctx.config.backchannel.inline_max;
-    let result = logout::end_sessions(ctx.store, ctx.platform, &event, ending, inline_max, known, ctx.now).await?;
-    let frames = frontchannel::frames(&ctx.config.issuer, event.sessions(), &result.clients);
-    Ok(View::LoggedOut { client_id, sessions_ended, summary: result.summary, frames, redirect })
+    let frames = frontchannel::frames(&ctx.config.issuer, event.sessions(), &ended.clients);
+    Ok(View::LoggedOut {
+        client_id: client_id.map(str::to_string),
+        sessions_ended: event.sessions().len(),
+        summary: ended.summary,
+        frames,
+        redirect,
+    })
 }
 
 /// A logout the user asked for, through `client_id` when it is named.

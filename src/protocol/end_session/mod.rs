@@ -1,8 +1,10 @@
 //! The end-session endpoint (OpenID Connect RP-Initiated Logout 1.0). A request goes
-//! [`params`] (parse) → [`flow`] (gather the facts once: hint, client, sessions, cookies,
-//! language) → [`decision`] (pure) → effect (end sessions, or store a confirmation:
-//! [`confirm`]) → render (a redirect, a page or a JSON error, [`errors`]). Errors never
-//! redirect.
+//! [`params`] (parse) → [`flow`] → render; each of its two steps (the request, and the user's
+//! answer on the confirmation page) gathers every read it needs at once (the verified [`hint`],
+//! the browser's session, the session it names, the client), decides in one pure function
+//! ([`decision`]), then acts (ends the session through `protocol::logout`, or signs a
+//! confirmation: [`confirm`]) and renders (a redirect, a page or a JSON error, [`errors`]).
+//! Errors never redirect.
 
 pub mod confirm;
 pub mod decision;
