@@ -245,7 +245,9 @@ fn tokens(text: &str) -> Vec<Tok> {
                 let hashes = c[i..].iter().take_while(|h| **h == '#').count();
                 i += hashes + 1;
                 loop {
-                    if i >= c.len() || (c[i] == '"' && c[i + 1..].iter().take(hashes).filter(|h| **h == '#').count() == hashes) {
+                    if i >= c.len()
+                        || (c[i] == '"' && c[i + 1..].iter().take(hashes).filter(|h| **h == '#').count() == hashes)
+                    {
                         i += 1 + hashes;
                         break;
                     }
@@ -347,7 +349,9 @@ fn written_paths(file_module: &Module, text: &str, test_only: &mut BTreeSet<Modu
                         }
                     }
                     Tok::Punct(';') if d == 0 => {
-                        if ident(start) == Some("mod") || (ident(start) == Some("pub") && ident(start + 1) == Some("mod")) {
+                        if ident(start) == Some("mod")
+                            || (ident(start) == Some("pub") && ident(start + 1) == Some("mod"))
+                        {
                             let name = ident(i - 1).unwrap().to_string();
                             let mut m = here(&inline);
                             m.push(name);
@@ -447,9 +451,8 @@ fn module_imports() -> BTreeSet<(Module, Module)> {
         let text = fs::read_to_string(file).unwrap();
         written.push((module.clone(), written_paths(module, &text, &mut test_only)));
     }
-    let allowed = |from: &Module, to: &Module| {
-        ALLOWED.iter().any(|(f, t, _)| from.join("::") == *f && to.join("::") == *t)
-    };
+    let allowed =
+        |from: &Module, to: &Module| ALLOWED.iter().any(|(f, t, _)| from.join("::") == *f && to.join("::") == *t);
     let mut edges = BTreeSet::new();
     for (module, paths) in written {
         if EXEMPT.contains(&module[0].as_str()) || test_only.iter().any(|t| module.starts_with(t)) {
@@ -530,15 +533,15 @@ fn there_is_no_import_cycle_between_modules_at_any_depth() {
 
 #[test]
 fn the_submodule_check_resolves_paths_and_finds_cycles() {
-    let known: BTreeSet<Module> =
-        [vec!["protocol"], vec!["protocol", "end_session"], vec!["protocol", "end_session", "flow"], vec![
-            "protocol",
-            "end_session",
-            "decision",
-        ]]
-        .into_iter()
-        .map(|m| m.into_iter().map(String::from).collect())
-        .collect();
+    let known: BTreeSet<Module> = [
+        vec!["protocol"],
+        vec!["protocol", "end_session"],
+        vec!["protocol", "end_session", "flow"],
+        vec!["protocol", "end_session", "decision"],
+    ]
+    .into_iter()
+    .map(|m| m.into_iter().map(String::from).collect())
+    .collect();
     let m = |s: &str| -> Module { s.split("::").map(String::from).collect() };
     let mut test_only = BTreeSet::new();
     let text = "//! crate::admin in a comment\nuse super::{decision::{self, Facts}, flow};\n\

@@ -71,10 +71,16 @@ pub enum Target<'a> {
 pub enum Verdict<'a> {
     Reject(Rejection),
     /// End `target` now, then go to `redirect` or the signed-out page.
-    LogOut { target: Target<'a>, redirect: Option<String> },
+    LogOut {
+        target: Target<'a>,
+        redirect: Option<String>,
+    },
     /// Ask the user first about the session `sid` (the browser's, seen or not, or else the
     /// hint's); if they agree, it ends, and then to `redirect`.
-    Ask { sid: &'a str, redirect: Option<String> },
+    Ask {
+        sid: &'a str,
+        redirect: Option<String>,
+    },
 }
 
 /// What to do with the user's answer on the confirmation page.
@@ -342,9 +348,18 @@ mod tests {
     enum Owned {
         Reject(Rejection),
         /// The session ended: seen (`Some(sub)`: the record's user) or unseen (its user if known).
-        LogOut { ends: Option<(String, Option<String>, bool)>, redirect: Option<String> },
-        Ask { sid: String, redirect: Option<String> },
-        AskAgain { sid: String, redirect: Option<String> },
+        LogOut {
+            ends: Option<(String, Option<String>, bool)>,
+            redirect: Option<String>,
+        },
+        Ask {
+            sid: String,
+            redirect: Option<String>,
+        },
+        AskAgain {
+            sid: String,
+            redirect: Option<String>,
+        },
         StaySignedIn,
     }
 
@@ -386,7 +401,10 @@ mod tests {
 
     /// Logs out, ending the unseen session `sid` (of `sub`, when known).
     fn unseen(sid: &str, sub: Option<&str>, redirect: Option<&str>) -> Owned {
-        Owned::LogOut { ends: Some((sid.into(), sub.map(str::to_string), false)), redirect: redirect.map(str::to_string) }
+        Owned::LogOut {
+            ends: Some((sid.into(), sub.map(str::to_string), false)),
+            redirect: redirect.map(str::to_string),
+        }
     }
 
     fn ask(sid: &str, redirect: Option<&str>) -> Owned {

@@ -51,7 +51,7 @@ impl<'r> Inputs<'r> {
     }
 }
 
-/// What to show, once the effects are done.
+/// What to show, once the effects are done, with the cookies they set.
 enum View {
     Confirm {
         client_id: Option<String>,
@@ -59,7 +59,8 @@ enum View {
         token: String,
         /// Where the confirmed logout may redirect: the form's CSP must allow it.
         redirect_origin: Option<String>,
-        binding: String,
+        /// The `Set-Cookie` binding the token to this browser.
+        set_binding: String,
     },
     LoggedOut {
         client_id: Option<String>,
@@ -67,6 +68,8 @@ enum View {
         summary: Summary,
         frames: Frames,
         redirect: Option<String>,
+        /// The `Set-Cookie` clearing the session cookie.
+        clear_session: String,
     },
     StillSignedIn {
         client_id: Option<String>,
@@ -109,7 +112,7 @@ async fn start<S: Store, N: Platform>(
     let facts = Facts {
         params: p,
         hint,
-        client: named(client_id, gathered.client.as_ref()),
+        client: named(client_id, gathered.client(client_id)),
         browser: &gathered.browser,
         hint_session: &gathered.session,
         now: ctx.now,
@@ -118,10 +121,11 @@ async fn start<S: Store, N: Platform>(
     // Act.
     let view = match decision::decide(&facts) {
         Verdict::Reject(r) => return Err(EndSessionError::Refused(r)),
-        Verdict::Ask { sid, redirect } => ask(ctx, inputs, p.ui_locales.clone(), gathered.client.as_ref(), sid, redirect),
+        Verdict::Ask { sid, redirect } => {
+            ask(ctx, inputs, p.ui_locales.clone(), gathered.client(client_id), sid, redirect)
+        }
         Verdict::LogOut { target, redirect } => {
-            let known = gathered.client.iter().cloned().collect();
-            log_out(ctx, target, client_id, redirect, known).await?
+            log_out(ctx, target, client_id, redirect, gathered.clients.clone()).await?
         }
     };
     Ok(Answer { view, ui_locales: p.ui_locales.clone() })
@@ -153,14 +157,14 @@ async fn confirmed<S: Store, N: Platform>(
     // Act. "Log out" spends the token (single use) before anything else, whether it then ends a
     // session or asks again; "Stay signed in" writes nothing (a script looping "load the page,
     // answer no" must not spend the daily KV writes).
-    let client = gathered.client.as_ref();
+    let client = gathered.client(client_id);
     let view = match decision::decide_answer(&answered) {
         AnswerVerdict::StaySignedIn => {
             View::StillSignedIn { client_id: client_id.map(str::to_string), way_back: client.and_then(way_back) }
         }
         AnswerVerdict::LogOut { target, redirect } => {
             spend(ctx, inputs, answer).await?;
-            log_out(ctx, target, client_id, redirect, client.into_iter().cloned().collect()).await?
+            log_out(ctx, target, client_id, redirect, gathered.clients.clone()).await?
         }
         AnswerVerdict::AskAgain { sid, redirect } => {
             spend(ctx, inputs, answer).await?;
@@ -177,14 +181,21 @@ struct Gathered {
     /// The session the step needs besides the browser's: the hint's, or the one a confirmation
     /// was shown for ([`Lookup::Unknown`] when the decision does not need it).
     session: Lookup,
-    /// The client the request names, when it is registered: it names the page, and a logout
-    /// does not read it again.
-    client: Option<Client>,
+    /// The registered clients among the one the request names and those of the browser's
+    /// session: the first names the page; a logout does not read them again.
+    clients: Vec<Client>,
 }
 
-/// Every read of a step, at once: the browser's session (through its cookies, when
-/// `read_cookies`; `prefer` picks among several), then the session `session_to_read` names,
-/// which depends on it; beside them, joined, the client `client_id` names.
+impl Gathered {
+    fn client(&self, client_id: Option<&str>) -> Option<&Client> {
+        self.clients.iter().find(|c| Some(c.client_id.as_str()) == client_id)
+    }
+}
+
+/// Every read of a step, at once: first the browser's session (through its cookies, when
+/// `read_cookies`; `prefer` picks among several), on which the rest depends; then, joined, the
+/// session `session_to_read` names and, in one bulk read, the client `client_id` names with
+/// the clients of the browser's session (which a logout tells).
 async fn gather<'s, S: Store, N>(
     ctx: &Ctx<'_, S, N>,
     inputs: &Inputs<'_>,
@@ -193,26 +204,31 @@ async fn gather<'s, S: Store, N>(
     session_to_read: impl FnOnce(&Browser) -> Option<&'s str>,
     client_id: Option<&str>,
 ) -> Result<Gathered, EndSessionError> {
-    let browser_and_session = async {
-        let browser = match read_cookies {
-            true => browser_session(ctx, inputs, prefer).await?,
-            false => Browser::None,
-        };
-        let session = match session_to_read(&browser) {
-            Some(sid) => sessions::lookup(ctx.store, sid, ctx.now).await?,
-            None => Lookup::Unknown,
-        };
-        Ok::<_, EndSessionError>((browser, session))
+    let browser = match read_cookies {
+        true => browser_session(ctx, inputs, prefer).await?,
+        false => Browser::None,
     };
-    let client = async {
-        match client_id {
-            Some(id) => clients::load(ctx.store, id).await,
-            None => Ok(None),
-        }
+    let (session, clients) = {
+        let session = async {
+            match session_to_read(&browser) {
+                Some(sid) => sessions::lookup(ctx.store, sid, ctx.now).await,
+                None => Ok(Lookup::Unknown),
+            }
+        };
+        let browsers = match &browser {
+            Browser::Seen(s) => s.clients.as_slice(),
+            Browser::Unseen(_) | Browser::None => &[],
+        };
+        let ids = clients::unique_ids(client_id.into_iter().chain(browsers.iter().map(String::as_str)));
+        let clients = async {
+            match ids.is_empty() {
+                true => Ok(Vec::new()),
+                false => clients::load_many(ctx.store, &ids).await,
+            }
+        };
+        join(session, clients).await
     };
-    let (sessions, client) = join(browser_and_session, client).await;
-    let (browser, session) = sessions?;
-    Ok(Gathered { browser, session, client: client? })
+    Ok(Gathered { browser, session: session?, clients: clients? })
 }
 
 /// The browser's session as its cookies show it: seen here, or proven by a signed cookie but not
@@ -290,7 +306,8 @@ fn ask<S, N>(
     let pending = confirm::pending(&binding, target_sid, redirect, client_id.clone(), ui_locales, ctx.now);
     let token = confirmations::issue(&ctx.config.confirm_key, &pending);
     let client_name = client.map(|c| c.display_name().to_string());
-    View::Confirm { client_id, client_name, token, redirect_origin, binding }
+    let set_binding = confirm::binding_cookie(ctx.config, &binding);
+    View::Confirm { client_id, client_name, token, redirect_origin, set_binding }
 }
 
 /// The way back to a client after "Stay signed in": its registered `client_uri`, never another.
@@ -314,7 +331,8 @@ async fn log_out<S: Store, N: Platform>(
         Target::Seen(s) => {
             let event = LogoutEvent::Sessions(vec![sessions::with_members(ctx.store, s.clone()).await?]);
             let inline_max = ctx.config.backchannel.inline_max;
-            let ended = logout::end_sessions(ctx.store, ctx.platform, &event, ending, inline_max, known, ctx.now).await?;
+            let ended =
+                logout::end_sessions(ctx.store, ctx.platform, &event, ending, inline_max, known, ctx.now).await?;
             (event, ended)
         }
         Target::Unseen(unseen) => {
@@ -330,7 +348,16 @@ async fn log_out<S: Store, N: Platform>(
         summary: ended.summary,
         frames,
         redirect,
+        clear_session: cleared_session_cookie(ctx),
     })
+}
+
+/// The `Set-Cookie` that clears the browser's session cookie (the attributes it was set with).
+fn cleared_session_cookie<S, N>(ctx: &Ctx<'_, S, N>) -> String {
+    let c = &ctx.config.cookie;
+    let attrs =
+        cookies::Attributes { path: &c.path, domain: c.domain.as_deref(), secure: c.secure, same_site: SameSite::Lax };
+    cookies::clear(&c.name, &attrs)
 }
 
 /// A logout the user asked for, through `client_id` when it is named.
@@ -338,7 +365,8 @@ fn rp_ending<'a, S, N>(ctx: &'a Ctx<'_, S, N>, client_id: Option<&'a str>) -> En
     Ending { reason: EndReason::RpLogout, initiator: client_id, events: ctx.config.session_events.as_ref() }
 }
 
-/// The answer as a response, in the one language negotiated for it.
+/// The answer as a response, in the one language negotiated for it: the page or redirect, the
+/// cookies the act set, the log line.
 fn render<S, N>(
     ctx: &Ctx<'_, S, N>,
     inputs: &Inputs<'_>,
@@ -357,21 +385,22 @@ fn render<S, N>(
             let response = if inputs.prefers_json {
                 e.json()
             } else {
-                pages::message(e.status(), &page, &t.error_title, e.text(t), e.detail().as_deref())
+                let (text, detail) = (e.text(t), e.detail());
+                pages::message(e.status(), &page, &t.error_title, text, detail.as_deref())
             };
             return response.with_log(e.log());
         }
     };
     match view {
-        View::Confirm { client_id, client_name, token, redirect_origin, binding } => {
+        View::Confirm { client_id, client_name, token, redirect_origin, set_binding } => {
             let action = confirm::form_action(ctx.config);
             pages::confirm(&page, client_name.as_deref(), &action, &token, redirect_origin.as_deref())
-                .append_header("set-cookie", &confirm::binding_cookie(ctx.config, &binding))
+                .append_header("set-cookie", &set_binding)
                 .with_log(json!({"event": "logout", "result": "confirmation_shown", "client_id": client_id}))
         }
         View::StillSignedIn { client_id, way_back } => pages::still_signed_in(&page, way_back.as_ref())
             .with_log(json!({"event": "logout", "result": "cancelled", "client_id": client_id})),
-        View::LoggedOut { client_id, sessions_ended, summary, frames, redirect } => {
+        View::LoggedOut { client_id, sessions_ended, summary, frames, redirect, clear_session } => {
             let response = if !frames.uris.is_empty() {
                 let wait = ctx.config.frontchannel_timeout_ms;
                 pages::frontchannel(&page, &frames.uris, &frames.origins, redirect.as_deref(), wait)
@@ -380,14 +409,7 @@ fn render<S, N>(
             } else {
                 pages::message(200, &page, &t.signed_out_title, &t.signed_out_text, None)
             };
-            let c = &ctx.config.cookie;
-            let attrs = cookies::Attributes {
-                path: &c.path,
-                domain: c.domain.as_deref(),
-                secure: c.secure,
-                same_site: SameSite::Lax,
-            };
-            response.append_header("set-cookie", &cookies::clear(&c.name, &attrs)).with_log(json!({
+            response.append_header("set-cookie", &clear_session).with_log(json!({
                 "event": "logout",
                 "result": "logged_out",
                 "client_id": client_id,
