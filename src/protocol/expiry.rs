@@ -8,9 +8,11 @@
 //! README figures are 250 logins and 250 logouts a day, where writes already run out first):
 //! - an expiry index by time bucket costs one more write per login (and per `PATCH`) and a
 //!   delete per session: 250 more writes a day, past the free plan's 1,000;
-//! - delayed queue messages cost 3 queue operations per session and per chain link (a delay
-//!   is at most 24 h), need a fallback for a failed send, and cannot be run on demand by the
-//!   scheduled handler;
+//! - delayed queue messages cost 3 queue operations per session and per chain link (a message's
+//!   `delaySeconds` is at most 43,200 s, 12 h: a day-long session needs two links, a year-long
+//!   one 732; https://developers.cloudflare.com/queues/configuration/batching-retries/, "Delay
+//!   messages"), need a fallback for a failed send, and are not run on demand by the scheduled
+//!   handler;
 //! - listing the session records themselves, whose metadata carries `exp`
 //!   ([`sessions::expiring_page`]), costs no write, no delete and no read beyond the record's
 //!   own: one KV list per 1,000 live sessions per tick, 288 lists a day for up to 1,000 live
