@@ -210,7 +210,7 @@ mod tests {
     use crate::http::Method;
     use crate::state::deliveries::{Delivery, DeliveryKind};
     use crate::state::memory::OpCounts;
-    use crate::testing::{admin_request as admin, with_settings, TestApp, NOW};
+    use crate::testing::{admin_request as admin, handle, with_settings, TestApp, NOW};
 
     const TTL: i64 = 600;
 
@@ -326,9 +326,7 @@ mod tests {
             let at = NOW + TTL;
             let call = |req| {
                 app.store.now.set(at);
-                let ctx =
-                    crate::ports::Ctx { config: &app.config, store: &app.store, platform: &app.notified, now: at };
-                async move { crate::app::handle(&ctx, &req).await }
+                async move { handle(&app.config, &app.store, &app.notified, at, &req).await }
             };
             assert_eq!(call(admin(Method::Get, "/admin/sessions/s1", None)).await.status, 404);
             let again = json!({"sub": "alice", "sid": "s1", "clients": ["rp1"]});
@@ -352,9 +350,7 @@ mod tests {
             let patched_at = NOW + TTL - 60;
             let patch = admin(Method::Patch, "/admin/sessions/s1", Some(json!({"expires_in": 3600})));
             app.store.now.set(patched_at);
-            let ctx =
-                crate::ports::Ctx { config: &app.config, store: &app.store, platform: &app.notified, now: patched_at };
-            assert_eq!(crate::app::handle(&ctx, &patch).await.status, 200);
+            assert_eq!(handle(&app.config, &app.store, &app.notified, patched_at, &patch).await.status, 200);
             let new_expiry = patched_at + 3600;
             // Past the old expiry and its lag: not ended, still live.
             let done = tick_at(app, NOW + TTL + LAG_S + TICK_S).await;

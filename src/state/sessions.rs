@@ -169,9 +169,9 @@ fn split_cookie(cookie: &str) -> Option<(String, &str)> {
 }
 
 /// How long a session's keys (record, subject index, `member/` keys) stay in KV after its logical
-/// expiry: long enough for the cron to end it as a logout (it does so from [`crate::protocol::
-/// expiry::LAG_S`] after the expiry, at a tick every 5 minutes, and catches up after a day of
-/// failing ticks), and short enough that a lost one costs little storage. Were every tick to fail
+/// expiry: long enough for the cron to end it as a logout (`protocol::expiry` does so from KV's
+/// window after the expiry, at a tick every 5 minutes, and catches up after days of failing
+/// ticks), and short enough that a lost one costs little storage. Were every tick to fail
 /// for this long, the session would go silently, as every session did before expiry was a logout.
 pub const KEPT_AFTER_EXPIRY_S: i64 = 7 * 24 * 3600;
 
