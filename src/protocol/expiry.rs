@@ -163,10 +163,9 @@ pub async fn tick(
     for stored in sessions::stored(store, &due_sids).await? {
         match fate(stored, now) {
             Fate::End(s) => to_end.push(s),
-            Fate::Ended { left: Some(s) } => {
-                sessions::delete(store, &s).await?;
-                out.cleaned += 1;
-            }
+            // Best effort: a failed delete leaves the record for the next tick, and must not keep
+            // this one from ending the others.
+            Fate::Ended { left: Some(s) } => out.cleaned += usize::from(sessions::delete(store, &s).await.is_ok()),
             Fate::Ended { left: None } | Fate::Nothing => {}
         }
     }
