@@ -97,6 +97,9 @@ const wrangler = start('wrangler dev', [
   '--port', String(PORT),
   '--persist-to', '.wrangler/state',
   '--show-interactive-dev-session=false',
+  // The cron's scheduled handler (expiry, the sweep) on request, at any time:
+  // /cdn-cgi/local/scheduled?format=json[&time=<ms>] (said below once running).
+  '--test-scheduled',
 ]);
 
 // Up when discovery answers (any HTTP status: seed-demo.mjs reports a bad one).
@@ -131,7 +134,8 @@ if (seed.status !== 0) {
   say('seeding the demo data failed');
   await stopAll(seed.status ?? 1);
 }
-say('running; Ctrl-C stops wrangler and the demo RP');
+say(`running; the cron on request: curl "http://127.0.0.1:${PORT}/cdn-cgi/local/scheduled?format=json" (&time=<ms> for a later tick)`);
+say('Ctrl-C stops wrangler and the demo RP');
 
 // Until Ctrl-C, or until either process ends by itself.
 const first = await Promise.race(children.map((e) => e.done));

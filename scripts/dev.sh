@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs edge-logout locally with demo data: installs what running needs and is missing
 # (scripts/setup.sh dev: no test tools), builds the worker, writes .dev.vars if there is none,
-# starts `wrangler dev` on 127.0.0.1:$PORT (default 8787) and a demo relying party on $PORT+1,
+# starts `wrangler dev` on 127.0.0.1:$PORT (default 8787, with --test-scheduled: the cron runs on
+# request at /cdn-cgi/local/scheduled?format=json) and a demo relying party on $PORT+1,
 # seeds demo clients and a demo session, prints the URLs, and stays in the foreground until
 # Ctrl-C (scripts/dev-run.mjs, which ends both process groups whole).
 #   ./scripts/dev.sh            PORT=8790 ./scripts/dev.sh

@@ -21,6 +21,11 @@ import * as jose from 'jose';
 
 export const EVENTS_PATH = '/edge-logout/session-ended';
 export const SESSION_ENDED = 'urn:edge-logout:event:session-ended';
+// Why edge-logout ended a session. Each one ends the provider session the same way: the user
+// logged out (rp_logout), an operator ended it (admin_logout_session, admin_logout_subject), or it
+// reached its expiry (expired: edge-logout's cron ends it within 10 minutes of the expires_in the
+// login half gave, telling the relying parties too). A reason added later ends it all the same.
+export const END_REASONS = new Set(['rp_logout', 'admin_logout_session', 'admin_logout_subject', 'expired']);
 // The routes of node-oidc-provider that may issue a code for an existing session, and their path
 // (its default `routes.authorization`; resume is below it).
 const AUTHORIZATION_ROUTES = new Set(['authorization', 'resume']);
@@ -165,7 +170,8 @@ export function wireEdgeLogout(provider, { adminUrl, adminToken, issuer, audienc
       log(`session event for ${ended.sid} failed: ${e.message}`);
       return res.writeHead(500).end(); // edge-logout retries it
     }
-    log(`session ended: sid=${ended.sid} reason=${ended.reason}`);
+    const known = END_REASONS.has(ended.reason) ? '' : ' (a reason this login half does not know: ended all the same)';
+    log(`session ended: sid=${ended.sid} reason=${ended.reason}${known}`);
     res.writeHead(202).end();
   }
 

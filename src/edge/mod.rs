@@ -3,6 +3,7 @@
 //! randomness, configuration bindings), and implements the [`crate::ports`] traits with them.
 //! May import anything of the crate's; nothing imports it.
 
+mod expiry;
 mod notify;
 mod ratelimit;
 mod signer;
@@ -287,7 +288,8 @@ fn dead_letter_queue(env: &Env) -> String {
     env.var("DEAD_LETTER_QUEUE").map(|v| v.to_string()).unwrap_or_else(|_| "edge-logout-backchannel-dlq".into())
 }
 
-/// The cron tick: re-queues retries whose queue message was lost (see
+/// The cron tick: ends the sessions that reached their expiry, as logouts
+/// ([`crate::protocol::expiry`]); re-queues retries whose queue message was lost (see
 /// [`crate::state::deliveries::reissue_overdue`]) and sends again what logouts left in the
 /// outbox, so that a failed queue send loses nothing. Its clock is the tick's scheduled time
 /// (on the platform, the cron's; `wrangler dev` takes `?time=` on its trigger URL, which lets
@@ -298,6 +300,8 @@ async fn scheduled(event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
     let Ok(stores) = KvStores::of(&env) else { return };
     let platform = platform(&config, &stores, &env);
     let at = (event.schedule() / 1000.0) as i64;
-    notify::sweep(&platform, at.max(notify::now())).await;
+    let at = at.max(notify::now());
+    let spent = expiry::tick(&platform, at).await;
+    notify::sweep(&platform, at, spent).await;
     platform.flush_log(None);
 }

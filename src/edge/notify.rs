@@ -574,10 +574,12 @@ async fn deliver_queued(config: &Config, platform: &EdgePlatform<'_>, queued: &D
 // invocation: fetches are not what a tick spends.
 const SWEEP_BUDGET: usize = budget::FREE_SERVICE_SUBREQUESTS;
 
-/// The cron trigger: [`logout::sweep`], at `at` (unix seconds).
-pub async fn sweep(platform: &EdgePlatform<'_>, at: i64) {
+/// The cron trigger: [`logout::sweep`], at `at` (unix seconds), within what is left of the
+/// tick's budget once `spent` service calls were made (the expiry step's, `edge::expiry`).
+pub async fn sweep(platform: &EdgePlatform<'_>, at: i64, spent: usize) {
     let grace = platform.config.backchannel.sweep_grace_s;
-    match logout::sweep(platform.store, platform, at, grace, SWEEP_BUDGET, || random_token(12)).await {
+    let budget = SWEEP_BUDGET.saturating_sub(spent);
+    match logout::sweep(platform.store, platform, at, grace, budget, || random_token(12)).await {
         Ok(swept) if swept.looked => {
             platform.log.borrow_mut().push(json!({"event": "sweep", "requeued": swept.requeued,
             "outbox_resent": swept.resent, "subrequests": swept.spent, "complete": swept.complete}))

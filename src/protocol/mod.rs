@@ -6,10 +6,12 @@
 //! - [`backchannel`]: Back-Channel Logout 1.0 (logout tokens, their delivery and retries);
 //! - [`frontchannel`]: Front-Channel Logout 1.0 (the frames of the signed-out page);
 //! - [`logout`]: ending sessions, the one place where they are deleted and their relying
-//!   parties handed to the platform.
+//!   parties handed to the platform;
+//! - [`expiry`]: the cron's ending of sessions that reached their expiry, as logouts.
 
 pub mod backchannel;
 pub mod end_session;
+pub mod expiry;
 pub mod frontchannel;
 pub mod logout;
 

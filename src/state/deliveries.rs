@@ -78,6 +78,9 @@ pub enum EndReason {
     AdminLogoutSession,
     /// An operator ended every session of the user (`DELETE /admin/sessions?sub=`).
     AdminLogoutSubject,
+    /// The session reached its expiry (`expires_in`, or a later `PATCH`): ended by the cron
+    /// (`protocol::expiry`), no client asked.
+    Expired,
 }
 
 /// A later look at the sessions one logout ended, as a delayed queue message: KV is eventually

@@ -7,15 +7,17 @@
 //!
 //! `SESSIONS` namespace (one key per item, so that no key is written more than once a second
 //! per session, and no per-user key is hot):
-//! - `session/{sid}` → a [`sessions::Session`] record, expiring with the session;
+//! - `session/{sid}` → a [`sessions::Session`] record with `{"exp": ...}` metadata (its logical
+//!   expiry: the cron lists these to end expired sessions as logouts, `protocol::expiry`), kept in
+//!   KV [`sessions::KEPT_AFTER_EXPIRY_S`] past that expiry, read as ended from it on;
 //! - `subject/{b64url(sub)}/{sid}` → `""` with `{"exp": ...}` metadata: a subject's sessions,
-//!   listed by prefix ([`sessions`]);
+//!   listed by prefix, kept as long as the record ([`sessions`]);
 //! - `confirm-used/{b64url(sha256(token))}` → `"1"`: a confirmation token that was answered,
 //!   expiring with the token (at least KV's minimum TTL). The confirmation itself is not
 //!   stored: its token is signed and carries it, so showing the page writes nothing
 //!   ([`confirmations`]);
 //! - `member/{sid}/{client_id}` → `""`: a client recorded in the session after its creation,
-//!   expiring with the session ([`sessions`]);
+//!   kept as long as the record ([`sessions`]);
 //! - `ended/{sid}` → `{"sub", "ended_at"}`: the tombstone of an ended session, for as long as a
 //!   session may live ([`sessions`]);
 //! - `delivery/failed/{id}` → a back-channel delivery to be retried, expiring a day after its

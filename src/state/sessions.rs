@@ -8,6 +8,13 @@
 //! recording cannot revive an ended session's record. An ended session leaves a tombstone,
 //! `ended/{sid}`, which refuses it being created or joined again.
 //!
+//! A session ends at its logical expiry (`expires_at`): every read treats it as ended from then
+//! on ([`lookup`] as [`Lookup::Ended`]), but its keys stay in KV [`KEPT_AFTER_EXPIRY_S`] longer,
+//! so that the cron (`protocol::expiry`) can still read the record and its clients and end it
+//! as a logout does (tombstone, tokens, session-ended event). The record carries its expiry in
+//! its listing metadata (`{"exp": …}`): the cron finds what expired by listing `session/`, at
+//! no write beyond the record's own.
+//!
 //! The browser cookie names its session itself: `{b64url(sid)}.{secret}`, the secret random and
 //! stored only hashed in the record. A logout finds the session with one read and no index to
 //! keep, and knowing a `sid` (every relying party sees it) does not let anyone act as the browser.
@@ -161,7 +168,19 @@ fn split_cookie(cookie: &str) -> Option<(String, &str)> {
     (valid_sid(&sid) && !secret.is_empty()).then_some((sid, secret))
 }
 
-/// Reads a session by `sid`; an unreadable record counts as absent.
+/// How long a session's keys (record, subject index, `member/` keys) stay in KV after its logical
+/// expiry: long enough for the cron to end it as a logout (`protocol::expiry` does so from KV's
+/// window after the expiry, at a tick every 5 minutes, and catches up after days of failing
+/// ticks), and short enough that a lost one costs little storage. Were every tick to fail
+/// for this long, the session would go silently, as every session did before expiry was a logout.
+pub const KEPT_AFTER_EXPIRY_S: i64 = 7 * 24 * 3600;
+
+/// The KV expiration of a session's keys: later than its logical one (see [`KEPT_AFTER_EXPIRY_S`]).
+pub fn kv_expires_at(expires_at: i64) -> i64 {
+    expires_at + KEPT_AFTER_EXPIRY_S
+}
+
+/// Reads a session by `sid`; an unreadable record, or one past its expiry, counts as absent.
 pub async fn load(store: &impl Store, sid: &str, now: i64) -> Result<Option<Session>, StoreError> {
     if !valid_sid(sid) {
         return Ok(None);
@@ -282,15 +301,67 @@ pub async fn save(store: &impl Store, session: &Session, new: bool) -> Result<()
     Ok(())
 }
 
+/// The record, with its logical expiry as listing metadata (what the cron lists: see
+/// [`expiring_page`]).
 async fn put_record(store: &impl Store, session: &Session) -> Result<(), StoreError> {
     let record = serde_json::to_string(session).expect("a session serialises");
-    store.put(Ns::Sessions, &session_key(&session.sid), &record, Some(session.expires_at), None).await
+    let meta = serde_json::json!({ "exp": session.expires_at });
+    let key = session_key(&session.sid);
+    store.put(Ns::Sessions, &key, &record, Some(kv_expires_at(session.expires_at)), Some(meta)).await
 }
 
 async fn put_index(store: &impl Store, session: &Session) -> Result<(), StoreError> {
     let meta = serde_json::json!({ "exp": session.expires_at });
     let key = subject_key(&session.sub, &session.sid);
-    store.put(Ns::Sessions, &key, "", Some(session.expires_at), Some(meta)).await
+    store.put(Ns::Sessions, &key, "", Some(kv_expires_at(session.expires_at)), Some(meta)).await
+}
+
+/// One page (at most [`EXPIRING_PAGE`]) of session records as the listing shows them: each
+/// `sid` with the expiry its metadata names (`None` for a record written before records carried
+/// it: such a record goes silently at its KV expiration, as before), and where the next page
+/// starts. One KV list; a list lags behind writes as reads do.
+pub async fn expiring_page(
+    store: &impl Store,
+    cursor: Option<String>,
+) -> Result<(Vec<(String, Option<i64>)>, Option<String>), StoreError> {
+    let prefix = session_key("");
+    let page = store.list(Ns::Sessions, &prefix, cursor, EXPIRING_PAGE).await?;
+    let listed = page
+        .keys
+        .into_iter()
+        .map(|l| {
+            let exp = l.metadata.as_ref().and_then(|m| m.get("exp")).and_then(serde_json::Value::as_i64);
+            (l.key[prefix.len()..].to_string(), exp)
+        })
+        .collect();
+    Ok((listed, page.cursor))
+}
+
+/// Records one listing page holds (KV's most).
+pub const EXPIRING_PAGE: u32 = 1000;
+
+/// What the cron reads of a session it found expired: its record as stored (even past its
+/// expiry) and whether its tombstone is there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stored {
+    pub sid: String,
+    pub record: Option<Session>,
+    pub ended: bool,
+}
+
+/// The records and tombstones of `sids`, in one bulk read per 50 sessions.
+pub async fn stored(store: &impl Store, sids: &[String]) -> Result<Vec<Stored>, StoreError> {
+    let keys: Vec<String> = sids.iter().flat_map(|sid| [session_key(sid), tombstone_key(sid)]).collect();
+    let found = store.get_many(Ns::Sessions, &keys).await?;
+    Ok(sids
+        .iter()
+        .zip(found.chunks(2))
+        .map(|(sid, pair)| Stored {
+            sid: sid.clone(),
+            record: pair[0].as_deref().and_then(|r| serde_json::from_str::<Session>(r).ok()).filter(|s| s.sid == *sid),
+            ended: pair[1].is_some(),
+        })
+        .collect())
 }
 
 /// Deletes a session and its index entry ([`crate::budget::DELETES_PER_SESSION`] deletes). The record goes first: it is what makes the session
@@ -362,11 +433,11 @@ fn tombstone_key(sid: &str) -> String {
     format!("ended/{sid}")
 }
 
-/// Records that `client_id` got an ID token in `session`: one key of its own, expiring with
-/// the session.
+/// Records that `client_id` got an ID token in `session`: one key of its own, kept as long as
+/// the record (past the logical expiry, so that the expiry's logout tells this client too).
 pub async fn add_member(store: &impl Store, session: &Session, client_id: &str) -> Result<(), StoreError> {
     let key = format!("{}{client_id}", member_prefix(&session.sid));
-    store.put(Ns::Sessions, &key, "", Some(session.expires_at), None).await
+    store.put(Ns::Sessions, &key, "", Some(kv_expires_at(session.expires_at)), None).await
 }
 
 /// The clients recorded in the session `sid` after its creation, each once, in key order.
@@ -433,13 +504,15 @@ pub async fn bury(store: &impl Store, sid: &str, sub: Option<&str>, now: i64) ->
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Lookup {
     Live(Session),
-    /// Its tombstone is visible: it ended, and stays ended.
+    /// Its tombstone is visible, or its record is past its expiry (the cron ends it as a
+    /// logout, tombstone included): it ended, and stays ended.
     Ended,
     Unknown,
 }
 
 /// A session by `sid` and whether it has ended, in one bulk read (its record and its
-/// tombstone): a record still visible beside its tombstone is ended.
+/// tombstone): a record still visible beside its tombstone is ended, and so is one past its
+/// expiry (not yet ended by the cron: it may not be created or joined again meanwhile).
 pub async fn lookup(store: &impl Store, sid: &str, now: i64) -> Result<Lookup, StoreError> {
     if !valid_sid(sid) {
         return Ok(Lookup::Unknown);
@@ -449,8 +522,11 @@ pub async fn lookup(store: &impl Store, sid: &str, now: i64) -> Result<Lookup, S
     if tombstone.is_some() {
         return Ok(Lookup::Ended);
     }
-    let live = record.as_deref().and_then(|r| serde_json::from_str::<Session>(r).ok()).filter(|s| s.expires_at > now);
-    Ok(live.map_or(Lookup::Unknown, Lookup::Live))
+    Ok(match record.as_deref().and_then(|r| serde_json::from_str::<Session>(r).ok()) {
+        Some(s) if s.expires_at > now => Lookup::Live(s),
+        Some(_) => Lookup::Ended,
+        None => Lookup::Unknown,
+    })
 }
 
 /// A live session by `sid`: `None` when unknown, expired or ended (one bulk read).
@@ -573,6 +649,35 @@ mod tests {
             let (s, _) = session("sid-1", "alice");
             save(&store, &s, true).await.unwrap();
             assert_eq!(load(&store, "sid-1", 5000).await.unwrap(), None);
+        });
+    }
+
+    #[test]
+    fn a_session_past_its_expiry_reads_as_ended_everywhere_while_kv_keeps_its_record_for_the_cron() {
+        block_on(async {
+            let store = MemoryStore::new(1000);
+            let (s, cookie) = session("sid-1", "alice");
+            save(&store, &s, true).await.unwrap();
+            add_member(&store, &s, "rp2").await.unwrap();
+            // Live until its expiry.
+            assert_eq!(lookup(&store, "sid-1", 4999).await.unwrap(), Lookup::Live(s.clone()));
+            store.now.set(5000);
+            // KV still has the record, its clients and its index (the cron reads them)...
+            let kept = stored(&store, &["sid-1".into()]).await.unwrap().remove(0);
+            assert_eq!((kept.record, kept.ended), (Some(s.clone()), false));
+            assert_eq!(members(&store, "sid-1").await.unwrap(), ["rp2"]);
+            assert_eq!(sids_of_subject(&store, "alice", 10).await.unwrap(), ["sid-1"]);
+            let (listed, _) = expiring_page(&store, None).await.unwrap();
+            assert_eq!(listed, [("sid-1".to_string(), Some(5000))]);
+            // ...and every read takes it as ended.
+            assert_eq!(lookup(&store, "sid-1", 5000).await.unwrap(), Lookup::Ended);
+            assert_eq!(load(&store, "sid-1", 5000).await.unwrap(), None);
+            assert_eq!(load_live(&store, "sid-1", 5000).await.unwrap(), None);
+            assert_eq!(by_cookie(&store, &KEY, &cookie, 5000).await.unwrap(), CookieSession::None);
+            assert!(of_subject(&store, "alice", 10, 5000).await.unwrap().is_empty());
+            // Until KV lets it go, well after the cron's lateness.
+            store.now.set(kv_expires_at(5000));
+            assert_eq!(stored(&store, &["sid-1".into()]).await.unwrap()[0].record, None);
         });
     }
 
