@@ -8,6 +8,8 @@
 #
 # EDGE_LOGOUT_FEATURES (optional): cargo features of a variant build, e.g. `wasm-crypto` (the
 # Rust signer in the worker, for bench/), built into build-<features>/ instead of build/.
+# `bench-memory` (state in the isolate's memory, no KV: bench/ only) is refused unless
+# EDGE_LOGOUT_BENCH=1, and never goes to build/, the folder wrangler.toml deploys.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -18,6 +20,14 @@ if [ -n "$features" ]; then
   out="build-${features//[^a-z0-9-]/-}"
   extra=(. --features "$features")
 fi
+case ",$features," in
+  *,bench-memory,*)
+    if [ "${EDGE_LOGOUT_BENCH:-}" != 1 ] || [ "$out" = build ]; then
+      echo "[build] bench-memory keeps state in one isolate's memory: bench/ only (EDGE_LOGOUT_BENCH=1, into build-bench-memory/)" >&2
+      exit 2
+    fi
+    ;;
+esac
 
 # SHA-256 of stdin with whatever this system has (GNU coreutils, macOS/BSD, or OpenSSL).
 sha256() {

@@ -15,6 +15,9 @@
 //                                      plain JS (see twinLogout); sessions written first by
 //                                      GET /kv?op=sessions&from=I&n=N (sids twin-I...)
 // Keys are imported once per isolate, as the worker does (src/edge/signer.rs).
+// With the var STORE=memory (bench/phases/isolate.mjs, issue 23 item 1), KV is a Map in this
+// isolate (memoryKv), as the worker's bench-memory build keeps its state; the queue stays real
+// in both, as do WebCrypto and the POSTs.
 
 const ALGS = {
   RS256: { importAlg: { name: 'RSASSA-PKCS1-v1_5', hash: { name: 'SHA-256' } }, signAlg: { name: 'RSASSA-PKCS1-v1_5' } },
@@ -203,8 +206,50 @@ async function twinLogout(env, keys, sid, to) {
   });
 }
 
+/**
+ * KV's calls the twin makes (get of one key or of an array, as text or JSON; put; delete; list
+ * by prefix), answered from a Map in this isolate: the twin without the local KV simulator.
+ */
+function memoryKv() {
+  const data = new Map();
+  // Keys by their folder (up to the last '/'), so that a list of `member/<sid>/` is not a scan of all.
+  const folders = new Map();
+  const folder = (key) => key.slice(0, key.lastIndexOf('/') + 1);
+  const read = (key, type) => {
+    const v = data.get(key);
+    if (v === undefined) return null;
+    return type === 'json' || type?.type === 'json' ? JSON.parse(v) : v;
+  };
+  return {
+    async get(key, type) {
+      if (Array.isArray(key)) return new Map(key.map((k) => [k, read(k, type)]));
+      return read(key, type);
+    },
+    async put(key, value) {
+      data.set(key, String(value));
+      const f = folder(key);
+      if (!folders.has(f)) folders.set(f, new Set());
+      folders.get(f).add(key);
+    },
+    async delete(key) {
+      data.delete(key);
+      folders.get(folder(key))?.delete(key);
+    },
+    async list({ prefix = '', limit = 1000 } = {}) {
+      const among = prefix.endsWith('/') ? [...(folders.get(prefix) ?? [])] : [...data.keys()].filter((k) => k.startsWith(prefix));
+      return { keys: among.sort().slice(0, limit).map((name) => ({ name })), list_complete: true };
+    },
+  };
+}
+
+let memory = null;
+
 export default {
   async fetch(request, env) {
+    if (env.STORE === 'memory') {
+      memory ??= memoryKv();
+      env = { ...env, KV: memory };
+    }
     const url = new URL(request.url);
     const n = Math.min(256, Math.max(1, Number(url.searchParams.get('n') ?? 1)));
     const alg = url.searchParams.get('alg') ?? 'RS256';

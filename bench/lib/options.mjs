@@ -14,6 +14,7 @@
 //   --phase-deadline 90 seconds, per timed phase
 //   --quick             small counts everywhere (a smoke run, ~2 min)
 //   --no-peer --no-host --no-floor --no-variants --no-scale --no-admin --no-wasm --no-isolate
+//   --no-memory         no isolate rounds without the simulators (bench-memory build, the twin's Map)
 //   --wasm              also SIGNER=wasm (builds the wasm-crypto variant into build-wasm-crypto/)
 //   --out bench/results/latest.json
 //   --summarize FILE    print the table of an earlier run's JSON again (and refresh it in FILE), run nothing
@@ -47,6 +48,7 @@ export function parseOptions(argv, root) {
     admin: !flag('no-admin'),
     wasm: flag('wasm'),
     isolate: !flag('no-isolate'),
+    memory: !flag('no-memory'),
     out: path.resolve(root, arg('out', 'bench/results/latest.json')),
   };
   return { opt, quick, summarizeFile: arg('summarize', null) };

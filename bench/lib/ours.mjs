@@ -1,11 +1,12 @@
 // Our worker in the bench: started from a copy of build/ with fresh keys, the relying parties'
 // client sets, sessions with their hints, and the logout request itself.
+import { spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 
 import { generateVars } from '../../tools/keys.mjs';
-import { freePort } from '../../tools/worker.mjs';
+import { freePort, ROOT } from '../../tools/worker.mjs';
 import { groupMeter } from './cpu.mjs';
 import { r2 } from './load.mjs';
 import { adminApi, createSessions, hintMinter } from './oidc.mjs';
@@ -25,6 +26,16 @@ export async function startOurs(ctx, label, extraVars = {}, { noConsumer = false
   const w = await startWrangler({ configText, vars, port, probe: '/.well-known/openid-configuration', label, profileFirst });
   ctx.cleanups.push(() => w.stop());
   return { ...w, vars, admin: adminApi(w.url, vars.ADMIN_TOKEN), mint: await hintMinter(vars), meter: groupMeter(w.pid) };
+}
+
+/**
+ * Builds a variant of the worker with cargo `features` into build-<features>/ (scripts/build.sh;
+ * skipped when up to date), with `env` (bench-memory wants EDGE_LOGOUT_BENCH=1). Returns the folder.
+ */
+export function buildVariant(features, env = {}) {
+  const b = spawnSync('bash', ['scripts/build.sh'], { cwd: ROOT, env: { ...process.env, EDGE_LOGOUT_FEATURES: features, ...env }, encoding: 'utf8', timeout: 900_000 });
+  if (b.status !== 0) throw new Error(`variant build (${features}) failed: ${b.stderr.slice(-1500)}`);
+  return `build-${features.replace(/[^a-z0-9-]/g, '-')}`;
 }
 
 export const CLIENT_SETS = {

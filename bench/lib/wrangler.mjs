@@ -40,14 +40,15 @@ export function compatibilityDateLine() {
 
 /**
  * Starts the floor worker (bench/floor: the per-unit routes and the twin's /logout) with the
- * project's compatibility date and the worker's signing keys; stopped by the run's cleanup.
+ * project's compatibility date, the worker's signing keys and `extraVars` (`STORE: 'memory'`:
+ * KV is a Map in the isolate); stopped by the run's cleanup.
  */
-export async function startFloorWorker(ctx, signingJwks, label) {
+export async function startFloorWorker(ctx, signingJwks, label, extraVars = {}) {
   const configText = fs
     .readFileSync(path.join(ROOT, 'bench/floor/wrangler.toml'), 'utf8')
     .replace(/^main = .*$/m, `main = ${JSON.stringify(path.join(ROOT, 'bench/floor/worker.js'))}`)
     .replace(/^compatibility_date = .*$/m, compatibilityDateLine());
-  const w = await startWrangler({ configText, vars: { SIGNING_JWKS: signingJwks }, probe: '/noop', label });
+  const w = await startWrangler({ configText, vars: { SIGNING_JWKS: signingJwks, ...extraVars }, probe: '/noop', label });
   ctx.cleanups.push(() => w.stop());
   return w;
 }

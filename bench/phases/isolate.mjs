@@ -2,7 +2,12 @@
 // wrangler dev's inspector, for complete logouts of the peer's mix; the same for the plain-JS
 // twin (bench/floor/worker.js, route /logout: the same platform calls for one logout); and the
 // peer's process CPU, in `--rounds` interleaved rounds (ours, twin, peer, ours ES256, ours
-// EdDSA), so that drift and contention hit all alike. Then, one at a time, the request's
+// EdDSA), so that drift and contention hit all alike. Without the simulators (issue 23, item 1;
+// not with --no-memory): each round also profiles ours built with the bench-memory feature
+// (build-bench-memory/: state in the isolate's memory, no KV) and the twin with STORE=memory (a
+// Map for KV), both still signing with WebCrypto, queueing for real and POSTing to the receiver:
+// what our code costs without the local KV simulator that runs in the profiled isolate. Then,
+// one at a time, the request's
 // isolate CPU at each number of relying parties (an instance without a queue consumer: the
 // request alone), and the consumer's.
 
@@ -11,15 +16,30 @@ import { pool, r2, r3, request, sleep } from '../lib/load.mjs';
 import { logoutRun } from '../lib/logout-run.mjs';
 import { ms } from '../lib/measure.mjs';
 import { registerClients } from '../lib/oidc.mjs';
-import { clientsOf, logoutRequest, prepareLogouts, randomState, scaleClients, startOurs } from '../lib/ours.mjs';
+import { buildVariant, clientsOf, logoutRequest, prepareLogouts, randomState, scaleClients, startOurs } from '../lib/ours.mjs';
 import { runPeer } from '../lib/peer.mjs';
 import { say } from '../lib/print.mjs';
 import { profiled } from '../lib/profile.mjs';
 import { startFloorWorker } from '../lib/wrangler.mjs';
 
-async function startTwin(ctx, vars) {
-  const w = await startFloorWorker(ctx, vars.SIGNING_JWKS, 'twin');
+async function startTwin(ctx, vars, label = 'twin', extraVars = {}) {
+  const w = await startFloorWorker(ctx, vars.SIGNING_JWKS, label, extraVars);
+  ctx.report.twinStartups ??= [];
+  ctx.report.twinStartups.push({ label, ...w.startup });
   return { ...w, meter: groupMeter(w.pid), next: 0 };
+}
+
+/**
+ * Ours without the simulators (bench-memory build, no consumer) with the mix's clients, and the
+ * twin with STORE=memory; null when --no-memory.
+ */
+async function startWithoutSimulators(ctx, rp) {
+  if (!ctx.opt.memory) return null;
+  const buildDir = buildVariant('bench-memory', { EDGE_LOGOUT_BENCH: '1' });
+  const ours = await startOurs(ctx, 'isolate-memory', {}, { noConsumer: true, buildDir });
+  await registerClients(ours.admin, rp.url, clientsOf('mix'));
+  const twin = await startTwin(ctx, ours.vars, 'twin-memory', { STORE: 'memory' });
+  return { ours, twin };
 }
 
 /** `n` twin logouts at `concurrency` under a profile; sessions written first (untimed). */
@@ -170,15 +190,20 @@ export async function isolate(ctx, rp) {
   const ours = await startOurs(ctx, 'isolate', {}, { noConsumer: true });
   await registerClients(ours.admin, rp.url, ['mix', 'es256', 'eddsa'].flatMap(clientsOf));
   const twin = await ctx.phase('isolate-twin-start', () => startTwin(ctx, ours.vars));
+  const mem = await ctx.phase('isolate-memory-start', () => startWithoutSimulators(ctx, rp));
   const rounds = [];
   for (let i = 0; i < opt.rounds; i++) {
     const round = {};
     round.ours = await ctx.phase(`isolate round ${i + 1} ours`, () => oursRun(ctx, ours, rp, `isolate-${i + 1}-mix`, 'mix', 'RS256', n));
     if (twin) round.twin = await ctx.phase(`isolate round ${i + 1} twin`, () => twinRun(ctx, twin, rp, n, opt.concurrency));
     if (opt.peer) round.peer = await ctx.phase(`isolate round ${i + 1} peer`, () => peerRun(n, opt.concurrency));
+    if (mem) {
+      round.oursMem = await ctx.phase(`isolate round ${i + 1} ours without simulators`, () => oursRun(ctx, mem.ours, rp, `isolate-${i + 1}-mix-memory`, 'mix', 'RS256', n));
+      round.twinMem = await ctx.phase(`isolate round ${i + 1} twin without simulators`, () => twinRun(ctx, mem.twin, rp, n, opt.concurrency));
+    }
     round.es256 = await ctx.phase(`isolate round ${i + 1} es256`, () => oursRun(ctx, ours, rp, `isolate-${i + 1}-es256`, 'es256', 'ES256', Math.ceil(n / 2)));
     round.eddsa = await ctx.phase(`isolate round ${i + 1} eddsa`, () => oursRun(ctx, ours, rp, `isolate-${i + 1}-eddsa`, 'eddsa', 'EdDSA', Math.ceil(n / 2)));
-    say(`  round ${i + 1}: ours ${round.ours?.busyMsPerUnit} ms/logout isolate (${round.ours?.workerdMsPerLogout} raw, ${round.ours?.logoutsPerS}/s), twin ${round.twin?.busyMsPerUnit} ms (${round.twin?.workerdMsPerLogout} raw), peer ${round.peer?.cpuMsPerLogout} ms (${round.peer?.logoutsPerS}/s), ES256 ${round.es256?.busyMsPerUnit} ms, EdDSA ${round.eddsa?.busyMsPerUnit} ms`);
+    say(`  round ${i + 1}: ours ${round.ours?.busyMsPerUnit} ms/logout isolate (${round.ours?.workerdMsPerLogout} raw, ${round.ours?.logoutsPerS}/s), twin ${round.twin?.busyMsPerUnit} ms (${round.twin?.workerdMsPerLogout} raw), peer ${round.peer?.cpuMsPerLogout} ms (${round.peer?.logoutsPerS}/s)${mem ? `; without simulators: ours ${round.oursMem?.busyMsPerUnit} ms, twin ${round.twinMem?.busyMsPerUnit} ms` : ''}; ES256 ${round.es256?.busyMsPerUnit} ms, EdDSA ${round.eddsa?.busyMsPerUnit} ms`);
     rounds.push(round);
   }
   // The twin one logout at a time, as the request-alone figures below are taken: what the same
@@ -189,6 +214,10 @@ export async function isolate(ctx, rp) {
     await twin.stop();
   }
   await ours.stop();
+  if (mem) {
+    await mem.ours.stop();
+    await mem.twin.stop();
+  }
   const fig = (pick) => {
     const xs = rounds.map(pick);
     return { min: r3(min(xs)), median: r3(med(xs)), all: xs.map(r3) };
@@ -210,6 +239,12 @@ export async function isolate(ctx, rp) {
     peerOverEs256: fig((r) => r.peer?.cpuMsPerLogout / r.es256?.busyMsPerUnit),
     peerOverEddsa: fig((r) => r.peer?.cpuMsPerLogout / r.eddsa?.busyMsPerUnit),
     oursRateOverPeer: fig((r) => r.ours?.logoutsPerS / r.peer?.logoutsPerS),
+    // Without the simulators (bench-memory / STORE=memory): ours, the twin, their ratio, and
+    // ours against the peer's process CPU (the peer keeps its sessions in memory too).
+    oursMemIsolateMs: fig((r) => r.oursMem?.busyMsPerUnit),
+    twinMemIsolateMs: fig((r) => r.twinMem?.busyMsPerUnit),
+    oursMemOverTwinMem: fig((r) => r.oursMem?.busyMsPerUnit / r.twinMem?.busyMsPerUnit),
+    oursMemOverPeer: fig((r) => r.oursMem?.busyMsPerUnit / r.peer?.cpuMsPerLogout),
   };
   report.isolate = { n, concurrency: opt.concurrency, rounds, summary, twinAloneMs: twinAlone };
   if (opt.scale) report.isolate.perRequest = await ctx.phase('isolate per request', () => perRequest(ctx, rp));

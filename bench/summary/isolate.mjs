@@ -22,20 +22,42 @@ export function isolateTables(v, out) {
     ['', 'ours (mix)', 'twin (mix)', 'peer process', 'ours ES256', 'ours EdDSA', 'ours raw workerd', 'twin raw workerd', 'ours /s', 'twin /s', 'peer /s', 'sampling'],
     rows,
   ));
+  const mem = I.rounds.some((r) => r.oursMem || r.twinMem);
+  if (mem) {
+    const memRows = I.rounds.map((r, i) => [
+      `round ${i + 1}`, r.oursMem?.busyMsPerUnit, r.twinMem?.busyMsPerUnit, r.peer?.cpuMsPerLogout,
+      r.oursMem && r.twinMem ? r.oursMem.busyMsPerUnit / r.twinMem.busyMsPerUnit : null,
+      r.oursMem && r.peer ? r.oursMem.busyMsPerUnit / r.peer.cpuMsPerLogout : null,
+      r.ours && r.oursMem ? r.ours.busyMsPerUnit - r.oursMem.busyMsPerUnit : null,
+      r.oursMem?.logoutsPerS, r.twinMem?.logoutsPerS, r.oursMem?.samplingHealth,
+    ].map((x) => (typeof x === 'number' ? Math.round(x * 1000) / 1000 : x)));
+    memRows.push(['min / median', mm(S.oursMemIsolateMs), mm(S.twinMemIsolateMs), mm(S.peerCpuMs), mm(S.oursMemOverTwinMem), mm(S.oursMemOverPeer), '', '', '', '']);
+    out.push(table(
+      '5. Without the simulators: isolate CPU per logout (ms) of ours built with bench-memory (state in the isolate, no KV) and of the twin with a Map for KV; same rounds, same peer',
+      ['', 'ours (mix)', 'twin (mix)', 'peer process', 'ours / twin', 'ours / peer', 'KV simulator in ours (with - without)', 'ours /s', 'twin /s', 'sampling'],
+      memRows,
+    ));
+  }
   out.push(table('5. Ratios (per round; min / median)', ['ratio', 'min / median', 'rounds'], [
     ['ours / twin (isolate)', mm(S.oursOverTwin), S.oursOverTwin.all.map(f1).join(', ')],
     ['peer process / ours isolate, mix', mm(S.peerOverOurs), S.peerOverOurs.all.map(f1).join(', ')],
     ['peer process (mix) / ours, ES256 RPs', mm(S.peerOverEs256), S.peerOverEs256.all.map(f1).join(', ')],
     ['peer process (mix) / ours, EdDSA RPs', mm(S.peerOverEddsa), S.peerOverEddsa.all.map(f1).join(', ')],
     ['ours logouts/s / peer logouts/s', mm(S.oursRateOverPeer), S.oursRateOverPeer.all.map(f1).join(', ')],
+    ...(mem ? [
+      ['ours / twin (isolate), without the simulators', mm(S.oursMemOverTwinMem), S.oursMemOverTwinMem.all.map(f1).join(', ')],
+      ['ours isolate without the simulators / peer process', mm(S.oursMemOverPeer), S.oursMemOverPeer.all.map(f1).join(', ')],
+    ] : []),
   ]));
   // Where the time goes: the median round's breakdown, ours beside the twin.
   const mid = [...I.rounds].filter((r) => r.ours).sort((a, b) => a.ours.busyMsPerUnit - b.ours.busyMsPerUnit)[Math.floor(I.rounds.filter((r) => r.ours).length / 2)];
   if (mid) {
-    const cats = [...new Set([...Object.keys(mid.ours.perUnit), ...Object.keys(mid.twin?.perUnit ?? {})])];
-    out.push(table('5. Where the isolate time goes (median round; ms per logout)', ['category', 'ours', 'twin'],
-      cats.sort((a, b) => (mid.ours.perUnit[b] ?? 0) - (mid.ours.perUnit[a] ?? 0)).map((c) => [c, mid.ours.perUnit[c] ?? 0, mid.twin?.perUnit[c] ?? 0])));
+    const parts = [mid.ours, mid.twin, ...(mem ? [mid.oursMem, mid.twinMem] : [])];
+    const cats = [...new Set(parts.flatMap((x) => Object.keys(x?.perUnit ?? {})))];
+    out.push(table('5. Where the isolate time goes (median round of ours; ms per logout)', ['category', 'ours', 'twin', ...(mem ? ['ours, no simulators', 'twin, no simulators'] : [])],
+      cats.sort((a, b) => (mid.ours.perUnit[b] ?? 0) - (mid.ours.perUnit[a] ?? 0)).map((c) => [c, ...parts.map((x) => x?.perUnit[c] ?? 0)])));
     out.push(table('5. Top functions of our isolate (median round; self ms per logout)', ['function', 'ms'], mid.ours.topFunctionsMsPerUnit ?? []));
+    if (mid.oursMem?.topFunctionsMsPerUnit) out.push(table('5. Top functions of our isolate without the simulators (same round; self ms per logout)', ['function', 'ms'], mid.oursMem.topFunctionsMsPerUnit));
   }
   const PR = I.perRequest;
   if (PR) {

@@ -1,5 +1,6 @@
 //! An in-memory [`Store`] with a clock the test sets, for host unit tests, fuzzing and the
-//! property tests (feature `test-support`).
+//! property tests (feature `test-support`), and the bench's worker without KV (feature
+//! `bench-memory`, src/edge/bench_memory.rs: one store per isolate, its clock set per call).
 
 use serde_json::Value;
 
@@ -135,9 +136,12 @@ impl Store for MemoryStore {
         self.tally(|c| c.lists += 1);
         let now = self.now.get();
         let data = self.data.borrow();
+        // The keys from `prefix` on, in order, until one lacks it: not a scan of the whole store
+        // (the bench's worker keeps every session of a run here, bench_memory.rs).
         let live = data
-            .iter()
-            .filter(|((n, _), (_, exp, _))| *n == ns && exp.is_none_or(|e| e > now))
+            .range((ns, prefix.to_string())..)
+            .take_while(|((n, k), _)| *n == ns && k.starts_with(prefix))
+            .filter(|(_, (_, exp, _))| exp.is_none_or(|e| e > now))
             .map(|((_, k), (_, _, m))| Listed { key: k.clone(), metadata: m.clone() });
         Ok(page_of(live, prefix, cursor.as_deref(), limit))
     }

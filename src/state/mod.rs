@@ -33,7 +33,7 @@
 pub mod clients;
 pub mod confirmations;
 pub mod deliveries;
-#[cfg(any(test, feature = "test-support"))]
+#[cfg(any(test, feature = "test-support", feature = "bench-memory"))]
 pub mod memory;
 pub mod outbox;
 pub mod secrets;
