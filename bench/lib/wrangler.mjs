@@ -25,11 +25,17 @@ export function snapshotBuild(dir, from = 'build') {
   return path.join(dst, 'index.js');
 }
 
-/** The project's wrangler.toml with `main` pointing at `mainPath`. */
+/**
+ * The project's wrangler.toml with `main` pointing at `mainPath` and without its `[build]`
+ * section: the bench runs a copy of a build folder from a temporary directory, where
+ * `node scripts/build.mjs` does not exist (and must not rebuild anything).
+ */
 export function projectConfig(mainPath) {
   const text = fs.readFileSync(path.join(ROOT, 'wrangler.toml'), 'utf8');
   if (!/^main = .*$/m.test(text)) throw new Error('wrangler.toml has no main = line');
-  return text.replace(/^main = .*$/m, `main = ${JSON.stringify(mainPath)}`);
+  const config = text.replace(/^main = .*$/m, `main = ${JSON.stringify(mainPath)}`).replace(/^\[build\]\n(?:(?![[#]).*\n)*/m, '');
+  if (/^\[build\]/m.test(config)) throw new Error('could not remove [build] from wrangler.toml');
+  return config;
 }
 
 /** The project's `compatibility_date = ...` line (the floor worker runs with the same). */
