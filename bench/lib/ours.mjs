@@ -20,8 +20,9 @@ export async function startOurs(ctx, label, extraVars = {}, { noConsumer = false
   const port = await freePort();
   const vars = { ...generateVars({ port }), ...extraVars };
   let configText = projectConfig(main);
-  // Without the consumer, queued messages wait: no consumer work overlaps a request.
-  if (noConsumer) configText = configText.replace(/^\[\[queues\.consumers\]\][\s\S]*?(?=^\[|^#)/m, '');
+  // Without the consumers (the queue's and the dead-letter queue's), queued messages wait: no
+  // consumer work overlaps a request.
+  if (noConsumer) configText = configText.replace(/^\[\[queues\.consumers\]\][\s\S]*?(?=^\[|^#)/gm, '');
   if (noConsumer && /queues\.consumers/.test(configText)) throw new Error('could not remove the queue consumer');
   const w = await startWrangler({ configText, vars, port, probe: '/.well-known/openid-configuration', label, profileFirst });
   ctx.cleanups.push(() => w.stop());

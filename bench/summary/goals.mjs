@@ -28,14 +28,18 @@ export function goalsTable(v, out) {
   const at = (k) => reqs.find((r) => r.rps === k)?.isolateMsPerRequest;
   if (finite(at(1000)) && finite(at(3))) {
     const x = at(1000) / at(3);
-    goal('isolate CPU per end-session request, 1,000 RPs / 3 RPs', `${r2(x)}x (${f1(at(1000))} vs ${f1(at(3))} ms)`, '<= 1.2x', x <= 1.2, x <= 1.2 ? '' : 'the request plans, stores and queues every RP: the fan-out (item 2) would make it constant');
+    goal('isolate CPU per end-session request, 1,000 RPs / 3 RPs', `${r2(x)}x (${f1(at(1000))} vs ${f1(at(3))} ms)`, '<= 1.2x', x <= 1.2, 'table 5, the request alone (no consumer), one at a time');
   } else notRun('isolate CPU per end-session request, 1,000 RPs / 3 RPs', '<= 1.2x', '--isolate-rps with 3 and 1000 (the default), not --no-scale');
   const admin = report.scale?.admin ?? [];
-  const adminAt = (k) => admin.find((r) => r.sessions === k)?.requestCpuMs;
+  // Per request (page), less the consumer's work that overlapped it (table 4b, computed there).
+  const adminAt = (k) => {
+    const r = admin.find((x) => x.sessions === k);
+    return r?.requestCpuCorrectedMs ?? r?.requestCpuMs;
+  };
   if (finite(adminAt(1000)) && finite(adminAt(1))) {
     const x = adminAt(1000) / adminAt(1);
     const pages = admin.find((r) => r.sessions === 1000).requestsPerLogout;
-    goal('  admin logout CPU per request, 1,000 sessions / 1', `${r2(x)}x (${f1(adminAt(1000))} vs ${f1(adminAt(1))} ms per request; ${pages} requests)`, '<= 1.2x', x <= 1.2, 'workerd thread CPU per request (table 4b), not a profile');
+    goal('  admin logout CPU per request, 1,000 sessions / 1', `${r2(x)}x (${f1(adminAt(1000))} vs ${f1(adminAt(1))} ms per request; ${pages} requests)`, '<= 1.2x', x <= 1.2, 'workerd thread CPU per request less the overlapped consumer (table 4b), not a profile');
   } else notRun('  admin logout CPU per request, 1,000 sessions / 1', '<= 1.2x', '--admin-sessions with 1 and 1000 (the default without --quick), not --no-admin');
 
   // 3. Without the simulators, ours at most the peer's process CPU per logout (same run).
@@ -75,9 +79,11 @@ export function goalsTable(v, out) {
   // Not a speed goal, but the condition of every figure above.
   const runs = Object.values(R);
   const scaleRows = report.scale ? [...report.scale.rps, ...report.scale.admin] : [];
-  const errs = runs.reduce((s, r) => s + r.errors, 0) + scaleRows.reduce((s, r) => s + r.errors, 0);
-  const missing = runs.reduce((s, r) => s + r.deliveries.missing, 0) + scaleRows.reduce((s, r) => s + r.missing, 0);
-  goal('zero errors, every token delivered (runs of tables 1 and 4)', `${errs} errors, ${missing} tokens missing`, '0 / 0', errs === 0 && missing === 0);
+  // The isolate rounds' logout runs too (ours with and without the simulators, ES256, EdDSA).
+  const isoRuns = (report.isolate?.rounds ?? []).flatMap((r) => [r.ours, r.oursMem, r.es256, r.eddsa]).filter(Boolean);
+  const errs = runs.reduce((s, r) => s + r.errors, 0) + scaleRows.reduce((s, r) => s + r.errors, 0) + isoRuns.reduce((s, r) => s + r.errors, 0);
+  const missing = runs.reduce((s, r) => s + r.deliveries.missing, 0) + scaleRows.reduce((s, r) => s + r.missing, 0) + isoRuns.reduce((s, r) => s + (r.deliveries?.missing ?? 0), 0);
+  goal('zero errors, every token delivered (runs of tables 1, 4 and 5)', `${errs} errors, ${missing} tokens missing`, '0 / 0', errs === 0 && missing === 0);
 
   out.push(table('Goals (issue 23; min / median of the rounds where there are rounds, the median decides)', ['goal', 'measured', 'target', 'result', 'note'], goals));
   report.goals = goals.map(([name, measured, target, result, note]) => ({ name: name.trim(), measured, target, result, note }));
