@@ -162,3 +162,31 @@ pub fn page_of(keys: impl Iterator<Item = Listed>, prefix: &str, cursor: Option<
     };
     ListPage { keys, cursor }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures::executor::block_on;
+
+    /// A listing reads the keys from its prefix on, in order, and stops at the first without it:
+    /// not those of the other namespace, nor neighbours before or after, nor expired ones; and
+    /// its pages follow the cursor.
+    #[test]
+    fn a_listing_reads_only_its_prefix_in_its_namespace() {
+        let s = MemoryStore::new(1_000);
+        block_on(async {
+            for key in ["member/a", "member/a/1", "member/a/2", "member/a/3", "member/b/1", "member/a0"] {
+                s.put(Ns::Sessions, key, "", None, None).await.unwrap();
+            }
+            s.put(Ns::Clients, "member/a/4", "", None, None).await.unwrap();
+            s.put(Ns::Sessions, "member/a/5", "", Some(2_000), None).await.unwrap();
+            s.now.set(3_000);
+            let keys = |p: &ListPage| p.keys.iter().map(|l| l.key.clone()).collect::<Vec<_>>();
+            let first = s.list(Ns::Sessions, "member/a/", None, 2).await.unwrap();
+            assert_eq!(keys(&first), ["member/a/1", "member/a/2"]);
+            let next = s.list(Ns::Sessions, "member/a/", first.cursor, 2).await.unwrap();
+            assert_eq!(keys(&next), ["member/a/3"]);
+            assert_eq!(next.cursor, None);
+        });
+    }
+}
