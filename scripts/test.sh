@@ -2,7 +2,7 @@
 # Runs the tests of edge-logout; with no argument, all of them:
 #   ./scripts/test.sh                  everything below, in this order, then checks that the
 #                                      working tree is as clean as it was (git status)
-#   ./scripts/test.sh lint             cargo fmt --check, clippy (host --all-targets, and wasm32)
+#   ./scripts/test.sh lint             cargo fmt --check, clippy (host --all-targets, wasm32, and the bench-memory build)
 #   ./scripts/test.sh rust             cargo test (unit, property and host integration tests)
 #   ./scripts/test.sh fuzz             every fuzz target to its minimum of inputs (scripts/fuzz.sh ci)
 #   ./scripts/test.sh e2e [WORD...]    builds the worker, then the end-to-end tests under
@@ -75,6 +75,9 @@ run_lint() {
   cargo clippy --all-targets --features test-support -- -D warnings
   step "cargo clippy --target wasm32-unknown-unknown -- -D warnings"
   cargo clippy --target wasm32-unknown-unknown -- -D warnings
+  # The benchmark's in-isolate build (bench/ only: refused without EDGE_LOGOUT_BENCH=1).
+  step "cargo clippy --target wasm32-unknown-unknown --features bench-memory -- -D warnings"
+  EDGE_LOGOUT_BENCH=1 cargo clippy --target wasm32-unknown-unknown --features bench-memory -- -D warnings
 }
 run_rust() {
   step "cargo test"
