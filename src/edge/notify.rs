@@ -439,6 +439,18 @@ pub async fn consume(batch: MessageBatch<String>, config: &Config, platform: &Ed
                     retry_later(message)
                 }
             }
+            QueueMessage::Expand(expansion) => {
+                match logout::expand(platform.store, platform, &expansion, now()).await {
+                    Ok(_) => message.ack(),
+                    Err(e) => {
+                        worker::console_error!(
+                            "{}",
+                            json!({"event": "expand_failed", "logout": expansion.logout_id, "error": e.0})
+                        );
+                        retry_later(message)
+                    }
+                }
+            }
             QueueMessage::Recheck(check) => {
                 match logout::recheck(platform.store, platform, &check, config.session_events.as_ref(), now()).await {
                     Ok(()) => message.ack(),
@@ -481,12 +493,26 @@ pub async fn consume_dead_letters(batch: MessageBatch<String>, platform: &EdgePl
         let now = now();
         let done = match parsed {
             QueueMessage::Deliver(d) => redrive(platform, &d, now).await,
+            QueueMessage::Expand(expansion) => {
+                platform.enqueue(&QueueMessage::Expand(expansion.clone()), 0).await || {
+                    let left = Outbox {
+                        logout_id: format!("{}.dlq.{}", expansion.logout_id, random_token(6)),
+                        deliveries: Vec::new(),
+                        recheck: None,
+                        expansions: vec![expansion],
+                        created_at: now,
+                        due_at: None,
+                    };
+                    outbox::settle(platform.store, &left, now).await.is_ok()
+                }
+            }
             QueueMessage::Recheck(check) => {
                 platform.enqueue(&QueueMessage::Recheck(check.clone()), 0).await || {
                     let left = Outbox {
                         logout_id: format!("{}.dlq.{}", check.logout_id, random_token(6)),
                         deliveries: Vec::new(),
                         recheck: Some(check),
+                        expansions: Vec::new(),
                         created_at: now,
                         due_at: None,
                     };
@@ -530,6 +556,7 @@ async fn redrive(platform: &EdgePlatform<'_>, d: &Delivery, now: i64) -> bool {
 fn message_spend(message: &QueueMessage) -> Spend {
     match message {
         QueueMessage::Deliver(_) => budget::QUEUED_DELIVERY,
+        QueueMessage::Expand(_) => budget::EXPANSION,
         QueueMessage::Recheck(r) => {
             let sessions = r.sessions.len().min(budget::RECHECK_SESSIONS_PER_MESSAGE);
             budget::RECHECK + budget::RECHECK_PER_SESSION * sessions

@@ -96,10 +96,18 @@ fn run_rechecks(
     while !pending.is_empty() {
         pending.sort_by_key(|(at, _)| *at);
         let (at, message) = pending.remove(0);
-        let QueueMessage::Recheck(check) = message else { continue };
         world.set_now(world.now().max(at));
-        let store = world.at(where_(check.round));
-        futures::executor::block_on(logout::recheck(&store, platform, &check, None, world.now())).unwrap();
+        match message {
+            QueueMessage::Recheck(check) => {
+                let store = world.at(where_(check.round));
+                futures::executor::block_on(logout::recheck(&store, platform, &check, None, world.now())).unwrap();
+            }
+            QueueMessage::Expand(e) => {
+                let store = world.at(where_(1));
+                futures::executor::block_on(logout::expand(&store, platform, &e, world.now())).unwrap();
+            }
+            QueueMessage::Deliver(_) => continue,
+        }
         let enqueued = platform.enqueued.borrow();
         pending.extend(enqueued[seen..].iter().map(|(m, delay)| (world.now() + i64::from(*delay), m.clone())));
         seen = enqueued.len();
@@ -318,9 +326,16 @@ impl Sim<'_> {
         self.queue.sort_by_key(|(due, ..)| *due);
         let (due, loc, message, attempts) = self.queue.remove(0);
         self.world.set_now(self.world.now().max(due));
-        let QueueMessage::Recheck(check) = &message else { return };
         let now = self.world.now();
-        let r = futures::executor::block_on(logout::recheck(&self.world.at(loc), &self.platform, check, None, now));
+        let r = match &message {
+            QueueMessage::Recheck(check) => {
+                futures::executor::block_on(logout::recheck(&self.world.at(loc), &self.platform, check, None, now))
+            }
+            QueueMessage::Expand(e) => {
+                futures::executor::block_on(logout::expand(&self.world.at(loc), &self.platform, e, now)).map(|_| ())
+            }
+            QueueMessage::Deliver(_) => return,
+        };
         self.collect();
         if r.is_err() && attempts < 10 {
             self.queue.push((now + 60, loc, message, attempts + 1));
@@ -642,19 +657,25 @@ fn a_failed_queue_send_loses_nothing_the_sweep_sends_it_again() {
     let r = futures::executor::block_on(handle(&config, &store, &platform, NOW, &rp_logout(&cookie)));
     assert_eq!(r.status, 303);
     assert_eq!(told(&platform).len(), 2, "two inline");
-    // The logout's own record stays until its look; the look the queue refused, carrying the
-    // 4 not handed off, waits under a key of its own, due at once; the sweep is told.
+    // The logout's own record stays until its look; the expansion the queue refused (the 4
+    // past the wave) and the look it refused wait under keys of their own, due at once; the
+    // sweep is told.
     let left = futures::executor::block_on(outbox::page(&store, 10)).unwrap();
-    assert_eq!(left.len(), 2, "{left:?}");
-    let refused = left.iter().find(|o| o.logout_id.ends_with(".r1")).expect("the refused look's record");
-    assert_eq!(refused.recheck.as_ref().unwrap().unsent.len(), 4);
+    assert_eq!(left.len(), 3, "{left:?}");
+    let refused = left.iter().find(|o| o.logout_id.ends_with(".x")).expect("the refused expansion's record");
+    assert_eq!(refused.expansions[0].expand.len(), 4);
+    assert!(left.iter().any(|o| o.logout_id.ends_with(".r1")), "the refused look's record");
     assert!(futures::executor::block_on(outbox::due(&store)).unwrap());
-    // The queue is back; the sweep, past its grace, queues the look, which sends the 4.
+    // The queue is back; the sweep, past its grace, queues the expansion and the look; the
+    // expansion hands the 4 to the queue.
     platform.queue_down.set(false);
     let grace = config.backchannel.sweep_grace_s;
     let later = NOW + grace + 1;
     store.now.set(later);
     futures::executor::block_on(logout::sweep_outbox(&store, &platform, later, grace, 100)).unwrap();
+    let expansions = platform.expansions();
+    assert_eq!(expansions.len(), 1, "the expansion was sent");
+    futures::executor::block_on(logout::expand(&store, &platform, &expansions[0], later)).unwrap();
     let looks = platform.rechecks();
     assert_eq!(looks.len(), 1, "the look was sent");
     futures::executor::block_on(logout::recheck(&store, &platform, &looks[0], None, later)).unwrap();
