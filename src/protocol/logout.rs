@@ -20,6 +20,7 @@ use std::collections::HashSet;
 use crate::budget::{self, affordable_inline, Spend, DELETES_PER_SESSION, RECHECK_SESSIONS_PER_MESSAGE};
 use crate::config::SessionEvents;
 use crate::ports::{Platform, Store, StoreError, Summary};
+pub use crate::protocol::backchannel::event::LogoutEvent;
 use crate::protocol::backchannel::plan::{plan, plan_client, plan_events};
 use crate::state::clients::{self, Client};
 use crate::state::deliveries::{
@@ -51,36 +52,6 @@ pub const RECHECK_DELAYS_S: [u32; 1] = [2 * WINDOW_S as u32];
 /// How long after its last look should have run a logout's outbox record is taken as left
 /// behind (its look lost), and sent again by the sweep.
 pub const RECHECK_OVERDUE_S: i64 = 600;
-
-/// What ended, for the relying parties' sake.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum LogoutEvent {
-    /// These sessions ended (RP-initiated logout, admin logout of one session).
-    Sessions(Vec<Session>),
-    /// Every session of `sub` ended (admin logout of a user): relying parties get one token
-    /// without `sid`, meaning all of this user's sessions, unless they require `sid`.
-    Subject { sub: String, sessions: Vec<Session> },
-}
-
-impl LogoutEvent {
-    pub fn sessions(&self) -> &[Session] {
-        match self {
-            LogoutEvent::Sessions(s) | LogoutEvent::Subject { sessions: s, .. } => s,
-        }
-    }
-
-    /// Every client of the ended sessions, each once, in first-seen order.
-    pub fn client_ids(&self) -> Vec<&str> {
-        clients::unique_ids(self.sessions().iter().flat_map(|s| &s.clients).map(String::as_str))
-    }
-
-    fn subject(&self) -> Option<String> {
-        match self {
-            LogoutEvent::Sessions(_) => None,
-            LogoutEvent::Subject { sub, .. } => Some(sub.clone()),
-        }
-    }
-}
 
 /// Why sessions end, and who hears of it besides the relying parties.
 #[derive(Debug, Clone, Copy)]

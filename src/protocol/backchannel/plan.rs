@@ -4,9 +4,9 @@
 
 use std::collections::{HashMap, HashSet};
 
+use super::event::LogoutEvent;
 use crate::config::SessionEvents;
 use crate::keys::Alg;
-use crate::protocol::logout::LogoutEvent;
 use crate::state::clients::Client;
 use crate::state::deliveries::{Delivery, DeliveryKind, EndReason};
 
