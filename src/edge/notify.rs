@@ -21,8 +21,9 @@ use crate::budget::{self, Spend};
 use crate::config::Config;
 use crate::keys::VerifyingKey;
 use crate::ports::{Handoff, Platform};
+use crate::protocol::backchannel::dead_letter;
 use crate::protocol::backchannel::queued::{self, Sender};
-use crate::protocol::backchannel::retry::{self, Answer, DeadLettered, Next, Outcome};
+use crate::protocol::backchannel::retry::{self, Answer, Next, Outcome};
 use crate::protocol::backchannel::token;
 use crate::protocol::logout;
 use crate::state::clients;
@@ -477,12 +478,9 @@ fn retry_later(message: &Message<String>) {
     message.retry_with_options(&QueueRetryOptionsBuilder::new().with_delay_seconds(delay).build());
 }
 
-/// The dead-letter queue's consumer: what the main consumer failed on `max_retries` times
-/// (developers.cloudflare.com/queues/configuration/dead-letter-queues/: without a consumer, a
-/// dead-lettered message is deleted after 4 days). A delivery is recorded and sent to the queue
-/// again, or after [`retry::MAX_REDRIVES`] recorded as dead ([`retry::after_dead_letter`]); a
-/// re-check is sent to the queue again, or kept in the outbox for the sweep. A message is acked
-/// only once that is durable; until then it is retried with a growing delay.
+/// The dead-letter queue's consumer: each message handled by
+/// [`dead_letter::handle`] (the policy, tested on the host), acked once what it decided is
+/// durable, retried with a growing delay until then.
 pub async fn consume_dead_letters(batch: MessageBatch<String>, platform: &EdgePlatform<'_>) {
     let messages: Vec<Message<String>> = batch.iter().filter_map(|m| m.ok()).collect();
     let work = messages.iter().map(|message| async move {
@@ -490,66 +488,20 @@ pub async fn consume_dead_letters(batch: MessageBatch<String>, platform: &EdgePl
             worker::console_error!("{}", json!({"event": "queue_bad_message", "queue": "dead-letter"}));
             return message.ack();
         };
-        let now = now();
-        let done = match parsed {
-            QueueMessage::Deliver(d) => redrive(platform, &d, now).await,
-            QueueMessage::Expand(expansion) => {
-                platform.enqueue(&QueueMessage::Expand(expansion.clone()), 0).await || {
-                    let left = Outbox {
-                        logout_id: format!("{}.dlq.{}", expansion.logout_id, random_token(6)),
-                        deliveries: Vec::new(),
-                        recheck: None,
-                        expansions: vec![expansion],
-                        created_at: now,
-                        due_at: None,
-                    };
-                    outbox::settle(platform.store, &left, now).await.is_ok()
-                }
-            }
-            QueueMessage::Recheck(check) => {
-                platform.enqueue(&QueueMessage::Recheck(check.clone()), 0).await || {
-                    let left = Outbox {
-                        logout_id: format!("{}.dlq.{}", check.logout_id, random_token(6)),
-                        deliveries: Vec::new(),
-                        recheck: Some(check),
-                        expansions: Vec::new(),
-                        created_at: now,
-                        due_at: None,
-                    };
-                    outbox::settle(platform.store, &left, now).await.is_ok()
-                }
-            }
+        let id = match &parsed {
+            QueueMessage::Deliver(d) => d.id.clone(),
+            QueueMessage::Recheck(r) => r.logout_id.clone(),
+            QueueMessage::Expand(e) => e.logout_id.clone(),
         };
-        if done {
+        let handled = dead_letter::handle(platform.store, platform, parsed, now(), || random_token(12)).await;
+        platform.log.borrow_mut().push(json!({"event": "dead_lettered", "id": id, "decision": handled.name()}));
+        if handled.ack() {
             message.ack()
         } else {
             retry_later(message)
         }
     });
     join_all(work).await;
-}
-
-/// A dead-lettered delivery: recorded (so that it is listed, and the sweep finds it should the
-/// send fail) and sent again, or recorded as dead. False when nothing durable was written.
-async fn redrive(platform: &EdgePlatform<'_>, d: &Delivery, now: i64) -> bool {
-    let Ok(pending) = deliveries::pending(platform.store, &d.id).await else { return false };
-    let decision = retry::after_dead_letter(d, pending.as_ref(), now, random_token(12));
-    platform.log.borrow_mut().push(json!({"event": "dead_lettered", "delivery": d.id, "redriven": d.redriven,
-        "decision": match &decision { DeadLettered::Stale => "stale", DeadLettered::Redrive(_) => "redrive", DeadLettered::Dead(_) => "dead" }}));
-    let record = match decision {
-        DeadLettered::Stale => return true,
-        DeadLettered::Redrive(r) | DeadLettered::Dead(r) => r,
-    };
-    if deliveries::save(platform.store, &record).await.is_err() {
-        return false;
-    }
-    if record.status.is_pending() {
-        if let Err(e) = platform.send_all(std::slice::from_ref(&record.delivery)).await {
-            platform.log_error(json!({"event": "backchannel_queue_failed", "delivery": d.id, "error": e}));
-            platform.tell_the_sweep(now).await;
-        }
-    }
-    true
 }
 
 /// The most a queue message may cost its consumer (`budget`).

@@ -158,9 +158,31 @@ pub async fn end_sessions(
     for s in event.sessions() {
         sessions::bury(store, &s.sid, Some(&s.sub), now).await?;
     }
+    // What the summary reports as handed to the queue through the expansion: the deliveries of
+    // the relying parties read here, one for each one not read (an estimate: it may have no
+    // back-channel URI, or several sessions).
+    let expansion = expansion_of(event, &look.logout_id, Vec::new());
+    let by_id: std::collections::HashMap<&str, &Client> = found.iter().map(|c| (c.client_id.as_str(), c)).collect();
+    let owed_of = |m: &Expansion| -> usize {
+        m.expand
+            .iter()
+            .map(|o| match by_id.get(o.id.as_str()) {
+                Some(c) => plan_owed(&expansion, o, c).len(),
+                None if o.n <= RESOLVED_IN_REQUEST => 0,
+                None => 1,
+            })
+            .sum()
+    };
+    let counts: Vec<usize> = expansions.iter().map(owed_of).collect();
     // The expansion first: the consumer starts on it while the wave is attempted.
-    send_expansions(store, platform, &look.logout_id, expansions, now).await;
-    let handoff = platform.deliver(deliveries, inline).await;
+    let sent = send_expansions(store, platform, &look.logout_id, expansions, now).await;
+    let mut handoff = platform.deliver(deliveries, inline).await;
+    for (n, sent) in counts.into_iter().zip(sent) {
+        match sent {
+            true => handoff.summary.queued += n,
+            false => handoff.summary.pending += n,
+        }
+    }
     schedule_look(store, platform, Recheck { unsent: handoff.unsent, ..look }, now).await;
     for s in event.sessions() {
         // Ended already (the tombstone): a record left behind is deleted by the look.
@@ -244,24 +266,27 @@ fn plan_owed(expansion: &Expansion, owed: &OwedClient, client: &Client) -> Vec<D
 
 /// Queues the expansion messages of a logout. What the queue refuses goes under a key of its
 /// own, due at once, and the sweep is told; should that fail too, the logout's own record
-/// (which keeps them until its look) brings them back once overdue.
+/// (which keeps them until its look) brings them back once overdue. Whether each was sent.
 async fn send_expansions(
     store: &impl Store,
     platform: &impl Platform,
     logout_id: &str,
     expansions: Vec<Expansion>,
     now: i64,
-) {
+) -> Vec<bool> {
     let mut refused = Vec::new();
+    let mut sent = Vec::new();
     for e in expansions {
         let message = QueueMessage::Expand(e);
-        if !platform.enqueue(&message, 0).await {
+        let ok = platform.enqueue(&message, 0).await;
+        sent.push(ok);
+        if !ok {
             let QueueMessage::Expand(e) = message else { unreachable!("built above") };
             refused.push(e);
         }
     }
     if refused.is_empty() {
-        return;
+        return sent;
     }
     let left = Outbox {
         logout_id: format!("{logout_id}.x"),
@@ -274,6 +299,7 @@ async fn send_expansions(
     if outbox::save(store, &left, now).await.is_ok() {
         let _ = outbox::mark_due(store, now).await;
     }
+    sent
 }
 
 /// The queue consumer's share of a logout: plans and hands off (queued, each with its record)
@@ -1063,7 +1089,11 @@ mod tests {
     fn an_expansion_run_twice_writes_the_same_records_and_loses_no_one() {
         let (store, ended) = many(250, 1);
         let platform = Queueing::new(&store, NOW);
-        block_on(end_sessions(&store, &platform, &LogoutEvent::Sessions(ended), ENDING, 6, Vec::new(), NOW)).unwrap();
+        let ended =
+            block_on(end_sessions(&store, &platform, &LogoutEvent::Sessions(ended), ENDING, 6, Vec::new(), NOW))
+                .unwrap();
+        // The summary counts the relying parties past the wave as handed to the queue.
+        assert_eq!((ended.summary.delivered, ended.summary.queued, ended.summary.pending), (6, 244, 0));
         let first = platform.inner.expansions()[0].clone();
         block_on(expand(&store, &platform, &first, NOW)).unwrap();
         let records = |store: &MemoryStore| -> Vec<String> {
@@ -1173,7 +1203,10 @@ mod tests {
         store.now.set(now);
         let platform = Queueing::new(&store, now);
         platform.inner.queue_down.set(true);
-        block_on(end_sessions(&store, &platform, &LogoutEvent::Sessions(ended), ENDING, 6, Vec::new(), now)).unwrap();
+        let ended =
+            block_on(end_sessions(&store, &platform, &LogoutEvent::Sessions(ended), ENDING, 6, Vec::new(), now))
+                .unwrap();
+        assert_eq!((ended.summary.delivered, ended.summary.queued, ended.summary.pending), (6, 0, 24));
         assert!(platform.inner.expansions().is_empty(), "the queue refused it");
         let logout_id = block_on(outbox::page(&store, 10)).unwrap()[0].logout_id.clone();
         let own = block_on(outbox::load(&store, &format!("{logout_id}.x"))).unwrap().expect("kept under its own key");
