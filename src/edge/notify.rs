@@ -28,7 +28,7 @@ use crate::protocol::backchannel::token;
 use crate::protocol::logout;
 use crate::state::clients;
 use crate::state::deliveries::{self, Delivery, DeliveryRecord, QueueMessage};
-use crate::state::outbox::{self, Outbox};
+use crate::state::outbox;
 use crate::state::secrets::random_token;
 
 pub fn now() -> i64 {

@@ -187,12 +187,12 @@ mod tests {
             block_on(handle(&store, &platform, QueueMessage::Expand(e.clone()), NOW, nonces())),
             Handled::Requeued
         );
-        assert_eq!(platform.inner.expansions(), [e.clone()]);
+        assert_eq!(platform.inner.expansions(), vec![e.clone()]);
         platform.inner.queue_down.set(true);
         assert_eq!(block_on(handle(&store, &platform, QueueMessage::Expand(e.clone()), NOW, nonces())), Handled::Kept);
         let kept = block_on(outbox::page(&store, 10)).unwrap();
         assert_eq!(kept.len(), 1);
-        assert_eq!(kept[0].expansions, [e.clone()]);
+        assert_eq!(kept[0].expansions, vec![e.clone()]);
         assert!(block_on(outbox::due(&store)).unwrap(), "the sweep is told");
         let failing = FailingWrites::new(&store, 0);
         assert_eq!(block_on(handle(&failing, &platform, QueueMessage::Expand(e), NOW, nonces())), Handled::Retry);
