@@ -157,6 +157,26 @@ struct Scenario {
     queue: Vec<(i64, bool, usize)>,
     /// KV outages: (location or all, from, length), times from the logout.
     outages: Vec<(Option<usize>, i64, i64)>,
+    /// `BACKCHANNEL_INLINE_MAX`: below the clients' number, the logout's request tells some and
+    /// the consumer expands the rest (the fan-out).
+    inline_max: usize,
+}
+
+/// The test configuration with `BACKCHANNEL_INLINE_MAX` = `n` (0, 2 or the default 12).
+fn config_inline(n: usize) -> &'static crate::config::Config {
+    use std::sync::OnceLock;
+    static C0: OnceLock<crate::config::Config> = OnceLock::new();
+    static C2: OnceLock<crate::config::Config> = OnceLock::new();
+    let cell = match n {
+        0 => &C0,
+        2 => &C2,
+        _ => return crate::testing::config(),
+    };
+    cell.get_or_init(|| {
+        let mut settings = crate::testing::settings();
+        settings.insert("BACKCHANNEL_INLINE_MAX", n.to_string());
+        crate::testing::load(&settings).unwrap()
+    })
 }
 
 const LOCATIONS: usize = 3;
@@ -177,10 +197,24 @@ fn scenario(with_outages: bool) -> impl Strategy<Value = Scenario> {
         (proptest::sample::select(KINDS.to_vec()), 0..LOCATIONS, 0i64..=60),
         proptest::collection::vec((0..=QUEUE_JITTER_S, proptest::bool::weighted(0.2), 0..LOCATIONS), 8),
         outages,
+        proptest::sample::select(vec![0usize, 2, 12]),
     )
-        .prop_map(|((max_delay_s, cache_ttl_s, seed), created, recordings, (kind, l, t), queue, outages)| {
-            Scenario { max_delay_s, cache_ttl_s, seed, created, recordings, kind, logout: (l, t), queue, outages }
-        })
+        .prop_map(
+            |((max_delay_s, cache_ttl_s, seed), created, recordings, (kind, l, t), queue, outages, inline_max)| {
+                Scenario {
+                    max_delay_s,
+                    cache_ttl_s,
+                    seed,
+                    created,
+                    recordings,
+                    kind,
+                    logout: (l, t),
+                    queue,
+                    outages,
+                    inline_max,
+                }
+            },
+        )
 }
 
 /// The simulation: the world, the platform, the queue and the clock.
@@ -208,7 +242,8 @@ struct Sim<'a> {
 impl Sim<'_> {
     fn call(&mut self, loc: usize, req: &HttpRequest) -> HttpResponse {
         let now = self.world.now();
-        let r = call_with(&self.world.at(loc), &self.platform, now, req);
+        let config = config_inline(self.s.inline_max);
+        let r = futures::executor::block_on(handle(config, &self.world.at(loc), &self.platform, now, req));
         self.collect();
         r
     }
