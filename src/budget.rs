@@ -339,6 +339,15 @@ mod tests {
     }
 
     #[test]
+    fn a_consumer_batch_of_expansions_runs_whole_on_the_free_plan() {
+        // Six expansion messages of a large logout, each its bulk read, 100 records and sends.
+        assert!(affordable_messages(PLAN, &[EXPANSION; CONSUMER_BATCH]).iter().all(|f| *f));
+        let mixed = [EXPANSION, QUEUED_DELIVERY, EXPANSION, QUEUED_DELIVERY, EXPANSION, EXPANSION];
+        assert!(affordable_messages(PLAN, &mixed).iter().all(|f| *f));
+        assert_eq!(EXPANSION.fetches, 0, "an expansion POSTs nothing itself");
+    }
+
+    #[test]
     fn the_consumer_batch_in_wrangler_toml_is_the_budgets() {
         let toml = include_str!("../wrangler.toml");
         let batch: Vec<usize> = toml
