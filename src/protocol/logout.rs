@@ -1227,4 +1227,51 @@ mod tests {
             .collect();
         assert_eq!(told.len(), 30);
     }
+
+    /// The whole end-session request (hint and cookie, through the flow) for the seeded session
+    /// with `extra` more relying parties: its store subrequests, queue sends, KV writes.
+    fn end_session_request_cost(extra: usize) -> (usize, usize, usize) {
+        let store = seeded_store();
+        let mut session = block_on(sessions::load(&store, "sid-1", NOW)).unwrap().unwrap();
+        block_on(async {
+            for i in 1..=extra {
+                let id = format!("c{i:04}");
+                let c = fixtures::client(&id, Some(&format!("https://{id}.example/bc")), false, Alg::RS256);
+                clients::save(&store, &c).await.unwrap();
+                session.clients.push(id);
+            }
+            sessions::save(&store, &session, false).await.unwrap();
+        });
+        let hint = testing::id_token(Alg::RS256, json!({"iss": ISSUER, "sub": "alice", "sid": "sid-1", "aud": "rp1"}));
+        let q = format!(
+            "id_token_hint={hint}&post_logout_redirect_uri={}",
+            url::form_urlencoded::byte_serialize(b"https://rp1.example/bye").collect::<String>()
+        );
+        let mut req = request(Method::Get, &format!("/session/end?{q}"));
+        req.headers.push(("cookie".into(), format!("op_session={COOKIE}")));
+        let platform = Recorder::default();
+        store.now.set(NOW);
+        store.ops.set(0);
+        store.take_counts();
+        let r = block_on(testing::handle(testing::config(), &store, &platform, NOW, &req));
+        assert_eq!(r.status, 200, "the front-channel page");
+        let sends = platform.enqueued.borrow().len();
+        let writes = store.take_counts().writes;
+        (store.ops.get(), sends, writes)
+    }
+
+    #[test]
+    fn an_end_session_request_at_1000_relying_parties_makes_no_per_relying_party_write_or_send() {
+        let (ops3, sends3, writes3) = end_session_request_cost(1);
+        let (ops1000, sends1000, writes1000) = end_session_request_cost(998);
+        eprintln!(
+            "end-session request, 3 RPs: {ops3} store calls, {sends3} queue sends, {writes3} KV writes; \
+             1,000 RPs: {ops1000} store calls, {sends1000} queue sends, {writes1000} KV writes"
+        );
+        assert_eq!(writes1000, writes3, "the record and the tombstone, whatever the number");
+        assert_eq!(sends1000, sends3 + 1, "the look, and one expansion message");
+        // The flow's own gather reads the session's clients (one bulk read per 100, for the
+        // front-channel frames): the only calls that grow.
+        assert_eq!(ops1000 - ops3, 1000usize.div_ceil(100) - 1, "{ops3} and {ops1000}");
+    }
 }
