@@ -697,7 +697,7 @@ fn a_failed_queue_send_loses_nothing_the_sweep_sends_it_again() {
     // sweep is told.
     let left = futures::executor::block_on(outbox::page(&store, 10)).unwrap();
     assert_eq!(left.len(), 3, "{left:?}");
-    let refused = left.iter().find(|o| o.logout_id.ends_with(".x")).expect("the refused expansion's record");
+    let refused = left.iter().find(|o| o.logout_id.ends_with(".x3")).expect("the refused expansion's guard");
     assert_eq!(refused.expansions[0].expand.len(), 4);
     assert!(left.iter().any(|o| o.logout_id.ends_with(".r1")), "the refused look's record");
     assert!(futures::executor::block_on(outbox::due(&store)).unwrap());
@@ -705,7 +705,7 @@ fn a_failed_queue_send_loses_nothing_the_sweep_sends_it_again() {
     // expansion hands the 4 to the queue.
     platform.queue_down.set(false);
     let grace = config.backchannel.sweep_grace_s;
-    let later = NOW + grace + 1;
+    let later = NOW + logout::EXPAND_OVERDUE_S + grace + 1;
     store.now.set(later);
     futures::executor::block_on(logout::sweep_outbox(&store, &platform, later, grace, 100)).unwrap();
     let expansions = platform.expansions();

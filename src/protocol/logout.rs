@@ -175,7 +175,7 @@ pub async fn end_sessions(
     };
     let counts: Vec<usize> = expansions.iter().map(owed_of).collect();
     // The expansion first: the consumer starts on it while the wave is attempted.
-    let sent = send_expansions(store, platform, &look.logout_id, expansions, now).await;
+    let sent = send_expansions(store, platform, expansions, now).await;
     let mut handoff = platform.deliver(deliveries, inline).await;
     for (n, sent) in counts.into_iter().zip(sent) {
         match sent {
@@ -264,40 +264,50 @@ fn plan_owed(expansion: &Expansion, owed: &OwedClient, client: &Client) -> Vec<D
     })
 }
 
-/// Queues the expansion messages of a logout. What the queue refuses goes under a key of its
-/// own, due at once, and the sweep is told; should that fail too, the logout's own record
-/// (which keeps them until its look) brings them back once overdue. Whether each was sent.
+/// How long an expansion message may take to run before its guard record is due for the
+/// sweep (which then sends it again): well past a queue's usual latency, so that the sweep does
+/// not double a live chain.
+pub const EXPAND_OVERDUE_S: i64 = 600;
+
+/// The outbox key of an expansion message's guard: its logout and its first relying party.
+fn guard_id(expansion: &Expansion) -> String {
+    format!("{}.x{}", expansion.logout_id, expansion.expand.first().map_or(0, |c| c.n))
+}
+
+/// Writes the guard of an expansion message before it is sent: an outbox record holding it,
+/// due [`EXPAND_OVERDUE_S`] later, which the message's consumer removes once its page is
+/// handed off and its rest guarded and sent. A message lost on its way (a failed send, a
+/// dead-lettered one the dead-letter consumer could not keep) is so sent again by the sweep.
+async fn guard(store: &impl Store, expansion: &Expansion, now: i64) -> Result<(), StoreError> {
+    let record = Outbox {
+        logout_id: guard_id(expansion),
+        deliveries: Vec::new(),
+        recheck: None,
+        expansions: vec![expansion.clone()],
+        created_at: now,
+        due_at: Some(now + EXPAND_OVERDUE_S),
+    };
+    outbox::save(store, &record, now).await
+}
+
+/// Guards and queues the expansion messages of a logout; whether each was sent. One the queue
+/// refused is sent again by the sweep once its guard is due (the sweep is told). The logout
+/// has happened (its tombstones): a guard that cannot be written does not stop the send, and
+/// the logout's own record keeps the expansion until its look.
 async fn send_expansions(
     store: &impl Store,
     platform: &impl Platform,
-    logout_id: &str,
     expansions: Vec<Expansion>,
     now: i64,
 ) -> Vec<bool> {
-    let mut refused = Vec::new();
     let mut sent = Vec::new();
     for e in expansions {
-        let message = QueueMessage::Expand(e);
-        let ok = platform.enqueue(&message, 0).await;
-        sent.push(ok);
-        if !ok {
-            let QueueMessage::Expand(e) = message else { unreachable!("built above") };
-            refused.push(e);
+        let guarded = guard(store, &e, now).await.is_ok();
+        let ok = platform.enqueue(&QueueMessage::Expand(e), 0).await;
+        if !ok || !guarded {
+            let _ = outbox::mark_due(store, now).await;
         }
-    }
-    if refused.is_empty() {
-        return sent;
-    }
-    let left = Outbox {
-        logout_id: format!("{logout_id}.x"),
-        deliveries: Vec::new(),
-        recheck: None,
-        expansions: refused,
-        created_at: now,
-        due_at: None,
-    };
-    if outbox::save(store, &left, now).await.is_ok() {
-        let _ = outbox::mark_due(store, now).await;
+        sent.push(ok);
     }
     sent
 }
@@ -332,29 +342,29 @@ pub async fn expand(
         taken += 1;
     }
     let planned = deliveries.len();
-    let first = page.first().map_or(0, |c| c.n);
-    let mut left = Outbox {
-        logout_id: format!("{}.x{first}", expansion.logout_id),
-        deliveries: Vec::new(),
+    if taken < expansion.expand.len() {
+        // The rest's guard first, then its message: lost on its way, the sweep sends it again.
+        let rest = expansion.with(expansion.expand[taken..].to_vec());
+        guard(store, &rest, now).await?;
+        if !platform.enqueue(&QueueMessage::Expand(rest), 0).await {
+            let _ = outbox::mark_due(store, now).await;
+        }
+    }
+    let unsent = match deliveries.is_empty() {
+        true => Vec::new(),
+        false => platform.deliver(deliveries, 0).await.unsent,
+    };
+    // This page is handed off: its guard goes, or keeps what could not be handed off (due at
+    // once).
+    let own = Outbox {
+        logout_id: guard_id(expansion),
+        deliveries: unsent,
         recheck: None,
         expansions: Vec::new(),
         created_at: now,
         due_at: None,
     };
-    if taken < expansion.expand.len() {
-        let rest = expansion.with(expansion.expand[taken..].to_vec());
-        let message = QueueMessage::Expand(rest);
-        if !platform.enqueue(&message, 0).await {
-            let QueueMessage::Expand(rest) = message else { unreachable!("built above") };
-            left.expansions.push(rest);
-        }
-    }
-    if !deliveries.is_empty() {
-        left.deliveries = platform.deliver(deliveries, 0).await.unsent;
-    }
-    if !left.is_empty() {
-        outbox::settle(store, &left, now).await?;
-    }
+    outbox::settle(store, &own, now).await?;
     Ok(planned)
 }
 
@@ -695,13 +705,16 @@ pub async fn sweep_outbox_within(
                 Some(r) if !platform.enqueue(&QueueMessage::Recheck(r.clone()), 0).await => Some(r.clone()),
                 _ => None,
             };
-            let mut expansions = Vec::new();
+            // Expansions sent again stay, due later: their guard until their consumer runs.
+            let mut due_at = None;
             for e in &left.expansions {
-                if !platform.enqueue(&QueueMessage::Expand(e.clone()), 0).await {
-                    expansions.push(e.clone());
+                if platform.enqueue(&QueueMessage::Expand(e.clone()), 0).await {
+                    due_at = Some(now + EXPAND_OVERDUE_S);
                 }
             }
-            let rest = Outbox { deliveries: handoff.unsent, recheck, expansions, ..left };
+            let expansions = left.expansions.clone();
+            let due_at = if handoff.unsent.is_empty() && recheck.is_none() { due_at } else { None };
+            let rest = Outbox { deliveries: handoff.unsent, recheck, expansions, due_at, ..left };
             outbox::settle(store, &rest, now).await?;
         }
         cursor = next;
@@ -920,7 +933,7 @@ mod tests {
         let left = block_on(outbox::page(&store, 10)).unwrap();
         assert_eq!(left.len(), 3);
         assert!(left.iter().any(|o| o.logout_id.ends_with(".r1")), "the refused look");
-        let refused = left.iter().find(|o| o.logout_id.ends_with(".x")).expect("the refused expansion");
+        let refused = left.iter().find(|o| o.logout_id.ends_with(".x1")).expect("the refused expansion's guard");
         assert_eq!(refused.expansions[0].expand.len(), 2, "both relying parties kept");
         // The hourly pass finds them without the marker (the refused ones, and by then the
         // logout's own record, overdue) and queues them; the expansions hand both deliveries to
@@ -1032,10 +1045,11 @@ mod tests {
         let p1000 = Queueing::new(&big, NOW);
         let thousand = request_cost(&big, &p1000, &LogoutEvent::Sessions(s1000));
         eprintln!("request at 3 RPs: {three:?}; at 1,000 RPs: {thousand:?}");
-        // The same store calls and KV writes (the record, the tombstone); one queue call more:
-        // the one expansion message carrying the 988 relying parties after the wave.
-        assert_eq!(thousand.store_calls, three.store_calls);
-        assert_eq!(thousand.kv_writes, three.kv_writes);
+        // The same store calls and KV writes (the record, the tombstone) but the expansion's
+        // guard; one queue call more: the one expansion message carrying the 988 relying
+        // parties after the wave.
+        assert_eq!(thousand.store_calls, three.store_calls + 1);
+        assert_eq!(thousand.kv_writes, three.kv_writes + 1);
         assert_eq!(thousand.queue_calls, three.queue_calls + 1);
         assert_eq!(p1000.inner.handed.borrow().len(), crate::budget::DEFAULT_INLINE_MAX, "one wave inline");
         assert!(p1000.queued().is_empty(), "nothing queued one by one by the request");
@@ -1056,13 +1070,15 @@ mod tests {
         let queued = p1000.queued().len();
         assert_eq!(handed_once(&p1000).len(), 1000);
         assert_eq!(queued, 1000 - crate::budget::DEFAULT_INLINE_MAX);
-        assert_eq!(consumer.writes, queued, "one record per queued delivery, nothing else");
         assert_eq!(hops, queued.div_ceil(crate::budget::EXPAND_CLIENTS), "paged by 100");
+        // One record per queued delivery, and each page the guard of the rest it passes on (and
+        // removes its own).
+        assert_eq!((consumer.writes, consumer.deletes), (queued + hops - 1, hops));
         let queue_calls = p1000.send_calls.get() - calls_before;
         eprintln!(
-            "1,000-RP logout: request {thousand:?}; consumer: {hops} expansion messages, {} KV writes, \
+            "1,000-RP logout: request {thousand:?}; consumer: {hops} expansion messages, {} KV writes (and {} deletes), \
              {} bulk reads ({} keys), {queue_calls} queue calls, {queued} delivery messages",
-            consumer.writes, hops, consumer.reads
+            consumer.writes, consumer.deletes, hops, consumer.reads
         );
     }
 
@@ -1080,8 +1096,9 @@ mod tests {
         eprintln!("admin logout: 1 session x 3 RPs {one:?}; 10 sessions x 1,000 RPs {page:?}");
         // Per ended session: its tombstone (a write) and two deletes; nothing per relying party.
         let extra = crate::budget::SUBJECT_LOGOUT_PAGE - 1;
-        assert_eq!(page.store_calls, one.store_calls + extra * (1 + DELETES_PER_SESSION));
-        assert_eq!(page.kv_writes, one.kv_writes + extra);
+        // And the expansion's guard.
+        assert_eq!(page.store_calls, one.store_calls + extra * (1 + DELETES_PER_SESSION) + 1);
+        assert_eq!(page.kv_writes, one.kv_writes + extra + 1);
         assert_eq!((page.queue_calls, messages), (one.queue_calls + 1, 1));
     }
 
@@ -1209,9 +1226,10 @@ mod tests {
         assert_eq!((ended.summary.delivered, ended.summary.queued, ended.summary.pending), (6, 0, 24));
         assert!(platform.inner.expansions().is_empty(), "the queue refused it");
         let logout_id = block_on(outbox::page(&store, 10)).unwrap()[0].logout_id.clone();
-        let own = block_on(outbox::load(&store, &format!("{logout_id}.x"))).unwrap().expect("kept under its own key");
+        let own = block_on(outbox::load(&store, &format!("{logout_id}.x7"))).unwrap().expect("its guard");
         assert_eq!(own.expansions[0].expand.len(), 24);
-        let later = now + GRACE + 1;
+        assert!(block_on(outbox::due(&store)).unwrap(), "the sweep is told");
+        let later = now + EXPAND_OVERDUE_S + GRACE + 1;
         store.now.set(later);
         let sweeping = Queueing::new(&store, later);
         block_on(sweep(&store, &sweeping, later, GRACE, 1000, || "n".into())).unwrap();
@@ -1268,10 +1286,10 @@ mod tests {
             "end-session request, 3 RPs: {ops3} store calls, {sends3} queue sends, {writes3} KV writes; \
              1,000 RPs: {ops1000} store calls, {sends1000} queue sends, {writes1000} KV writes"
         );
-        assert_eq!(writes1000, writes3, "the record and the tombstone, whatever the number");
+        assert_eq!(writes1000, writes3 + 1, "the record and the tombstone, and the expansion's guard");
         assert_eq!(sends1000, sends3 + 1, "the look, and one expansion message");
         // The flow's own gather reads the session's clients (one bulk read per 100, for the
-        // front-channel frames): the only calls that grow.
-        assert_eq!(ops1000 - ops3, 1000usize.div_ceil(100) - 1, "{ops3} and {ops1000}");
+        // front-channel frames): the only calls that grow, besides the guard.
+        assert_eq!(ops1000 - ops3, 1000usize.div_ceil(100) - 1 + 1, "{ops3} and {ops1000}");
     }
 }
