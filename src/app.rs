@@ -296,9 +296,15 @@ mod tests {
                     while consumed < app.notified.enqueued.borrow().len() {
                         let (message, _) = app.notified.enqueued.borrow()[consumed].clone();
                         consumed += 1;
-                        if let QueueMessage::Recheck(check) = message {
-                            rechecks += 1;
-                            recheck(&app.store, &app.notified, &check, None, app.now + 150).await.unwrap();
+                        match message {
+                            QueueMessage::Recheck(check) => {
+                                rechecks += 1;
+                                recheck(&app.store, &app.notified, &check, None, app.now + 150).await.unwrap();
+                            }
+                            QueueMessage::Expand(e) => {
+                                crate::protocol::logout::expand(&app.store, &app.notified, &e, app.now).await.unwrap();
+                            }
+                            QueueMessage::Deliver(_) => {}
                         }
                     }
                     let queued = app.notified.handed.borrow().len() - inline;
@@ -309,7 +315,11 @@ mod tests {
                     assert_eq!(rechecks, RECHECK_DELAYS_S.len(), "one re-check message per look");
                     assert_eq!(
                         operations,
-                        3 * (RECHECK_DELAYS_S.len() + k.saturating_sub(DEFAULT_INLINE_MAX)),
+                        // The look, the one expansion message past the wave (up to 100 relying
+                        // parties a page), and one message per queued delivery.
+                        3 * (RECHECK_DELAYS_S.len()
+                            + usize::from(k > DEFAULT_INLINE_MAX)
+                            + k.saturating_sub(DEFAULT_INLINE_MAX)),
                         "{k} RPs"
                     );
                 });

@@ -148,6 +148,19 @@ pub const RECHECK: Spend = Spend::services(6);
 /// is seen again its tombstone and 2 deletes.
 pub const RECHECK_PER_SESSION: Spend = Spend::services(5);
 
+/// Relying parties one expansion message plans (one bulk read of their clients); the rest are
+/// passed on in one message (`protocol::logout::expand`).
+pub const EXPAND_CLIENTS: usize = BULK_READ_MAX;
+
+/// Deliveries one expansion message hands to the queue at most (a record and a message each).
+pub const EXPAND_DELIVERIES: usize = 100;
+
+/// What one expansion message may cost its consumer: the bulk read, a record per delivery, the
+/// send batches of the deliveries (by bytes, at most two for 100 deliveries), the message
+/// passing the rest on, and should something not be handed off its outbox record and the
+/// sweep's marker.
+pub const EXPANSION: Spend = Spend::services(1 + EXPAND_DELIVERIES + 2 + 1 + 2);
+
 /// What passing a consumer message on costs (one queue send).
 pub const PASS_ON: Spend = Spend::services(1);
 
@@ -323,6 +336,15 @@ mod tests {
         }
         // On the free plan a full batch of deliveries always runs whole.
         assert!(affordable_messages(PLAN, &[QUEUED_DELIVERY; CONSUMER_BATCH]).iter().all(|f| *f));
+    }
+
+    #[test]
+    fn a_consumer_batch_of_expansions_runs_whole_on_the_free_plan() {
+        // Six expansion messages of a large logout, each its bulk read, 100 records and sends.
+        assert!(affordable_messages(PLAN, &[EXPANSION; CONSUMER_BATCH]).iter().all(|f| *f));
+        let mixed = [EXPANSION, QUEUED_DELIVERY, EXPANSION, QUEUED_DELIVERY, EXPANSION, EXPANSION];
+        assert!(affordable_messages(PLAN, &mixed).iter().all(|f| *f));
+        assert_eq!(EXPANSION.fetches, 0, "an expansion POSTs nothing itself");
     }
 
     #[test]

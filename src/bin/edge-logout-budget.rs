@@ -12,7 +12,7 @@
 
 use std::process::ExitCode;
 
-use edge_logout::budget::{self, Spend, BULK_READ_MAX, DEFAULT_INLINE_MAX, DELETES_PER_SESSION, QUEUE_BATCH_MAX};
+use edge_logout::budget::{self, Spend, BULK_READ_MAX, DEFAULT_INLINE_MAX, DELETES_PER_SESSION};
 use serde_json::{json, Value};
 
 /// A KV list returns at most this many keys.
@@ -35,10 +35,14 @@ struct Request {
 impl Request {
     fn json(&self, extra: Value) -> Value {
         let spent = Spend::services(self.kv_gets + self.kv_lists + self.kv_puts + self.recheck_sends);
-        // Reserved as end_sessions does: the deletes and a queue send per batch of all deliveries.
-        let reserved = Spend::services(self.kv_deletes + self.deliveries.div_ceil(QUEUE_BATCH_MAX));
+        // Reserved as end_sessions does: the deletes, the expansion's send and its fallback
+        // record, and one send batch for the wave.
+        let reserved = Spend::services(self.kv_deletes + 3);
         let inline = self.deliveries.min(budget::affordable_inline(budget::PLAN, spent, reserved, DEFAULT_INLINE_MAX));
-        let queue_sends = self.recheck_sends + (self.deliveries - inline).div_ceil(QUEUE_BATCH_MAX);
+        // What the wave does not take goes in one expansion message (the consumer's to plan and
+        // queue), whatever its size: one per 100 KB of relying parties' ids, and one
+        // `sendBatch` at most for the wave's own overflow (a client in several sessions).
+        let queue_sends = self.recheck_sends + usize::from(self.deliveries > inline);
         let services = self.kv_gets + self.kv_lists + self.kv_puts + self.kv_deletes + queue_sends;
         // Each inline delivery's POST is already counted; at its worst it adds its failure's.
         let failures =

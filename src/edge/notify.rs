@@ -17,17 +17,18 @@ use worker::{Date, Message, MessageBatch, MessageBuilder, MessageExt, Queue, Que
 
 use super::signer;
 use super::KvStores;
-use crate::budget::{self, Spend};
+use crate::budget;
 use crate::config::Config;
 use crate::keys::VerifyingKey;
 use crate::ports::{Handoff, Platform};
+use crate::protocol::backchannel::dead_letter;
 use crate::protocol::backchannel::queued::{self, Sender};
-use crate::protocol::backchannel::retry::{self, Answer, DeadLettered, Next, Outcome};
+use crate::protocol::backchannel::retry::{self, Answer, Next, Outcome};
 use crate::protocol::backchannel::token;
+use crate::protocol::consumer::{self, Verdict};
 use crate::protocol::logout;
-use crate::state::clients;
-use crate::state::deliveries::{self, Delivery, DeliveryRecord, QueueMessage};
-use crate::state::outbox::{self, Outbox};
+use crate::state::deliveries::{Delivery, QueueMessage};
+use crate::state::outbox;
 use crate::state::secrets::random_token;
 
 pub fn now() -> i64 {
@@ -366,6 +367,16 @@ impl Platform for EdgePlatform<'_> {
     }
 }
 
+impl consumer::Attempts for EdgePlatform<'_> {
+    async fn attempt(&self, d: &Delivery) -> Outcome {
+        attempt_all(self.config, &self.log, std::slice::from_ref(d)).await.remove(0)
+    }
+
+    async fn after(&self, next: &Next) -> Result<(), String> {
+        EdgePlatform::after(self, next).await
+    }
+}
+
 impl Sender for EdgePlatform<'_> {
     async fn send_all(&self, deliveries: &[Delivery]) -> Result<(), String> {
         let queue = self.queue.as_ref().ok_or("no BACKCHANNEL_QUEUE binding")?;
@@ -403,10 +414,9 @@ fn message_of(d: &Delivery) -> String {
     serde_json::to_string(d).expect("a delivery serialises")
 }
 
-/// The queue consumer. A delivery: one attempt, then ack; a retry is a new message with the
-/// attempt counter advanced (worker 0.8 has no attempts accessor), so every message is acked
-/// here, except when recording its follow-up failed: then the runtime redelivers it. A
-/// re-check: [`logout::recheck`], retried by the runtime when the store failed.
+/// The queue consumer: each message handled by [`consumer::handle`] (which runs here, which
+/// are passed on, and what each does: the policy, tested on the host); acked, or retried with
+/// the runtime's delay when nothing durable was written.
 pub async fn consume(batch: MessageBatch<String>, config: &Config, platform: &EdgePlatform<'_>) {
     let mut messages = Vec::new();
     for message in batch.iter() {
@@ -415,41 +425,33 @@ pub async fn consume(batch: MessageBatch<String>, config: &Config, platform: &Ed
             Err(e) => worker::console_error!("{}", json!({"event": "queue_bad_message", "error": e.to_string()})),
         }
     }
-    let parsed: Vec<Option<QueueMessage>> = messages.iter().map(|m| serde_json::from_str(m.body()).ok()).collect();
-    // What fits in this invocation's subrequests runs here; the rest is passed on.
-    let costs: Vec<Spend> = parsed.iter().map(|p| p.as_ref().map_or(Spend::default(), message_spend)).collect();
-    let fits = budget::affordable_messages(budget::PLAN, &costs);
-    let work = messages.iter().zip(parsed).zip(fits).map(|((message, parsed), fits)| async move {
-        let Some(parsed) = parsed else {
-            // Not a message of ours, and never will be: logged and dropped.
-            worker::console_error!("{}", json!({"event": "queue_bad_message"}));
-            return message.ack();
-        };
-        if !fits {
-            return match platform.enqueue(&parsed, 0).await {
-                true => message.ack(),
-                false => retry_later(message),
-            };
-        }
-        match parsed {
-            QueueMessage::Deliver(d) => {
-                if deliver_queued(config, platform, &d).await {
-                    message.ack()
-                } else {
-                    retry_later(message)
-                }
+    let mut parsed = Vec::new();
+    let mut ours = Vec::new();
+    for m in &messages {
+        match serde_json::from_str::<QueueMessage>(m.body()) {
+            Ok(p) => {
+                parsed.push(p);
+                ours.push(m);
             }
-            QueueMessage::Recheck(check) => {
-                match logout::recheck(platform.store, platform, &check, config.session_events.as_ref(), now()).await {
-                    Ok(()) => message.ack(),
-                    Err(e) => {
-                        worker::console_error!(
-                            "{}",
-                            json!({"event": "recheck_failed", "logout": check.logout_id, "error": e.0})
-                        );
-                        retry_later(message)
-                    }
-                }
+            Err(_) => {
+                // Not a message of ours, and never will be: logged and dropped.
+                worker::console_error!("{}", json!({"event": "queue_bad_message"}));
+                m.ack();
+            }
+        }
+    }
+    let fits = consumer::fits(&parsed);
+    let work = ours.into_iter().zip(&parsed).zip(fits).map(|((message, parsed), fits)| async move {
+        match consumer::handle(config, platform.store, platform, parsed, fits, now(), || random_token(12)).await {
+            Verdict::Ack => message.ack(),
+            Verdict::Retry(error) => {
+                let id = match parsed {
+                    QueueMessage::Deliver(d) => d.id.as_str(),
+                    QueueMessage::Recheck(r) => r.logout_id.as_str(),
+                    QueueMessage::Expand(e) => e.logout_id.as_str(),
+                };
+                worker::console_error!("{}", json!({"event": "consumer_retry", "id": id, "error": error}));
+                retry_later(message)
             }
         }
     });
@@ -465,12 +467,9 @@ fn retry_later(message: &Message<String>) {
     message.retry_with_options(&QueueRetryOptionsBuilder::new().with_delay_seconds(delay).build());
 }
 
-/// The dead-letter queue's consumer: what the main consumer failed on `max_retries` times
-/// (developers.cloudflare.com/queues/configuration/dead-letter-queues/: without a consumer, a
-/// dead-lettered message is deleted after 4 days). A delivery is recorded and sent to the queue
-/// again, or after [`retry::MAX_REDRIVES`] recorded as dead ([`retry::after_dead_letter`]); a
-/// re-check is sent to the queue again, or kept in the outbox for the sweep. A message is acked
-/// only once that is durable; until then it is retried with a growing delay.
+/// The dead-letter queue's consumer: each message handled by
+/// [`dead_letter::handle`] (the policy, tested on the host), acked once what it decided is
+/// durable, retried with a growing delay until then.
 pub async fn consume_dead_letters(batch: MessageBatch<String>, platform: &EdgePlatform<'_>) {
     let messages: Vec<Message<String>> = batch.iter().filter_map(|m| m.ok()).collect();
     let work = messages.iter().map(|message| async move {
@@ -478,95 +477,20 @@ pub async fn consume_dead_letters(batch: MessageBatch<String>, platform: &EdgePl
             worker::console_error!("{}", json!({"event": "queue_bad_message", "queue": "dead-letter"}));
             return message.ack();
         };
-        let now = now();
-        let done = match parsed {
-            QueueMessage::Deliver(d) => redrive(platform, &d, now).await,
-            QueueMessage::Recheck(check) => {
-                platform.enqueue(&QueueMessage::Recheck(check.clone()), 0).await || {
-                    let left = Outbox {
-                        logout_id: format!("{}.dlq.{}", check.logout_id, random_token(6)),
-                        deliveries: Vec::new(),
-                        recheck: Some(check),
-                        created_at: now,
-                        due_at: None,
-                    };
-                    outbox::settle(platform.store, &left, now).await.is_ok()
-                }
-            }
+        let id = match &parsed {
+            QueueMessage::Deliver(d) => d.id.clone(),
+            QueueMessage::Recheck(r) => r.logout_id.clone(),
+            QueueMessage::Expand(e) => e.logout_id.clone(),
         };
-        if done {
+        let handled = dead_letter::handle(platform.store, platform, parsed, now(), || random_token(12)).await;
+        platform.log.borrow_mut().push(json!({"event": "dead_lettered", "id": id, "decision": handled.name()}));
+        if handled.ack() {
             message.ack()
         } else {
             retry_later(message)
         }
     });
     join_all(work).await;
-}
-
-/// A dead-lettered delivery: recorded (so that it is listed, and the sweep finds it should the
-/// send fail) and sent again, or recorded as dead. False when nothing durable was written.
-async fn redrive(platform: &EdgePlatform<'_>, d: &Delivery, now: i64) -> bool {
-    let Ok(pending) = deliveries::pending(platform.store, &d.id).await else { return false };
-    let decision = retry::after_dead_letter(d, pending.as_ref(), now, random_token(12));
-    platform.log.borrow_mut().push(json!({"event": "dead_lettered", "delivery": d.id, "redriven": d.redriven,
-        "decision": match &decision { DeadLettered::Stale => "stale", DeadLettered::Redrive(_) => "redrive", DeadLettered::Dead(_) => "dead" }}));
-    let record = match decision {
-        DeadLettered::Stale => return true,
-        DeadLettered::Redrive(r) | DeadLettered::Dead(r) => r,
-    };
-    if deliveries::save(platform.store, &record).await.is_err() {
-        return false;
-    }
-    if record.status.is_pending() {
-        if let Err(e) = platform.send_all(std::slice::from_ref(&record.delivery)).await {
-            platform.log_error(json!({"event": "backchannel_queue_failed", "delivery": d.id, "error": e}));
-            platform.tell_the_sweep(now).await;
-        }
-    }
-    true
-}
-
-/// The most a queue message may cost its consumer (`budget`).
-fn message_spend(message: &QueueMessage) -> Spend {
-    match message {
-        QueueMessage::Deliver(_) => budget::QUEUED_DELIVERY,
-        QueueMessage::Recheck(r) => {
-            let sessions = r.sessions.len().min(budget::RECHECK_SESSIONS_PER_MESSAGE);
-            budget::RECHECK + budget::RECHECK_PER_SESSION * sessions
-        }
-    }
-}
-
-/// One queued delivery attempt, to the client's current registration; false when the message
-/// must come again.
-async fn deliver_queued(config: &Config, platform: &EdgePlatform<'_>, queued: &Delivery) -> bool {
-    match deliveries::pending(platform.store, &queued.id).await {
-        Ok(pending) if retry::stale(pending.as_ref(), queued) => return true,
-        Ok(_) => {}
-        Err(_) => return false,
-    }
-    let client = match clients::load(platform.store, &queued.client_id).await {
-        Ok(c) => c,
-        Err(_) => return false,
-    };
-    let Some(d) = retry::current(queued, client.as_ref(), config.session_events.as_ref()) else {
-        // Its client was deleted: cancelled, and listed as such.
-        let cancelled = DeliveryRecord::cancelled(queued.clone(), now());
-        return deliveries::save(platform.store, &cancelled).await.is_ok();
-    };
-    let d = &d;
-    let outcome = attempt_all(config, &platform.log, std::slice::from_ref(d)).await.remove(0);
-    let settled = match retry::after_failure(&config.backchannel, d, &outcome, random_token(12)) {
-        None => deliveries::delivered(platform.store, d).await.map_err(|e| e.to_string()),
-        Some(next) => platform.after(&next).await,
-    };
-    match settled {
-        Ok(()) => true,
-        Err(e) => {
-            worker::console_error!("{}", json!({"event": "backchannel_settle_failed", "delivery": d.id, "error": e}));
-            false
-        }
-    }
 }
 
 /// The subrequests (KV and queue calls) one cron tick may make.

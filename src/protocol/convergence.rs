@@ -96,10 +96,18 @@ fn run_rechecks(
     while !pending.is_empty() {
         pending.sort_by_key(|(at, _)| *at);
         let (at, message) = pending.remove(0);
-        let QueueMessage::Recheck(check) = message else { continue };
         world.set_now(world.now().max(at));
-        let store = world.at(where_(check.round));
-        futures::executor::block_on(logout::recheck(&store, platform, &check, None, world.now())).unwrap();
+        match message {
+            QueueMessage::Recheck(check) => {
+                let store = world.at(where_(check.round));
+                futures::executor::block_on(logout::recheck(&store, platform, &check, None, world.now())).unwrap();
+            }
+            QueueMessage::Expand(e) => {
+                let store = world.at(where_(1));
+                futures::executor::block_on(logout::expand(&store, platform, &e, world.now())).unwrap();
+            }
+            QueueMessage::Deliver(_) => continue,
+        }
         let enqueued = platform.enqueued.borrow();
         pending.extend(enqueued[seen..].iter().map(|(m, delay)| (world.now() + i64::from(*delay), m.clone())));
         seen = enqueued.len();
@@ -149,6 +157,26 @@ struct Scenario {
     queue: Vec<(i64, bool, usize)>,
     /// KV outages: (location or all, from, length), times from the logout.
     outages: Vec<(Option<usize>, i64, i64)>,
+    /// `BACKCHANNEL_INLINE_MAX`: below the clients' number, the logout's request tells some and
+    /// the consumer expands the rest (the fan-out).
+    inline_max: usize,
+}
+
+/// The test configuration with `BACKCHANNEL_INLINE_MAX` = `n` (0, 2 or the default 12).
+fn config_inline(n: usize) -> &'static crate::config::Config {
+    use std::sync::OnceLock;
+    static C0: OnceLock<crate::config::Config> = OnceLock::new();
+    static C2: OnceLock<crate::config::Config> = OnceLock::new();
+    let cell = match n {
+        0 => &C0,
+        2 => &C2,
+        _ => return crate::testing::config(),
+    };
+    cell.get_or_init(|| {
+        let mut settings = crate::testing::settings();
+        settings.insert("BACKCHANNEL_INLINE_MAX", n.to_string());
+        crate::testing::load(&settings).unwrap()
+    })
 }
 
 const LOCATIONS: usize = 3;
@@ -169,10 +197,24 @@ fn scenario(with_outages: bool) -> impl Strategy<Value = Scenario> {
         (proptest::sample::select(KINDS.to_vec()), 0..LOCATIONS, 0i64..=60),
         proptest::collection::vec((0..=QUEUE_JITTER_S, proptest::bool::weighted(0.2), 0..LOCATIONS), 8),
         outages,
+        proptest::sample::select(vec![0usize, 2, 12]),
     )
-        .prop_map(|((max_delay_s, cache_ttl_s, seed), created, recordings, (kind, l, t), queue, outages)| {
-            Scenario { max_delay_s, cache_ttl_s, seed, created, recordings, kind, logout: (l, t), queue, outages }
-        })
+        .prop_map(
+            |((max_delay_s, cache_ttl_s, seed), created, recordings, (kind, l, t), queue, outages, inline_max)| {
+                Scenario {
+                    max_delay_s,
+                    cache_ttl_s,
+                    seed,
+                    created,
+                    recordings,
+                    kind,
+                    logout: (l, t),
+                    queue,
+                    outages,
+                    inline_max,
+                }
+            },
+        )
 }
 
 /// The simulation: the world, the platform, the queue and the clock.
@@ -200,7 +242,8 @@ struct Sim<'a> {
 impl Sim<'_> {
     fn call(&mut self, loc: usize, req: &HttpRequest) -> HttpResponse {
         let now = self.world.now();
-        let r = call_with(&self.world.at(loc), &self.platform, now, req);
+        let config = config_inline(self.s.inline_max);
+        let r = futures::executor::block_on(handle(config, &self.world.at(loc), &self.platform, now, req));
         self.collect();
         r
     }
@@ -318,9 +361,16 @@ impl Sim<'_> {
         self.queue.sort_by_key(|(due, ..)| *due);
         let (due, loc, message, attempts) = self.queue.remove(0);
         self.world.set_now(self.world.now().max(due));
-        let QueueMessage::Recheck(check) = &message else { return };
         let now = self.world.now();
-        let r = futures::executor::block_on(logout::recheck(&self.world.at(loc), &self.platform, check, None, now));
+        let r = match &message {
+            QueueMessage::Recheck(check) => {
+                futures::executor::block_on(logout::recheck(&self.world.at(loc), &self.platform, check, None, now))
+            }
+            QueueMessage::Expand(e) => {
+                futures::executor::block_on(logout::expand(&self.world.at(loc), &self.platform, e, now)).map(|_| ())
+            }
+            QueueMessage::Deliver(_) => return,
+        };
         self.collect();
         if r.is_err() && attempts < 10 {
             self.queue.push((now + 60, loc, message, attempts + 1));
@@ -642,19 +692,25 @@ fn a_failed_queue_send_loses_nothing_the_sweep_sends_it_again() {
     let r = futures::executor::block_on(handle(&config, &store, &platform, NOW, &rp_logout(&cookie)));
     assert_eq!(r.status, 303);
     assert_eq!(told(&platform).len(), 2, "two inline");
-    // The logout's own record stays until its look; the look the queue refused, carrying the
-    // 4 not handed off, waits under a key of its own, due at once; the sweep is told.
+    // The logout's own record stays until its look; the expansion the queue refused (the 4
+    // past the wave) and the look it refused wait under keys of their own, due at once; the
+    // sweep is told.
     let left = futures::executor::block_on(outbox::page(&store, 10)).unwrap();
-    assert_eq!(left.len(), 2, "{left:?}");
-    let refused = left.iter().find(|o| o.logout_id.ends_with(".r1")).expect("the refused look's record");
-    assert_eq!(refused.recheck.as_ref().unwrap().unsent.len(), 4);
+    assert_eq!(left.len(), 3, "{left:?}");
+    let refused = left.iter().find(|o| o.logout_id.ends_with(".x3")).expect("the refused expansion's guard");
+    assert_eq!(refused.expansions[0].expand.len(), 4);
+    assert!(left.iter().any(|o| o.logout_id.ends_with(".r1")), "the refused look's record");
     assert!(futures::executor::block_on(outbox::due(&store)).unwrap());
-    // The queue is back; the sweep, past its grace, queues the look, which sends the 4.
+    // The queue is back; the sweep, past its grace, queues the expansion and the look; the
+    // expansion hands the 4 to the queue.
     platform.queue_down.set(false);
     let grace = config.backchannel.sweep_grace_s;
-    let later = NOW + grace + 1;
+    let later = NOW + logout::EXPAND_OVERDUE_S + grace + 1;
     store.now.set(later);
     futures::executor::block_on(logout::sweep_outbox(&store, &platform, later, grace, 100)).unwrap();
+    let expansions = platform.expansions();
+    assert_eq!(expansions.len(), 1, "the expansion was sent");
+    futures::executor::block_on(logout::expand(&store, &platform, &expansions[0], later)).unwrap();
     let looks = platform.rechecks();
     assert_eq!(looks.len(), 1, "the look was sent");
     futures::executor::block_on(logout::recheck(&store, &platform, &looks[0], None, later)).unwrap();

@@ -20,9 +20,12 @@ use std::collections::HashSet;
 use crate::budget::{self, affordable_inline, Spend, DELETES_PER_SESSION, RECHECK_SESSIONS_PER_MESSAGE};
 use crate::config::SessionEvents;
 use crate::ports::{Platform, Store, StoreError, Summary};
-use crate::protocol::backchannel::plan::{plan, plan_events};
+pub use crate::protocol::backchannel::event::LogoutEvent;
+use crate::protocol::backchannel::plan::{plan, plan_client, plan_events};
 use crate::state::clients::{self, Client};
-use crate::state::deliveries::{self, Delivery, EndReason, EndedSession, OwedEvent, QueueMessage, Recheck};
+use crate::state::deliveries::{
+    self, Delivery, EndReason, EndedRef, EndedSession, Expansion, OwedClient, OwedEvent, QueueMessage, Recheck,
+};
 use crate::state::outbox::{self, Outbox};
 use crate::state::sessions::{self, Session};
 
@@ -49,36 +52,6 @@ pub const RECHECK_DELAYS_S: [u32; 1] = [2 * WINDOW_S as u32];
 /// How long after its last look should have run a logout's outbox record is taken as left
 /// behind (its look lost), and sent again by the sweep.
 pub const RECHECK_OVERDUE_S: i64 = 600;
-
-/// What ended, for the relying parties' sake.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum LogoutEvent {
-    /// These sessions ended (RP-initiated logout, admin logout of one session).
-    Sessions(Vec<Session>),
-    /// Every session of `sub` ended (admin logout of a user): relying parties get one token
-    /// without `sid`, meaning all of this user's sessions, unless they require `sid`.
-    Subject { sub: String, sessions: Vec<Session> },
-}
-
-impl LogoutEvent {
-    pub fn sessions(&self) -> &[Session] {
-        match self {
-            LogoutEvent::Sessions(s) | LogoutEvent::Subject { sessions: s, .. } => s,
-        }
-    }
-
-    /// Every client of the ended sessions, each once, in first-seen order.
-    pub fn client_ids(&self) -> Vec<&str> {
-        clients::unique_ids(self.sessions().iter().flat_map(|s| &s.clients).map(String::as_str))
-    }
-
-    fn subject(&self) -> Option<String> {
-        match self {
-            LogoutEvent::Sessions(_) => None,
-            LogoutEvent::Subject { sub, .. } => Some(sub.clone()),
-        }
-    }
-}
 
 /// Why sessions end, and who hears of it besides the relying parties.
 #[derive(Debug, Clone, Copy)]
@@ -113,23 +86,28 @@ pub struct Unseen<'a> {
 /// fetches nothing before its deliveries.
 const UNCOUNTED_SUBREQUESTS: usize = 2;
 
-/// The outbox record of a logout: everything it will send, and its look; due for the sweep
-/// only once that look should have removed it.
-fn logout_record(look: &Recheck, deliveries: Vec<Delivery>, now: i64) -> Outbox {
+/// The outbox record of a logout: everything it will send (its wave, and what it left to the
+/// consumer to expand), and its look; due for the sweep only once that look should have
+/// removed it.
+fn logout_record(look: &Recheck, deliveries: Vec<Delivery>, expansions: Vec<Expansion>, now: i64) -> Outbox {
     let last_look = i64::from(RECHECK_DELAYS_S[RECHECK_DELAYS_S.len() - 1]);
     Outbox {
         logout_id: look.logout_id.clone(),
         deliveries,
         recheck: Some(look.clone()),
+        expansions,
         created_at: now,
         due_at: Some(now + last_look + RECHECK_OVERDUE_S),
     }
 }
 
 /// Ends the sessions of `event` (each with all its clients: see
-/// [`sessions::with_members`]), in the order the module comment gives. At most `inline_max`
-/// relying parties are told during the request, fewer if its subrequests would not suffice.
-/// `known` holds clients the caller already read in this request: they are not read again.
+/// [`sessions::with_members`]), in the order the module comment gives. The request's work
+/// does not grow with the relying parties: it tells at most one wave itself (`inline_max`,
+/// fewer if its subrequests would not suffice), planned from the clients the caller read
+/// (`known`) and one bulk read of at most [`budget::BULK_READ_MAX`] more; every relying party
+/// after the wave goes, as a number and an id, into one queue message (one per
+/// [`crate::state::deliveries::MAX_EXPANSION_BYTES`]) that the consumer expands ([`expand`]).
 /// Once the tombstones are written the logout has happened: a delete that fails later is left
 /// to the look.
 pub async fn end_sessions(
@@ -144,10 +122,21 @@ pub async fn end_sessions(
     if event.sessions().is_empty() {
         return Ok(Ended::default());
     }
-    let found = registered_clients(store, event, known).await?;
+    let ids = event.client_ids();
+    let found = registered_prefix(store, &ids, known, inline_max).await?;
     let logout_id = platform.random_id();
-    let mut deliveries = numbered_plan(event, &found, &logout_id);
+    let owed = owed_clients(event);
+    // Reserved: the deletes, the expansion's send and its fallback record, and one send batch
+    // should none of the wave go inline.
+    let reserved = DELETES_PER_SESSION * event.sessions().len() + 3;
+    let spent = Spend::services(store.subrequests() + UNCOUNTED_SUBREQUESTS);
+    let inline = affordable_inline(budget::PLAN, spent, Spend::services(reserved), inline_max);
+    let (mut deliveries, taken) = wave(event, &owed, &found, &logout_id, inline);
     deliveries.extend(planned_events(event, ending, &logout_id));
+    let expansions = match owed.len() > taken {
+        true => expansion_of(event, &logout_id, owed[taken..].to_vec()).into_messages(),
+        false => Vec::new(),
+    };
     let look = Recheck {
         logout_id,
         round: 1,
@@ -165,22 +154,241 @@ pub async fn end_sessions(
         unsent: Vec::new(),
         in_record: false,
     };
-    outbox::save(store, &logout_record(&look, deliveries.clone(), now), now).await?;
+    outbox::save(store, &logout_record(&look, deliveries.clone(), expansions.clone(), now), now).await?;
     for s in event.sessions() {
         sessions::bury(store, &s.sid, Some(&s.sub), now).await?;
     }
-    // Reserved: the deletes, and the queue sends of every delivery should none go inline.
-    let sizes: Vec<usize> = deliveries.iter().map(|d| serde_json::to_string(d).map_or(0, |m| m.len())).collect();
-    let reserved = DELETES_PER_SESSION * event.sessions().len() + budget::send_batches(&sizes).len();
-    let spent = Spend::services(store.subrequests() + UNCOUNTED_SUBREQUESTS);
-    let inline = affordable_inline(budget::PLAN, spent, Spend::services(reserved), inline_max);
-    let handoff = platform.deliver(deliveries, inline).await;
+    // What the summary reports as handed to the queue through the expansion: the deliveries of
+    // the relying parties read here, one for each one not read (an estimate: it may have no
+    // back-channel URI, or several sessions).
+    let expansion = expansion_of(event, &look.logout_id, Vec::new());
+    let by_id: std::collections::HashMap<&str, &Client> = found.iter().map(|c| (c.client_id.as_str(), c)).collect();
+    let owed_of = |m: &Expansion| -> usize {
+        m.expand
+            .iter()
+            .map(|o| match by_id.get(o.id.as_str()) {
+                Some(c) => plan_owed(&expansion, o, c).len(),
+                None if o.n <= RESOLVED_IN_REQUEST => 0,
+                None => 1,
+            })
+            .sum()
+    };
+    let counts: Vec<usize> = expansions.iter().map(owed_of).collect();
+    // The expansion first: the consumer starts on it while the wave is attempted.
+    let sent = send_expansions(store, platform, expansions, now).await;
+    let mut handoff = platform.deliver(deliveries, inline).await;
+    for (n, sent) in counts.into_iter().zip(sent) {
+        match sent {
+            true => handoff.summary.queued += n,
+            false => handoff.summary.pending += n,
+        }
+    }
     schedule_look(store, platform, Recheck { unsent: handoff.unsent, ..look }, now).await;
     for s in event.sessions() {
         // Ended already (the tombstone): a record left behind is deleted by the look.
         let _ = sessions::delete(store, s).await;
     }
     Ok(Ended { clients: found, summary: handoff.summary })
+}
+
+/// Every relying party of `event`, numbered from 1 in the logout's order, with the sessions it
+/// is in (none named: all of them, the common case of one session).
+fn owed_clients(event: &LogoutEvent) -> Vec<OwedClient> {
+    let sessions = event.sessions();
+    let members: Vec<HashSet<&str>> = match sessions.len() {
+        1 => Vec::new(),
+        _ => sessions.iter().map(|s| s.clients.iter().map(String::as_str).collect()).collect(),
+    };
+    event
+        .client_ids()
+        .into_iter()
+        .enumerate()
+        .map(|(i, id)| {
+            let of: Vec<usize> = members.iter().enumerate().filter(|(_, m)| m.contains(id)).map(|(j, _)| j).collect();
+            let of = if of.len() == members.len() { Vec::new() } else { of };
+            OwedClient { n: i + 1, id: id.to_string(), of }
+        })
+        .collect()
+}
+
+/// The expansion of `event` for `clients`.
+fn expansion_of(event: &LogoutEvent, logout_id: &str, clients: Vec<OwedClient>) -> Expansion {
+    Expansion {
+        logout_id: logout_id.to_string(),
+        subject: event.subject(),
+        ended: event.sessions().iter().map(|s| EndedRef { sid: s.sid.clone(), sub: s.sub.clone() }).collect(),
+        expand: clients,
+    }
+}
+
+/// The request's one wave: the deliveries of the first relying parties, in order, until
+/// `inline` deliveries are planned or a client was not read; and how many clients it took (the
+/// expansion starts there). A client deleted from the registry since is not told.
+fn wave(
+    event: &LogoutEvent,
+    owed: &[OwedClient],
+    found: &[Client],
+    logout_id: &str,
+    inline: usize,
+) -> (Vec<Delivery>, usize) {
+    let expansion = expansion_of(event, logout_id, Vec::new());
+    let by_id: std::collections::HashMap<&str, &Client> = found.iter().map(|c| (c.client_id.as_str(), c)).collect();
+    let mut out = Vec::new();
+    let mut taken = 0;
+    for owed in owed {
+        if out.len() >= inline {
+            break;
+        }
+        match by_id.get(owed.id.as_str()) {
+            Some(client) => out.extend(plan_owed(&expansion, owed, client)),
+            // Read and not found (deleted): skipped; not read: the expansion's.
+            None if owed.n <= RESOLVED_IN_REQUEST => {}
+            None => break,
+        }
+        taken += 1;
+    }
+    (out, taken)
+}
+
+/// How many of a logout's relying parties its request resolves at most: the caller's, and one
+/// bulk read for the rest of these.
+const RESOLVED_IN_REQUEST: usize = budget::BULK_READ_MAX;
+
+/// The deliveries of one owed relying party, named `{logout_id}.{n}` (and `.{n}.{j}` for its
+/// `j`-th session after the first): the same whoever plans them, and however often.
+fn plan_owed(expansion: &Expansion, owed: &OwedClient, client: &Client) -> Vec<Delivery> {
+    let sessions = expansion.sessions_of(owed).map(|s| (s.sid.as_str(), s.sub.as_str()));
+    plan_client(client, expansion.subject.as_deref(), sessions, |j| match j {
+        0 => format!("{}.{}", expansion.logout_id, owed.n),
+        j => format!("{}.{}.{j}", expansion.logout_id, owed.n),
+    })
+}
+
+/// How long an expansion message may take to run before its guard record is due for the
+/// sweep (which then sends it again): well past a queue's usual latency, so that the sweep does
+/// not double a live chain.
+pub const EXPAND_OVERDUE_S: i64 = 600;
+
+/// The outbox key of an expansion message's guard: its logout and its first relying party.
+fn guard_id(expansion: &Expansion) -> String {
+    format!("{}.x{}", expansion.logout_id, expansion.expand.first().map_or(0, |c| c.n))
+}
+
+/// Writes the guard of an expansion message before it is sent: an outbox record holding it,
+/// due [`EXPAND_OVERDUE_S`] later, which the message's consumer removes once its page is
+/// handed off and its rest guarded and sent. A message lost on its way (a failed send, a
+/// dead-lettered one the dead-letter consumer could not keep) is so sent again by the sweep.
+async fn guard(store: &impl Store, expansion: &Expansion, now: i64) -> Result<(), StoreError> {
+    let record = Outbox {
+        logout_id: guard_id(expansion),
+        deliveries: Vec::new(),
+        recheck: None,
+        expansions: vec![expansion.clone()],
+        created_at: now,
+        due_at: Some(now + EXPAND_OVERDUE_S),
+    };
+    outbox::save(store, &record, now).await
+}
+
+/// Guards and queues the expansion messages of a logout; whether each was sent. One the queue
+/// refused is sent again by the sweep once its guard is due (the sweep is told). The logout
+/// has happened (its tombstones): a guard that cannot be written does not stop the send, and
+/// the logout's own record keeps the expansion until its look.
+async fn send_expansions(
+    store: &impl Store,
+    platform: &impl Platform,
+    expansions: Vec<Expansion>,
+    now: i64,
+) -> Vec<bool> {
+    let mut sent = Vec::new();
+    for e in expansions {
+        let guarded = guard(store, &e, now).await.is_ok();
+        let ok = platform.enqueue(&QueueMessage::Expand(e), 0).await;
+        if !ok || !guarded {
+            let _ = outbox::mark_due(store, now).await;
+        }
+        sent.push(ok);
+    }
+    sent
+}
+
+/// The queue consumer's share of a logout: plans and hands off (queued, each with its record)
+/// the deliveries of the first relying parties of `expansion`, at most
+/// [`budget::EXPAND_CLIENTS`] of them (one bulk read) and [`budget::EXPAND_DELIVERIES`]
+/// deliveries, and passes the rest on in one message. Safe to run twice, or again after failing
+/// halfway: the deliveries' ids are the logout's numbers, so their records are written again,
+/// not added (a relying party may be told twice, never not at all). What could not be handed
+/// off, or passed on, goes into an outbox record of its own, due at once; an error (that
+/// record could not be written) leaves the message to be tried again. The number of
+/// deliveries planned.
+pub async fn expand(
+    store: &impl Store,
+    platform: &impl Platform,
+    expansion: &Expansion,
+    now: i64,
+) -> Result<usize, StoreError> {
+    let page = &expansion.expand[..expansion.expand.len().min(budget::EXPAND_CLIENTS)];
+    let ids: Vec<&str> = page.iter().map(|c| c.id.as_str()).collect();
+    let found = clients::load_many(store, &ids).await?;
+    let by_id: std::collections::HashMap<&str, &Client> = found.iter().map(|c| (c.client_id.as_str(), c)).collect();
+    let mut deliveries = Vec::new();
+    let mut taken = 0;
+    for owed in page {
+        let planned = by_id.get(owed.id.as_str()).map(|c| plan_owed(expansion, owed, c)).unwrap_or_default();
+        if !deliveries.is_empty() && deliveries.len() + planned.len() > budget::EXPAND_DELIVERIES {
+            break;
+        }
+        deliveries.extend(planned);
+        taken += 1;
+    }
+    let planned = deliveries.len();
+    if taken < expansion.expand.len() {
+        // The rest's guard first, then its message: lost on its way, the sweep sends it again.
+        let rest = expansion.with(expansion.expand[taken..].to_vec());
+        guard(store, &rest, now).await?;
+        if !platform.enqueue(&QueueMessage::Expand(rest), 0).await {
+            let _ = outbox::mark_due(store, now).await;
+        }
+    }
+    let unsent = match deliveries.is_empty() {
+        true => Vec::new(),
+        false => platform.deliver(deliveries, 0).await.unsent,
+    };
+    // This page is handed off: its guard goes, or keeps what could not be handed off (due at
+    // once).
+    let own = Outbox {
+        logout_id: guard_id(expansion),
+        deliveries: unsent,
+        recheck: None,
+        expansions: Vec::new(),
+        created_at: now,
+        due_at: None,
+    };
+    outbox::settle(store, &own, now).await?;
+    Ok(planned)
+}
+
+/// The registered clients the request resolves: `known` ones, and a bulk read of those of the
+/// first [`RESOLVED_IN_REQUEST`] relying parties not known (none when no delivery goes inline:
+/// the expansion reads them). A client deleted from the registry since is no longer told.
+async fn registered_prefix(
+    store: &impl Store,
+    ids: &[&str],
+    known: Vec<Client>,
+    inline_max: usize,
+) -> Result<Vec<Client>, StoreError> {
+    let wanted: HashSet<&str> = ids.iter().copied().collect();
+    let mut found: Vec<Client> = known.into_iter().filter(|c| wanted.contains(c.client_id.as_str())).collect();
+    if inline_max == 0 {
+        return Ok(found);
+    }
+    let have: HashSet<String> = found.iter().map(|c| c.client_id.clone()).collect();
+    let prefix = &ids[..ids.len().min(RESOLVED_IN_REQUEST)];
+    let missing: Vec<&str> = prefix.iter().copied().filter(|id| !have.contains(*id)).collect();
+    if !missing.is_empty() {
+        found.extend(clients::load_many(store, &missing).await?);
+    }
+    Ok(found)
 }
 
 /// Ends a session this location does not see: its tombstone, so that it cannot be joined any
@@ -219,7 +427,7 @@ pub async fn end_unseen(
         unsent: Vec::new(),
         in_record: false,
     };
-    outbox::save(store, &logout_record(&look, deliveries.clone(), now), now).await?;
+    outbox::save(store, &logout_record(&look, deliveries.clone(), Vec::new(), now), now).await?;
     sessions::bury(store, unseen.sid, unseen.sub, now).await?;
     let handoff = platform.deliver(deliveries, 0).await;
     schedule_look(store, platform, Recheck { unsent: handoff.unsent, ..look }, now).await;
@@ -254,6 +462,7 @@ async fn schedule_look(store: &impl Store, platform: &impl Platform, look: Reche
             logout_id: format!("{}.u{}", look.logout_id, look.round),
             deliveries: look.unsent.clone(),
             recheck: None,
+            expansions: Vec::new(),
             created_at: now,
             due_at: None,
         };
@@ -268,6 +477,7 @@ async fn schedule_look(store: &impl Store, platform: &impl Platform, look: Reche
         logout_id: format!("{}.r{}", look.logout_id, look.round),
         deliveries: Vec::new(),
         recheck: Some(look),
+        expansions: Vec::new(),
         created_at: now,
         due_at: None,
     };
@@ -350,6 +560,7 @@ pub async fn recheck(
                 logout_id: format!("{}.p{}", check.logout_id, check.sessions.len()),
                 deliveries: Vec::new(),
                 recheck: Some(rest),
+                expansions: Vec::new(),
                 created_at: now,
                 due_at: None,
             };
@@ -413,7 +624,14 @@ pub async fn recheck(
         return Ok(());
     }
     if !unsent.is_empty() {
-        let left = Outbox { logout_id, deliveries: unsent, recheck: None, created_at: now, due_at: None };
+        let left = Outbox {
+            logout_id,
+            deliveries: unsent,
+            recheck: None,
+            expansions: Vec::new(),
+            created_at: now,
+            due_at: None,
+        };
         outbox::settle(store, &left, now).await?;
     }
     // Done. Should the removal fail (the sweep may have just removed it: one write per second
@@ -441,7 +659,7 @@ async fn from_record(store: &impl Store, check: Recheck) -> Result<Recheck, Stor
 }
 
 /// The cron sweep's share of the outbox: records older than `grace_s` (their logout or re-check
-/// did not finish) are sent again: their deliveries queued, their re-check queued. The number
+/// did not finish) are sent again: their deliveries queued, their re-check and expansions queued. The number
 /// of deliveries sent, within `budget` subrequests (see [`sweep_outbox_within`]).
 pub async fn sweep_outbox(
     store: &impl Store,
@@ -487,7 +705,16 @@ pub async fn sweep_outbox_within(
                 Some(r) if !platform.enqueue(&QueueMessage::Recheck(r.clone()), 0).await => Some(r.clone()),
                 _ => None,
             };
-            let rest = Outbox { deliveries: handoff.unsent, recheck, ..left };
+            // Expansions sent again stay, due later: their guard until their consumer runs.
+            let mut due_at = None;
+            for e in &left.expansions {
+                if platform.enqueue(&QueueMessage::Expand(e.clone()), 0).await {
+                    due_at = Some(now + EXPAND_OVERDUE_S);
+                }
+            }
+            let expansions = left.expansions.clone();
+            let due_at = if handoff.unsent.is_empty() && recheck.is_none() { due_at } else { None };
+            let rest = Outbox { deliveries: handoff.unsent, recheck, expansions, due_at, ..left };
             outbox::settle(store, &rest, now).await?;
         }
         cursor = next;
@@ -505,7 +732,7 @@ const OUTBOX_PAGE: u32 = 100;
 /// send, and the settling (a write and the sweep's marker, or a delete).
 fn outbox_resend_subrequests(left: &Outbox) -> usize {
     let n = left.deliveries.len();
-    n + n.div_ceil(crate::budget::QUEUE_BATCH_MAX) + usize::from(left.recheck.is_some()) + 2
+    n + n.div_ceil(crate::budget::QUEUE_BATCH_MAX) + usize::from(left.recheck.is_some()) + left.expansions.len() + 2
 }
 
 /// What a cron tick did.
@@ -573,7 +800,7 @@ mod tests {
     use crate::keys::Alg;
     use crate::state::deliveries::DeliveryRecord;
     use crate::state::memory::MemoryStore;
-    use crate::testing::{self, fixtures, request, seeded_store, Recorder, COOKIE, ISSUER, NOW};
+    use crate::testing::{self, fixtures, request, seeded_store, Queueing, Recorder, COOKIE, ISSUER, NOW};
 
     const GRACE: i64 = 300;
 
@@ -701,20 +928,24 @@ mod tests {
         assert_eq!(r.status, 303, "{}", String::from_utf8_lossy(&r.body));
         assert!(!block_on(outbox::due(&store)).unwrap(), "the marker was refused");
         assert!(block_on(sessions::load(&store, "sid-1", NOW)).unwrap().is_none(), "the session ended");
-        // The logout's record (kept until its look) and the look the queue refused, carrying
-        // both deliveries, under a key of its own.
+        // The logout's record (kept until its look), and the expansion (both relying parties:
+        // nothing inline) and the look the queue refused, each under a key of its own.
         let left = block_on(outbox::page(&store, 10)).unwrap();
-        assert_eq!(left.len(), 2);
-        let refused = left.iter().find(|o| o.logout_id.ends_with(".r1")).expect("the refused look");
-        assert_eq!(refused.recheck.as_ref().unwrap().unsent.len(), 2, "both deliveries kept");
-        // The hourly pass finds them without the marker (the refused look, and by then the
-        // logout's own record, overdue) and queues them; the looks send both deliveries (one
-        // may come twice) and remove the records.
+        assert_eq!(left.len(), 3);
+        assert!(left.iter().any(|o| o.logout_id.ends_with(".r1")), "the refused look");
+        let refused = left.iter().find(|o| o.logout_id.ends_with(".x1")).expect("the refused expansion's guard");
+        assert_eq!(refused.expansions[0].expand.len(), 2, "both relying parties kept");
+        // The hourly pass finds them without the marker (the refused ones, and by then the
+        // logout's own record, overdue) and queues them; the expansions hand both deliveries to
+        // the queue (one may come twice), the looks remove the records.
         platform.queue_down.set(false);
         let hour = NOW - NOW % 3600 + 3600;
         store.now.set(hour);
         let swept = block_on(sweep(&store, &platform, hour, GRACE, 1000, || "n".into())).unwrap();
         assert!(swept.looked);
+        for e in &platform.expansions() {
+            block_on(expand(&store, &platform, e, hour)).unwrap();
+        }
         let looks = platform.rechecks();
         assert!(!looks.is_empty());
         for look in &looks {
@@ -725,5 +956,340 @@ mod tests {
         handed.dedup();
         assert_eq!(handed, ["rp1", "rp2"]);
         assert!(block_on(outbox::page(&store, 10)).unwrap().is_empty());
+    }
+
+    /// A store with `n` registered relying parties `c0001`... (each with a back-channel URI) and
+    /// `sessions` sessions of alice, each naming all of them.
+    fn many(n: usize, sessions: usize) -> (MemoryStore, Vec<Session>) {
+        let store = MemoryStore::new(NOW);
+        let ids: Vec<String> = (1..=n).map(|i| format!("c{i:04}")).collect();
+        block_on(async {
+            for id in &ids {
+                let c = fixtures::client(id, Some(&format!("https://{id}.example/bc")), false, Alg::RS256);
+                clients::save(&store, &c).await.unwrap();
+            }
+        });
+        let ended = (1..=sessions)
+            .map(|k| Session {
+                sid: format!("s{k}"),
+                sub: "alice".into(),
+                clients: ids.clone(),
+                created_at: NOW - 60,
+                expires_at: NOW + 3600,
+                cookie_hash: String::new(),
+                logout_hints: Vec::new(),
+            })
+            .collect::<Vec<_>>();
+        block_on(async {
+            for s in &ended {
+                sessions::save(&store, s, true).await.unwrap();
+            }
+        });
+        (store, ended)
+    }
+
+    /// What one logout request cost: store subrequests, queue calls, KV writes.
+    #[derive(Debug, PartialEq, Eq)]
+    struct Cost {
+        store_calls: usize,
+        queue_calls: usize,
+        kv_writes: usize,
+    }
+
+    const ENDING: Ending<'static> = Ending { reason: EndReason::RpLogout, initiator: None, events: None };
+
+    /// Ends `event` with the default wave, on the queueing platform: the request's cost.
+    fn request_cost(store: &MemoryStore, platform: &Queueing<'_, MemoryStore>, event: &LogoutEvent) -> Cost {
+        store.ops.set(0);
+        store.take_counts();
+        let inline_max = crate::budget::DEFAULT_INLINE_MAX;
+        block_on(end_sessions(store, platform, event, ENDING, inline_max, Vec::new(), NOW)).unwrap();
+        Cost {
+            store_calls: store.ops.get(),
+            queue_calls: platform.send_calls.get(),
+            kv_writes: store.take_counts().writes,
+        }
+    }
+
+    /// Runs every expansion queued so far (and those they pass on), as the consumer does: the
+    /// number of expansion messages run.
+    fn run_expansions(store: &impl Store, platform: &Queueing<'_, impl Store>, now: i64) -> usize {
+        let mut run = 0;
+        loop {
+            let all = platform.inner.expansions();
+            if run == all.len() {
+                return run;
+            }
+            block_on(expand(store, platform, &all[run], now)).unwrap();
+            run += 1;
+        }
+    }
+
+    /// Every relying party handed a delivery (inline, or queued with its record), each once.
+    fn handed_once(platform: &Queueing<'_, impl Store>) -> Vec<String> {
+        let mut ids: Vec<String> = platform.inner.handed.borrow().iter().map(|d| d.id.clone()).collect();
+        ids.extend(platform.queued().into_iter().map(|d| d.id));
+        let n = ids.len();
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), n, "no delivery handed twice");
+        ids
+    }
+
+    #[test]
+    fn a_logout_of_1000_relying_parties_costs_its_request_what_one_of_3_does() {
+        let (small, s3) = many(3, 1);
+        let p3 = Queueing::new(&small, NOW);
+        let three = request_cost(&small, &p3, &LogoutEvent::Sessions(s3));
+        let (big, s1000) = many(1000, 1);
+        let p1000 = Queueing::new(&big, NOW);
+        let thousand = request_cost(&big, &p1000, &LogoutEvent::Sessions(s1000));
+        eprintln!("request at 3 RPs: {three:?}; at 1,000 RPs: {thousand:?}");
+        // The same store calls and KV writes (the record, the tombstone) but the expansion's
+        // guard; one queue call more: the one expansion message carrying the 988 relying
+        // parties after the wave.
+        assert_eq!(thousand.store_calls, three.store_calls + 1);
+        assert_eq!(thousand.kv_writes, three.kv_writes + 1);
+        assert_eq!(thousand.queue_calls, three.queue_calls + 1);
+        assert_eq!(p1000.inner.handed.borrow().len(), crate::budget::DEFAULT_INLINE_MAX, "one wave inline");
+        assert!(p1000.queued().is_empty(), "nothing queued one by one by the request");
+        let expansions = p1000.inner.expansions();
+        assert_eq!(expansions.len(), 1);
+        assert_eq!(expansions[0].expand.len(), 1000 - crate::budget::DEFAULT_INLINE_MAX);
+        // The record keeps what the logout owes until its look: the wave and the expansion.
+        let record = block_on(outbox::load(&big, &expansions[0].logout_id)).unwrap().unwrap();
+        assert_eq!(record.expansions, expansions);
+        assert_eq!(record.deliveries.len(), crate::budget::DEFAULT_INLINE_MAX);
+
+        // The whole logout, the consumer's expansions included: every relying party once, and
+        // one KV write (the `queued` record) and one queue message per queued delivery.
+        big.take_counts();
+        let calls_before = p1000.send_calls.get();
+        let hops = run_expansions(&big, &p1000, NOW);
+        let consumer = big.take_counts();
+        let queued = p1000.queued().len();
+        assert_eq!(handed_once(&p1000).len(), 1000);
+        assert_eq!(queued, 1000 - crate::budget::DEFAULT_INLINE_MAX);
+        assert_eq!(hops, queued.div_ceil(crate::budget::EXPAND_CLIENTS), "paged by 100");
+        // One record per queued delivery, and each page the guard of the rest it passes on (and
+        // removes its own).
+        assert_eq!((consumer.writes, consumer.deletes), (queued + hops - 1, hops));
+        let queue_calls = p1000.send_calls.get() - calls_before;
+        eprintln!(
+            "1,000-RP logout: request {thousand:?}; consumer: {hops} expansion messages, {} KV writes (and {} deletes), \
+             {} bulk reads ({} keys), {queue_calls} queue calls, {queued} delivery messages",
+            consumer.writes, consumer.deletes, hops, consumer.reads
+        );
+    }
+
+    #[test]
+    fn an_admin_logout_of_a_user_with_many_sessions_and_relying_parties_costs_per_session_only() {
+        let subject = |n: usize, k: usize| {
+            let (store, ended) = many(n, k);
+            let platform = Queueing::new(&store, NOW);
+            let event = LogoutEvent::Subject { sub: "alice".into(), sessions: ended };
+            let cost = request_cost(&store, &platform, &event);
+            (cost, platform.inner.expansions().len())
+        };
+        let (one, _) = subject(3, 1);
+        let (page, messages) = subject(1000, crate::budget::SUBJECT_LOGOUT_PAGE);
+        eprintln!("admin logout: 1 session x 3 RPs {one:?}; 10 sessions x 1,000 RPs {page:?}");
+        // Per ended session: its tombstone (a write) and two deletes; nothing per relying party.
+        let extra = crate::budget::SUBJECT_LOGOUT_PAGE - 1;
+        // And the expansion's guard.
+        assert_eq!(page.store_calls, one.store_calls + extra * (1 + DELETES_PER_SESSION) + 1);
+        assert_eq!(page.kv_writes, one.kv_writes + extra + 1);
+        assert_eq!((page.queue_calls, messages), (one.queue_calls + 1, 1));
+    }
+
+    #[test]
+    fn an_expansion_run_twice_writes_the_same_records_and_loses_no_one() {
+        let (store, ended) = many(250, 1);
+        let platform = Queueing::new(&store, NOW);
+        let ended =
+            block_on(end_sessions(&store, &platform, &LogoutEvent::Sessions(ended), ENDING, 6, Vec::new(), NOW))
+                .unwrap();
+        // The summary counts the relying parties past the wave as handed to the queue.
+        assert_eq!((ended.summary.delivered, ended.summary.queued, ended.summary.pending), (6, 244, 0));
+        let first = platform.inner.expansions()[0].clone();
+        block_on(expand(&store, &platform, &first, NOW)).unwrap();
+        let records = |store: &MemoryStore| -> Vec<String> {
+            store
+                .snapshot()
+                .into_iter()
+                .filter(|(_, k, _)| k.starts_with(deliveries::PENDING_PREFIX))
+                .map(|(_, k, _)| k)
+                .collect()
+        };
+        let once = records(&store);
+        assert_eq!(once.len(), crate::budget::EXPAND_CLIENTS);
+        // The queue delivers it again (it was not acked): the same records, rewritten.
+        block_on(expand(&store, &platform, &first, NOW)).unwrap();
+        assert_eq!(records(&store), once, "no record added by the second run");
+        // Both runs passed the rest on: run everything (the rest twice).
+        run_expansions(&store, &platform, NOW);
+        let mut told: Vec<String> = platform.inner.handed.borrow().iter().map(|d| d.client_id.clone()).collect();
+        told.extend(platform.queued().into_iter().map(|d| d.client_id));
+        told.sort();
+        told.dedup();
+        assert_eq!(told.len(), 250, "every relying party told");
+        assert_eq!(records(&store).len(), 250 - 6, "one record per queued relying party, however often expanded");
+    }
+
+    /// A store refusing writes of `prefix` keys after the first `allowed`.
+    struct RefusingAfter<'a> {
+        inner: &'a MemoryStore,
+        prefix: &'static str,
+        allowed: std::cell::Cell<usize>,
+    }
+
+    impl Store for RefusingAfter<'_> {
+        async fn get(&self, ns: crate::ports::Ns, key: &str) -> Result<Option<String>, StoreError> {
+            self.inner.get(ns, key).await
+        }
+        async fn get_many(&self, ns: crate::ports::Ns, keys: &[String]) -> Result<Vec<Option<String>>, StoreError> {
+            self.inner.get_many(ns, keys).await
+        }
+        async fn put(
+            &self,
+            ns: crate::ports::Ns,
+            key: &str,
+            value: &str,
+            exp: Option<i64>,
+            meta: Option<serde_json::Value>,
+        ) -> Result<(), StoreError> {
+            if key.starts_with(self.prefix) {
+                if self.allowed.get() == 0 {
+                    return Err(StoreError("refused".into()));
+                }
+                self.allowed.set(self.allowed.get() - 1);
+            }
+            self.inner.put(ns, key, value, exp, meta).await
+        }
+        async fn delete(&self, ns: crate::ports::Ns, key: &str) -> Result<(), StoreError> {
+            self.inner.delete(ns, key).await
+        }
+        async fn list(
+            &self,
+            ns: crate::ports::Ns,
+            prefix: &str,
+            cursor: Option<String>,
+            limit: u32,
+        ) -> Result<crate::ports::ListPage, StoreError> {
+            self.inner.list(ns, prefix, cursor, limit).await
+        }
+        fn subrequests(&self) -> usize {
+            self.inner.subrequests()
+        }
+    }
+
+    #[test]
+    fn an_expansion_failing_halfway_leaves_the_rest_in_the_outbox_and_the_sweep_sends_it() {
+        let now = mid_hour(NOW);
+        let (store, ended) = many(100, 1);
+        store.now.set(now);
+        let platform = Queueing::new(&store, now);
+        block_on(end_sessions(&store, &platform, &LogoutEvent::Sessions(ended), ENDING, 0, Vec::new(), now)).unwrap();
+        let expansion = platform.inner.expansions()[0].clone();
+        assert_eq!(expansion.expand.len(), 100, "nothing inline: all expanded");
+        // KV takes 40 records, then refuses the rest: they are kept in an outbox record, due.
+        let refusing = RefusingAfter { inner: &store, prefix: deliveries::PENDING_PREFIX, allowed: 40.into() };
+        let failing = Queueing::new(&refusing, now);
+        block_on(expand(&refusing, &failing, &expansion, now)).unwrap();
+        assert_eq!(failing.queued().len(), 40);
+        let left = block_on(outbox::load(&store, &format!("{}.x1", expansion.logout_id))).unwrap().unwrap();
+        assert_eq!(left.deliveries.len(), 60);
+        assert!(block_on(outbox::due(&store)).unwrap());
+        // The sweep, past its grace, hands them to the queue with their records.
+        let later = now + GRACE + 1;
+        store.now.set(later);
+        let sweeping = Queueing::new(&store, later);
+        block_on(sweep(&store, &sweeping, later, GRACE, 1000, || "n".into())).unwrap();
+        let mut told: Vec<String> =
+            failing.queued().into_iter().chain(sweeping.queued()).map(|d| d.client_id).collect();
+        told.sort();
+        told.dedup();
+        assert_eq!(told.len(), 100, "every relying party recorded and queued");
+        assert!(block_on(outbox::load(&store, &format!("{}.x1", expansion.logout_id))).unwrap().is_none());
+    }
+
+    #[test]
+    fn an_expansion_the_queue_refused_is_sent_again_by_the_sweep() {
+        let now = mid_hour(NOW);
+        let (store, ended) = many(30, 1);
+        store.now.set(now);
+        let platform = Queueing::new(&store, now);
+        platform.inner.queue_down.set(true);
+        let ended =
+            block_on(end_sessions(&store, &platform, &LogoutEvent::Sessions(ended), ENDING, 6, Vec::new(), now))
+                .unwrap();
+        assert_eq!((ended.summary.delivered, ended.summary.queued, ended.summary.pending), (6, 0, 24));
+        assert!(platform.inner.expansions().is_empty(), "the queue refused it");
+        let logout_id = block_on(outbox::page(&store, 10)).unwrap()[0].logout_id.clone();
+        let own = block_on(outbox::load(&store, &format!("{logout_id}.x7"))).unwrap().expect("its guard");
+        assert_eq!(own.expansions[0].expand.len(), 24);
+        assert!(block_on(outbox::due(&store)).unwrap(), "the sweep is told");
+        let later = now + EXPAND_OVERDUE_S + GRACE + 1;
+        store.now.set(later);
+        let sweeping = Queueing::new(&store, later);
+        block_on(sweep(&store, &sweeping, later, GRACE, 1000, || "n".into())).unwrap();
+        assert_eq!(sweeping.inner.expansions().len(), 1, "sent again");
+        run_expansions(&store, &sweeping, later);
+        let told: HashSet<String> = platform
+            .inner
+            .handed
+            .borrow()
+            .iter()
+            .map(|d| d.client_id.clone())
+            .chain(sweeping.queued().into_iter().map(|d| d.client_id))
+            .collect();
+        assert_eq!(told.len(), 30);
+    }
+
+    /// The whole end-session request (hint and cookie, through the flow) for the seeded session
+    /// with `extra` more relying parties: its store subrequests, queue sends, KV writes.
+    fn end_session_request_cost(extra: usize) -> (usize, usize, usize) {
+        let store = seeded_store();
+        let mut session = block_on(sessions::load(&store, "sid-1", NOW)).unwrap().unwrap();
+        block_on(async {
+            for i in 1..=extra {
+                let id = format!("c{i:04}");
+                let c = fixtures::client(&id, Some(&format!("https://{id}.example/bc")), false, Alg::RS256);
+                clients::save(&store, &c).await.unwrap();
+                session.clients.push(id);
+            }
+            sessions::save(&store, &session, false).await.unwrap();
+        });
+        let hint = testing::id_token(Alg::RS256, json!({"iss": ISSUER, "sub": "alice", "sid": "sid-1", "aud": "rp1"}));
+        let q = format!(
+            "id_token_hint={hint}&post_logout_redirect_uri={}",
+            url::form_urlencoded::byte_serialize(b"https://rp1.example/bye").collect::<String>()
+        );
+        let mut req = request(Method::Get, &format!("/session/end?{q}"));
+        req.headers.push(("cookie".into(), format!("op_session={COOKIE}")));
+        let platform = Recorder::default();
+        store.now.set(NOW);
+        store.ops.set(0);
+        store.take_counts();
+        let r = block_on(testing::handle(testing::config(), &store, &platform, NOW, &req));
+        assert_eq!(r.status, 200, "the front-channel page");
+        let sends = platform.enqueued.borrow().len();
+        let writes = store.take_counts().writes;
+        (store.ops.get(), sends, writes)
+    }
+
+    #[test]
+    fn an_end_session_request_at_1000_relying_parties_makes_no_per_relying_party_write_or_send() {
+        let (ops3, sends3, writes3) = end_session_request_cost(1);
+        let (ops1000, sends1000, writes1000) = end_session_request_cost(998);
+        eprintln!(
+            "end-session request, 3 RPs: {ops3} store calls, {sends3} queue sends, {writes3} KV writes; \
+             1,000 RPs: {ops1000} store calls, {sends1000} queue sends, {writes1000} KV writes"
+        );
+        assert_eq!(writes1000, writes3 + 1, "the record and the tombstone, and the expansion's guard");
+        assert_eq!(sends1000, sends3 + 1, "the look, and one expansion message");
+        // The flow's own gather reads the session's clients (one bulk read per 100, for the
+        // front-channel frames): the only calls that grow, besides the guard.
+        assert_eq!(ops1000 - ops3, 1000usize.div_ceil(100) - 1 + 1, "{ops3} and {ops1000}");
     }
 }

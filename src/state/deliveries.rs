@@ -146,12 +146,90 @@ pub struct OwedEvent {
     pub initiator: Option<String>,
 }
 
-/// What the queue carries: a delivery attempt, or a re-check.
+/// The part of a logout its request did not plan itself (the relying parties past its one wave
+/// of inline deliveries), as a queue message: the consumer plans and hands off a page of it
+/// and passes the rest on (see `protocol::logout::expand`). Its deliveries are named
+/// `{logout_id}.{n}` by each client's number `n` in the logout, so that an expansion run twice
+/// writes the same records again, not new ones.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Expansion {
+    pub logout_id: String,
+    /// For a user-wide logout, its subject: relying parties get tokens without `sid`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    /// The ended sessions (`OwedClient::of` indexes them).
+    pub ended: Vec<EndedRef>,
+    /// The relying parties still to tell, in the logout's order.
+    pub expand: Vec<OwedClient>,
+}
+
+/// An ended session, as an expansion names it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EndedRef {
+    pub sid: String,
+    pub sub: String,
+}
+
+/// One relying party an expansion is to tell.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OwedClient {
+    /// Its number in the logout, from 1: its deliveries' ids.
+    pub n: usize,
+    pub id: String,
+    /// The ended sessions (indexes into `Expansion::ended`) it is in; empty: all of them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub of: Vec<usize>,
+}
+
+/// The most an expansion's queue message may weigh (as [`MAX_LOOK_BYTES`]): a logout's
+/// expansion is split into messages of at most this.
+pub const MAX_EXPANSION_BYTES: usize = 100 * 1024;
+
+impl Expansion {
+    /// The sessions of `ended` that `client` is in.
+    pub fn sessions_of<'a>(&'a self, client: &'a OwedClient) -> impl Iterator<Item = &'a EndedRef> + 'a {
+        self.ended.iter().enumerate().filter(|(i, _)| client.of.is_empty() || client.of.contains(i)).map(|(_, s)| s)
+    }
+
+    /// This expansion with only `clients` left to tell.
+    pub fn with(&self, clients: Vec<OwedClient>) -> Expansion {
+        Expansion {
+            logout_id: self.logout_id.clone(),
+            subject: self.subject.clone(),
+            ended: self.ended.clone(),
+            expand: clients,
+        }
+    }
+
+    /// Split into messages of at most [`MAX_EXPANSION_BYTES`] each (at least one client each).
+    pub fn into_messages(self) -> Vec<Expansion> {
+        let base = serde_json::to_string(&self.with(Vec::new())).map_or(0, |s| s.len());
+        let mut out = Vec::new();
+        let (mut part, mut bytes) = (Vec::new(), base);
+        for c in self.expand.iter() {
+            let size = serde_json::to_string(c).map_or(0, |s| s.len()) + 1;
+            if !part.is_empty() && bytes + size > MAX_EXPANSION_BYTES {
+                out.push(self.with(std::mem::take(&mut part)));
+                bytes = base;
+            }
+            bytes += size;
+            part.push(c.clone());
+        }
+        if !part.is_empty() {
+            out.push(self.with(part));
+        }
+        out
+    }
+}
+
+/// What the queue carries: a delivery attempt, a re-check, or the expansion of a logout.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum QueueMessage {
-    // First: a delivery has no `logout_id`, so it never reads as a re-check.
+    // First: a delivery has no `logout_id`, so it never reads as a re-check; an expansion has
+    // no `round` and a re-check no `expand`, so neither reads as the other.
     Recheck(Recheck),
+    Expand(Expansion),
     Deliver(Delivery),
 }
 

@@ -9,7 +9,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::deliveries::{Delivery, Recheck};
+use super::deliveries::{Delivery, Expansion, Recheck};
 use super::store::{Ns, Store, StoreError};
 
 const PREFIX: &str = "outbox/";
@@ -29,6 +29,10 @@ pub struct Outbox {
     pub deliveries: Vec<Delivery>,
     /// The re-check, while its queue message is not sent.
     pub recheck: Option<Recheck>,
+    /// What the logout's request left for the consumer to expand (the relying parties past its
+    /// wave): sent again by the sweep should the record be left behind.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub expansions: Vec<Expansion>,
     pub created_at: i64,
     /// When the sweep takes it as left behind (past its grace): a logout's own record stays
     /// until its last re-check removes it, so it is due only after that look should have run;
@@ -39,7 +43,7 @@ pub struct Outbox {
 
 impl Outbox {
     pub fn is_empty(&self) -> bool {
-        self.deliveries.is_empty() && self.recheck.is_none()
+        self.deliveries.is_empty() && self.recheck.is_none() && self.expansions.is_empty()
     }
 
     /// When the sweep may send it again (after its grace).

@@ -83,6 +83,18 @@ pub struct Recorder {
 }
 
 impl Recorder {
+    /// The expansions queued so far.
+    pub fn expansions(&self) -> Vec<crate::state::deliveries::Expansion> {
+        self.enqueued
+            .borrow()
+            .iter()
+            .filter_map(|(m, _)| match m {
+                QueueMessage::Expand(e) => Some(e.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
     /// The re-checks queued so far, one per logout.
     pub fn rechecks(&self) -> Vec<Recheck> {
         self.enqueued
@@ -90,7 +102,7 @@ impl Recorder {
             .iter()
             .filter_map(|(m, _)| match m {
                 QueueMessage::Recheck(r) => Some(r.clone()),
-                QueueMessage::Deliver(_) => None,
+                QueueMessage::Deliver(_) | QueueMessage::Expand(_) => None,
             })
             .collect()
     }
@@ -262,4 +274,83 @@ pub async fn handle<S: Store>(
 ) -> HttpResponse {
     let ctx = Ctx { config, store, platform, now };
     app::handle(&ctx, req).await
+}
+
+/// A [`Recorder`] that hands what does not go inline to the queue as the worker does
+/// ([`crate::protocol::backchannel::queued::hand_to_queue`]: a `queued` record in `store`, then
+/// the message), so that a test counts the KV writes and queue calls of queued deliveries.
+/// Inline deliveries succeed. `send_calls` counts `sendBatch` calls (one per 100 messages or
+/// 256 KB, as the worker sends them) and `enqueue` calls alike: every queue subrequest.
+pub struct Queueing<'a, S> {
+    pub store: &'a S,
+    pub inner: Recorder,
+    pub now: Cell<i64>,
+    pub send_calls: Cell<usize>,
+}
+
+impl<'a, S: Store> Queueing<'a, S> {
+    pub fn new(store: &'a S, now: i64) -> Self {
+        Queueing { store, inner: Recorder::default(), now: Cell::new(now), send_calls: Cell::new(0) }
+    }
+
+    /// The queued delivery messages sent so far.
+    pub fn queued(&self) -> Vec<Delivery> {
+        self.inner
+            .enqueued
+            .borrow()
+            .iter()
+            .filter_map(|(m, _)| match m {
+                QueueMessage::Deliver(d) => Some(d.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+impl<S: Store> crate::protocol::backchannel::queued::Sender for Queueing<'_, S> {
+    async fn send_all(&self, deliveries: &[Delivery]) -> Result<(), String> {
+        if self.inner.queue_down.get() {
+            return Err("queue down".into());
+        }
+        let sizes: Vec<usize> = deliveries.iter().map(|d| serde_json::to_string(d).map_or(0, |s| s.len())).collect();
+        self.send_calls.set(self.send_calls.get() + crate::budget::send_batches(&sizes).len());
+        let mut enqueued = self.inner.enqueued.borrow_mut();
+        enqueued.extend(deliveries.iter().map(|d| (QueueMessage::Deliver(d.clone()), 0)));
+        Ok(())
+    }
+}
+
+impl<S: Store> Platform for Queueing<'_, S> {
+    async fn deliver(&self, mut deliveries: Vec<Delivery>, inline_max: usize) -> Handoff {
+        self.inner.inline_max.borrow_mut().push(inline_max);
+        let overflow = deliveries.split_off(deliveries.len().min(inline_max));
+        let mut handoff =
+            Handoff { summary: Summary { delivered: deliveries.len(), ..Summary::default() }, unsent: Vec::new() };
+        self.inner.handed.borrow_mut().extend(deliveries);
+        if !overflow.is_empty() {
+            let n = overflow.len();
+            let q =
+                crate::protocol::backchannel::queued::hand_to_queue(self.store, self, overflow, self.now.get(), || {
+                    self.inner.random_id()
+                })
+                .await;
+            handoff.summary.queued += n - q.unsent.len();
+            handoff.summary.pending += q.unsent.len();
+            handoff.unsent = q.unsent;
+        }
+        handoff
+    }
+
+    async fn enqueue(&self, message: &QueueMessage, delay_s: u32) -> bool {
+        if self.inner.queue_down.get() {
+            return false;
+        }
+        self.send_calls.set(self.send_calls.get() + 1);
+        self.inner.enqueued.borrow_mut().push((message.clone(), delay_s));
+        true
+    }
+
+    fn random_id(&self) -> String {
+        self.inner.random_id()
+    }
 }

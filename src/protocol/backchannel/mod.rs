@@ -1,9 +1,12 @@
-//! Back-channel logout (OpenID Connect Back-Channel Logout 1.0), the platform-free half: which
-//! relying parties get which logout token ([`plan`]), what the token says ([`token`]), and how
+//! Back-channel logout (OpenID Connect Back-Channel Logout 1.0), the platform-free half: what a
+//! logout ended ([`event`]), which relying parties get which logout token ([`plan`]), what the token says ([`token`]), and how
 //! a delivery's answer is judged and when a failed delivery is tried again ([`retry`]), and how
-//! a delivery is handed to the queue with its record ([`queued`]). The
+//! a delivery is handed to the queue with its record ([`queued`]), and what the dead-letter
+//! queue's consumer does ([`dead_letter`]). The
 //! worker layer signs, sends and queues; `state::deliveries` keeps what has not succeeded yet.
 
+pub mod dead_letter;
+pub mod event;
 pub mod plan;
 pub mod queued;
 pub mod retry;

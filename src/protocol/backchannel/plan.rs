@@ -4,9 +4,9 @@
 
 use std::collections::{HashMap, HashSet};
 
+use super::event::LogoutEvent;
 use crate::config::SessionEvents;
 use crate::keys::Alg;
-use crate::protocol::logout::LogoutEvent;
 use crate::state::clients::Client;
 use crate::state::deliveries::{Delivery, DeliveryKind, EndReason};
 
@@ -50,6 +50,37 @@ pub fn plan(event: &LogoutEvent, clients: &[Client], mut new_id: impl FnMut() ->
         }
     }
     out
+}
+
+/// The deliveries one relying party gets of a logout (see [`plan`]): one per ended session it
+/// is in (`sessions`: their `sid` and user), or for a user-wide logout (`subject`) one without
+/// `sid`, unless it requires `sid`. None for a client without a back-channel URI. `new_id`
+/// names its `j`-th delivery (from 0).
+pub fn plan_client<'a>(
+    client: &Client,
+    subject: Option<&str>,
+    sessions: impl IntoIterator<Item = (&'a str, &'a str)>,
+    mut new_id: impl FnMut(usize) -> String,
+) -> Vec<Delivery> {
+    let Some(uri) = client.backchannel_logout_uri.as_deref() else { return Vec::new() };
+    let delivery = |id: String, sub: &str, sid: Option<&str>| Delivery {
+        id,
+        client_id: client.client_id.clone(),
+        uri: uri.to_string(),
+        alg: client.id_token_signed_response_alg,
+        sub: sub.to_string(),
+        sid: sid.map(str::to_string),
+        attempt: 1,
+        last_error: None,
+        nonce: None,
+        issued_at: None,
+        redriven: 0,
+        kind: DeliveryKind::Logout,
+    };
+    match subject {
+        Some(sub) if !client.backchannel_logout_session_required => vec![delivery(new_id(0), sub, None)],
+        _ => sessions.into_iter().enumerate().map(|(j, (sid, sub))| delivery(new_id(j), sub, Some(sid))).collect(),
+    }
 }
 
 /// One session-ended event per ended session of `event`, to the login system's `target`

@@ -90,9 +90,9 @@ mod tests {
 
     use super::*;
     use crate::ports::Ns;
+    use crate::protocol::backchannel::event::LogoutEvent;
     use crate::protocol::backchannel::plan;
     use crate::protocol::backchannel::retry::{self, DeadLettered};
-    use crate::protocol::logout::LogoutEvent;
     use crate::state::deliveries::{reissue_overdue, DeliveryStatus};
     use crate::state::memory::MemoryStore;
     use crate::testing::fixtures::{clients, ids, session};

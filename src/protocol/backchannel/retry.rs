@@ -243,8 +243,8 @@ pub async fn record(store: &impl Store, next: &Next, now: i64) -> Result<Deliver
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::protocol::backchannel::event::LogoutEvent;
     use crate::protocol::backchannel::plan;
-    use crate::protocol::logout::LogoutEvent;
     use crate::state::deliveries::{delivered, reissue_overdue};
     use crate::testing::fixtures::{clients, ids, session};
 

@@ -76,8 +76,8 @@ pub fn request(d: &Delivery, token: &str) -> (&'static str, String) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::protocol::backchannel::event::LogoutEvent;
     use crate::protocol::backchannel::plan;
-    use crate::protocol::logout::LogoutEvent;
     use crate::testing::fixtures::{clients, ids, session};
 
     #[test]
