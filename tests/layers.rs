@@ -154,12 +154,7 @@ type Module = Vec<String>;
 
 /// File-level imports let through although they close a loop, each with the reason. Remove an
 /// entry as soon as its loop is gone: the check then fails should it come back.
-const ALLOWED: &[(&str, &str, &str)] = &[(
-    "protocol::backchannel::plan",
-    "protocol::logout",
-    "plan.rs takes logout.rs's LogoutEvent while logout.rs calls plan: being removed by the \
-     back-channel fan-out work (issue #23, item 3); the lead drops this entry at its merge",
-)];
+const ALLOWED: &[(&str, &str, &str)] = &[];
 
 /// The module a file of `src/` is (`None` for the crate root and binaries).
 fn module_path(src: &Path, file: &Path) -> Option<Module> {
