@@ -24,7 +24,10 @@
 //!   next attempt; `delivery/dead/{id}` → one given up, kept 30 days;
 //!   `delivery/cancelled/{id}` → one not made because its client was deleted, kept 30 days
 //!   ([`deliveries`]);
-//! - `outbox/{logout_id}` → the deliveries of a logout not yet handed off, and `sweep/due` →
+//! - `outbox/{logout_id}` → the deliveries of a logout not yet handed off (its wave, its
+//!   expansion and its look); `outbox/{logout_id}.x{n}` → the guard of its `n`th expansion
+//!   message, `outbox/{logout_id}.r{round}` / `.u{round}` → a look the queue refused / what a
+//!   look could not hand off; and `sweep/due` →
 //!   the time something was last left for the cron sweep ([`outbox`]).
 //!
 //! The browser cookie names its session itself (`{b64url(sid)}.{secret}`, the secret stored
