@@ -15,6 +15,7 @@ use super::decision::{self, AnswerVerdict, Answered, Browser, Facts, NamedClient
 use super::errors::EndSessionError;
 use super::hint::{self, VerifiedHint};
 use super::params::{self, ConfirmAnswer, EndSessionRequest, LogoutParams, ParamError};
+use crate::budget;
 use crate::http::cookies::{self, SameSite};
 use crate::http::errors::ErrorTable;
 use crate::http::{prefers_json, HttpRequest, HttpResponse};
@@ -195,7 +196,8 @@ impl Gathered {
 /// Every read of a step, at once: first the browser's session (through its cookies, when
 /// `read_cookies`; `prefer` picks among several), on which the rest depends; then, joined, the
 /// session `session_to_read` names and, in one bulk read, the client `client_id` names with
-/// the clients of the browser's session (which a logout tells).
+/// the first clients of the browser's session (those a logout tells during the request, and
+/// draws front-channel frames for).
 async fn gather<'s, S: Store, N>(
     ctx: &Ctx<'_, S, N>,
     inputs: &Inputs<'_>,
@@ -215,11 +217,14 @@ async fn gather<'s, S: Store, N>(
                 None => Ok(Lookup::Unknown),
             }
         };
+        // The first of them only, as many as one bulk read takes: the request's work does not
+        // grow with the relying parties (the logout's expansion reads the rest in the consumer).
         let browsers = match &browser {
-            Browser::Seen(s) => s.clients.as_slice(),
+            Browser::Seen(s) => &s.clients[..s.clients.len().min(budget::BULK_READ_MAX)],
             Browser::Unseen(_) | Browser::None => &[],
         };
-        let ids = clients::unique_ids(client_id.into_iter().chain(browsers.iter().map(String::as_str)));
+        let mut ids = clients::unique_ids(client_id.into_iter().chain(browsers.iter().map(String::as_str)));
+        ids.truncate(budget::BULK_READ_MAX);
         let clients = async {
             match ids.is_empty() {
                 true => Ok(Vec::new()),
