@@ -15,7 +15,7 @@
 //! No key is written twice in one request (KV takes one write per second per key): what a
 //! failed queue send leaves goes under a key of its own.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use crate::budget::{self, affordable_inline, Spend, DELETES_PER_SESSION, RECHECK_SESSIONS_PER_MESSAGE};
 use crate::config::SessionEvents;
@@ -131,7 +131,10 @@ pub async fn end_sessions(
     let reserved = DELETES_PER_SESSION * event.sessions().len() + 3;
     let spent = Spend::services(store.subrequests() + UNCOUNTED_SUBREQUESTS);
     let inline = affordable_inline(budget::PLAN, spent, Spend::services(reserved), inline_max);
-    let (mut deliveries, taken) = wave(event, &owed, &found, &logout_id, inline);
+    // The logout's planning context, and its clients by id: for the wave and the summary alike.
+    let planning = expansion_of(event, &logout_id, Vec::new());
+    let by_id: HashMap<&str, &Client> = found.iter().map(|c| (c.client_id.as_str(), c)).collect();
+    let (mut deliveries, taken) = wave(&planning, &owed, &by_id, inline);
     deliveries.extend(planned_events(event, ending, &logout_id));
     let expansions = match owed.len() > taken {
         true => expansion_of(event, &logout_id, owed[taken..].to_vec()).into_messages(),
@@ -161,13 +164,11 @@ pub async fn end_sessions(
     // What the summary reports as handed to the queue through the expansion: the deliveries of
     // the relying parties read here, one for each one not read (an estimate: it may have no
     // back-channel URI, or several sessions).
-    let expansion = expansion_of(event, &look.logout_id, Vec::new());
-    let by_id: std::collections::HashMap<&str, &Client> = found.iter().map(|c| (c.client_id.as_str(), c)).collect();
     let owed_of = |m: &Expansion| -> usize {
         m.expand
             .iter()
             .map(|o| match by_id.get(o.id.as_str()) {
-                Some(c) => plan_owed(&expansion, o, c).len(),
+                Some(c) => plan_owed(&planning, o, c).len(),
                 None if o.n <= RESOLVED_IN_REQUEST => 0,
                 None => 1,
             })
@@ -225,14 +226,11 @@ fn expansion_of(event: &LogoutEvent, logout_id: &str, clients: Vec<OwedClient>) 
 /// `inline` deliveries are planned or a client was not read; and how many clients it took (the
 /// expansion starts there). A client deleted from the registry since is not told.
 fn wave(
-    event: &LogoutEvent,
+    planning: &Expansion,
     owed: &[OwedClient],
-    found: &[Client],
-    logout_id: &str,
+    by_id: &HashMap<&str, &Client>,
     inline: usize,
 ) -> (Vec<Delivery>, usize) {
-    let expansion = expansion_of(event, logout_id, Vec::new());
-    let by_id: std::collections::HashMap<&str, &Client> = found.iter().map(|c| (c.client_id.as_str(), c)).collect();
     let mut out = Vec::new();
     let mut taken = 0;
     for owed in owed {
@@ -240,7 +238,7 @@ fn wave(
             break;
         }
         match by_id.get(owed.id.as_str()) {
-            Some(client) => out.extend(plan_owed(&expansion, owed, client)),
+            Some(client) => out.extend(plan_owed(planning, owed, client)),
             // Read and not found (deleted): skipped; not read: the expansion's.
             None if owed.n <= RESOLVED_IN_REQUEST => {}
             None => break,
@@ -330,7 +328,7 @@ pub async fn expand(
     let page = &expansion.expand[..expansion.expand.len().min(budget::EXPAND_CLIENTS)];
     let ids: Vec<&str> = page.iter().map(|c| c.id.as_str()).collect();
     let found = clients::load_many(store, &ids).await?;
-    let by_id: std::collections::HashMap<&str, &Client> = found.iter().map(|c| (c.client_id.as_str(), c)).collect();
+    let by_id: HashMap<&str, &Client> = found.iter().map(|c| (c.client_id.as_str(), c)).collect();
     let mut deliveries = Vec::new();
     let mut taken = 0;
     for owed in page {

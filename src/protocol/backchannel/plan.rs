@@ -17,37 +17,21 @@ pub const EVENTS_CLIENT: &str = "(session-events)";
 /// per ended session, or per subject for a user-wide logout. `clients` holds the registered
 /// clients of the event (clients deleted since are skipped); `new_id` names each delivery.
 pub fn plan(event: &LogoutEvent, clients: &[Client], mut new_id: impl FnMut() -> String) -> Vec<Delivery> {
-    let mut out = Vec::new();
-    let mut push = |client: &Client, uri: &str, sub: &str, sid: Option<&str>| {
-        out.push(Delivery {
-            id: new_id(),
-            client_id: client.client_id.clone(),
-            uri: uri.to_string(),
-            alg: client.id_token_signed_response_alg,
-            sub: sub.to_string(),
-            sid: sid.map(str::to_string),
-            attempt: 1,
-            last_error: None,
-            nonce: None,
-            issued_at: None,
-            redriven: 0,
-            kind: DeliveryKind::Logout,
-        })
-    };
     // Indexed once: a session may name hundreds of clients.
     let by_id: HashMap<&str, &Client> = clients.iter().map(|c| (c.client_id.as_str(), c)).collect();
     let members: Vec<HashSet<&str>> =
         event.sessions().iter().map(|s| s.clients.iter().map(String::as_str).collect()).collect();
+    let subject = event.subject();
+    let mut out = Vec::new();
     for id in event.client_ids() {
         let Some(client) = by_id.get(id) else { continue };
-        let Some(uri) = client.backchannel_logout_uri.as_deref() else { continue };
-        let sessions = event.sessions().iter().zip(&members).filter(|(_, m)| m.contains(id)).map(|(s, _)| s);
-        match event {
-            LogoutEvent::Subject { sub, .. } if !client.backchannel_logout_session_required => {
-                push(client, uri, sub, None)
-            }
-            _ => sessions.for_each(|s| push(client, uri, &s.sub, Some(&s.sid))),
-        }
+        let sessions = event
+            .sessions()
+            .iter()
+            .zip(&members)
+            .filter(|(_, m)| m.contains(id))
+            .map(|(s, _)| (s.sid.as_str(), s.sub.as_str()));
+        out.extend(plan_client(client, subject.as_deref(), sessions, |_| new_id()));
     }
     out
 }
