@@ -176,10 +176,12 @@ impl Config {
         let confirm_key = confirm_key(&signing);
         let cookie_key = cookie_key(&signing);
         let extra = nonempty("ID_TOKEN_JWKS");
+        // Parsed once (with ID_TOKEN_JWKS, the signing keys were parsed twice before: once to
+        // tell which setting an error is in): the first request of an isolate pays for it.
         let keys = KeySet::parse(&signing, None).map_err(|KeyError(e)| bad("SIGNING_JWKS", e))?;
         let keys = match extra {
             None => keys,
-            Some(extra) => KeySet::parse(&signing, Some(&extra)).map_err(|KeyError(e)| bad("ID_TOKEN_JWKS", e))?,
+            Some(extra) => keys.with_extra(&extra).map_err(|KeyError(e)| bad("ID_TOKEN_JWKS", e))?,
         };
 
         let admin_token = match get("ADMIN_TOKEN").filter(|t| !t.is_empty()) {

@@ -154,6 +154,11 @@ fn sessions_lifecycle() {
             .await;
         assert_eq!(r.status, 201);
         let created = body(&r);
+        // Serialised from a struct, not a JSON value: the members and bytes are what `json!`
+        // wrote before (its sorted members, compact).
+        let members: Vec<&str> = created.as_object().unwrap().keys().map(String::as_str).collect();
+        assert_eq!(members, ["clients", "cookie", "cookie_name", "expires_at", "sid", "sub"]);
+        assert_eq!(r.body, serde_json::to_vec(&created).unwrap());
         let sid = created["sid"].as_str().unwrap().to_string();
         let cookie = created["cookie"].as_str().unwrap();
         assert_ne!(cookie, sid);

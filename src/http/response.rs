@@ -38,9 +38,15 @@ impl HttpResponse {
         HttpResponse::new(status).with_header("content-type", "application/json").with_body(body)
     }
 
-    /// A JSON error in the OAuth shape `{"error", "error_description"}`.
+    /// A JSON error in the OAuth shape `{"error", "error_description"}`, serialised straight
+    /// from its two strings (no JSON value built first).
     pub fn json_error(status: u16, error: &str, description: &str) -> Self {
-        HttpResponse::json(status, &serde_json::json!({ "error": error, "error_description": description }))
+        #[derive(Serialize)]
+        struct OAuthError<'a> {
+            error: &'a str,
+            error_description: &'a str,
+        }
+        HttpResponse::json(status, &OAuthError { error, error_description: description })
     }
 
     pub fn html(status: u16, body: String) -> Self {
@@ -95,6 +101,16 @@ mod tests {
         assert_eq!(r.header("x-frame-options"), Some("DENY"));
         assert_eq!(r.header("x-content-type-options"), Some("nosniff"));
         assert!(r.header("content-security-policy").unwrap().contains("frame-ancestors 'none'"));
+    }
+
+    /// The OAuth error shape, serialised from its strings: the same bytes as the JSON value
+    /// it was built as before.
+    #[test]
+    fn a_json_error_has_the_oauth_members_in_order() {
+        let r = HttpResponse::json_error(400, "invalid_request", "a \"quoted\" reason");
+        let expected = serde_json::json!({"error": "invalid_request", "error_description": "a \"quoted\" reason"});
+        assert_eq!(r.body, serde_json::to_vec(&expected).unwrap());
+        assert_eq!(r.header("content-type"), Some("application/json"));
     }
 
     #[test]

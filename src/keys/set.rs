@@ -80,28 +80,42 @@ impl KeySet {
         if !signing.iter().any(|k| k.alg == Alg::RS256) {
             return Err(err("needs an RS256 key: RS256 is the default ID token algorithm"));
         }
-        let mut verifying: Vec<VerifyingKey> = signing.iter().map(|k| k.public().clone()).collect();
-        if let Some(extra) = extra_jwks {
-            let extra = parse_jwks(extra)?
-                .iter()
-                .enumerate()
-                .map(|(i, v)| parse_public(v, i))
-                .collect::<Result<Vec<_>, _>>()?;
-            // One kid, one key across both sets: a relying party picks the key by kid alone.
-            for (i, key) in extra.iter().enumerate() {
-                let Some(kid) = key.kid.as_deref() else { continue };
-                if signing.iter().any(|k| k.kid == kid) {
-                    return Err(err(format!("key {i}: the kid {kid:?} is already a key of SIGNING_JWKS")));
-                }
-                if extra[..i].iter().any(|k| k.kid.as_deref() == Some(kid)) {
-                    return Err(err(format!("key {i}: two keys share the kid {kid:?}")));
-                }
-            }
-            verifying.extend(extra);
+        let verifying: Vec<VerifyingKey> = signing.iter().map(|k| k.public().clone()).collect();
+        let set = KeySet { signing, verifying, public_jwks: Value::Null }.published();
+        match extra_jwks {
+            None => Ok(set),
+            Some(extra) => set.with_extra(extra),
         }
-        let public_jwks =
-            serde_json::json!({ "keys": verifying.iter().map(VerifyingKey::public_jwk).collect::<Vec<_>>() });
-        Ok(KeySet { signing, verifying, public_jwks })
+    }
+
+    /// This set with the public keys of `extra_jwks` (`ID_TOKEN_JWKS`) accepted and published
+    /// too. An error here is the extra set's: configuration names that setting for it, without
+    /// parsing the signing keys a second time.
+    pub fn with_extra(mut self, extra_jwks: &str) -> Result<KeySet, KeyError> {
+        let extra = parse_jwks(extra_jwks)?
+            .iter()
+            .enumerate()
+            .map(|(i, v)| parse_public(v, i))
+            .collect::<Result<Vec<_>, _>>()?;
+        // One kid, one key across both sets: a relying party picks the key by kid alone.
+        for (i, key) in extra.iter().enumerate() {
+            let Some(kid) = key.kid.as_deref() else { continue };
+            if self.signing.iter().any(|k| k.kid == kid) {
+                return Err(err(format!("key {i}: the kid {kid:?} is already a key of SIGNING_JWKS")));
+            }
+            if extra[..i].iter().any(|k| k.kid.as_deref() == Some(kid)) {
+                return Err(err(format!("key {i}: two keys share the kid {kid:?}")));
+            }
+        }
+        self.verifying.extend(extra);
+        Ok(self.published())
+    }
+
+    /// With `public_jwks` built from the verifying keys.
+    fn published(mut self) -> KeySet {
+        self.public_jwks =
+            serde_json::json!({ "keys": self.verifying.iter().map(VerifyingKey::public_jwk).collect::<Vec<_>>() });
+        self
     }
 
     /// The JWKS served at `jwks_uri`: the public parts of the signing keys, then the
