@@ -22,11 +22,14 @@ pub async fn handle<S: Store, N: Platform>(ctx: &Ctx<'_, S, N>, req: &HttpReques
         Endpoint::Preflight => cors(HttpResponse::new(204))
             .with_header("access-control-allow-methods", "GET, HEAD, OPTIONS")
             .with_header("access-control-max-age", "86400"),
-        Endpoint::Discovery => cors(HttpResponse::json(200, &discovery(ctx.config))),
-        Endpoint::Jwks => cors(
-            HttpResponse::json(200, ctx.config.keys.public_jwks())
-                .with_header("content-type", "application/jwk-set+json"),
-        ),
+        Endpoint::Discovery => {
+            let body = ctx.config.published.discovery.get_or_init(|| serialised(&discovery(ctx.config)));
+            cors(HttpResponse::json_bytes(200, body.clone()))
+        }
+        Endpoint::Jwks => {
+            let body = ctx.config.published.jwks.get_or_init(|| serialised(ctx.config.keys.public_jwks()));
+            cors(HttpResponse::json_bytes(200, body.clone()).with_header("content-type", "application/jwk-set+json"))
+        }
         Endpoint::EndSession => match answer_over_limit(ctx, req).await {
             Some(refused) => refused,
             None => crate::protocol::end_session::handle(ctx, req).await,
@@ -72,6 +75,10 @@ async fn answer_over_limit<S: Store, N: Platform>(ctx: &Ctx<'_, S, N>, req: &Htt
     };
     let log = serde_json::json!({"event": "rate_limited", "bucket": "end_session_answer"});
     Some(response.with_header("retry-after", &wait.to_string()).with_log(log))
+}
+
+fn serialised(value: &Value) -> Vec<u8> {
+    serde_json::to_vec(value).expect("serialising a JSON value cannot fail")
 }
 
 /// Discovery and keys are public and read by browser-based relying parties too.
@@ -130,6 +137,23 @@ mod tests {
             for flag in ["backchannel_logout_supported", "frontchannel_logout_supported"] {
                 assert!(d[flag].is_boolean(), "{flag}");
             }
+        });
+    }
+
+    /// Discovery and the JWKS are serialised at their first request and kept with the
+    /// configuration: a second request answers the same bytes without building them again.
+    #[test]
+    fn discovery_and_jwks_bodies_are_built_once_per_configuration() {
+        with_app(|app| async move {
+            let published = &app.config.published;
+            assert!(published.discovery.get().is_none() && published.jwks.get().is_none());
+            for path in ["/.well-known/openid-configuration", "/jwks"] {
+                let first = app.call(request(Method::Get, path)).await;
+                let second = app.call(request(Method::Get, path)).await;
+                assert_eq!((first.status, &first.body), (200, &second.body), "{path}");
+            }
+            assert_eq!(published.discovery.get(), Some(&serde_json::to_vec(&discovery(&app.config)).unwrap()));
+            assert_eq!(published.jwks.get(), Some(&serde_json::to_vec(app.config.keys.public_jwks()).unwrap()));
         });
     }
 

@@ -126,6 +126,18 @@ pub struct Config {
     pub confirm_key: [u8; 32],
     /// Signs session cookies (HMAC-SHA256): derived from `SIGNING_JWKS` under a label of its own.
     pub cookie_key: [u8; 32],
+    /// The bodies of discovery and the JWKS, serialised at their first request and kept.
+    pub published: Published,
+}
+
+/// Response bodies that depend on the configuration alone, serialised once per isolate (the
+/// worker parses the configuration once per isolate and never changes it; a test that built a
+/// configuration and then changed it would have to build a fresh one): discovery and the JWKS,
+/// which relying parties fetch whenever their cache runs out.
+#[derive(Default)]
+pub struct Published {
+    pub discovery: std::sync::OnceLock<Vec<u8>>,
+    pub jwks: std::sync::OnceLock<Vec<u8>>,
 }
 
 /// The confirmation tokens' key: SHA-256 over a label of its own and the private JWKS. Secret
@@ -301,6 +313,7 @@ impl Config {
             rate_limits,
             confirm_key,
             cookie_key,
+            published: Published::default(),
         })
     }
 

@@ -34,7 +34,11 @@ impl HttpResponse {
     }
 
     pub fn json<T: Serialize>(status: u16, value: &T) -> Self {
-        let body = serde_json::to_vec(value).expect("serialising a JSON value cannot fail");
+        HttpResponse::json_bytes(status, serde_json::to_vec(value).expect("serialising a JSON value cannot fail"))
+    }
+
+    /// A JSON answer whose body is serialised already (a body kept per isolate).
+    pub fn json_bytes(status: u16, body: Vec<u8>) -> Self {
         HttpResponse::new(status).with_header("content-type", "application/json").with_body(body)
     }
 
