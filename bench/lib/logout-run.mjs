@@ -6,9 +6,13 @@ import { verifyLogoutTokens } from './oidc.mjs';
 import { logoutRequest, prepareLogouts, randomState } from './ours.mjs';
 import { say } from './print.mjs';
 
-export async function logoutRun(w, rp, { name, clients, hintAlg, n, concurrency, deadlineMs }) {
+/**
+ * `prepared`: sessions made beforehand with {@link prepareLogouts}, so that a caller profiling the
+ * run leaves their creation (POST /admin/sessions) out of the profile; made here otherwise.
+ */
+export async function logoutRun(w, rp, { name, clients, hintAlg, n, concurrency, deadlineMs, prepared }) {
   say(`\n[${name}] ${n} logouts, ${clients.length} RPs (${clients.map((c) => (c.backchannel ? c.alg : `${c.alg} no-bc`)).join(', ')}), hint ${hintAlg}, concurrency ${concurrency}`);
-  const { items, setup } = await prepareLogouts(w, clients, n, hintAlg, `${name}-${randomState().slice(0, 6)}`);
+  const { items, setup } = prepared ?? (await prepareLogouts(w, clients, n, hintAlg, `${name}-${randomState().slice(0, 6)}`));
   say(`  setup (untimed): ${setup.sessions} sessions in ${setup.seconds} s, errors ${setup.errors}`);
   await rp.reset();
   const lat = [];
