@@ -28,10 +28,11 @@ pub fn form_action(config: &Config) -> String {
 /// the confirmation lives; sent back only to the end-session endpoint, except under `__Host-`,
 /// which requires `Path=/`.
 pub fn binding_cookie(config: &Config, value: &str) -> String {
+    let name = binding_cookie_name(config);
     let action = form_action(config);
     let path = if config.cookie.secure { "/" } else { action.as_str() };
     let attrs = cookies::Attributes { path, domain: None, secure: config.cookie.secure, same_site: SameSite::Strict };
-    cookies::set(&binding_cookie_name(config), value, CONFIRM_TTL_S, &attrs)
+    cookies::set(&name, value, CONFIRM_TTL_S, &attrs)
 }
 
 /// `ui_locales` cut to whole tags within [`MAX_UI_LOCALES_BYTES`].
