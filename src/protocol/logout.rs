@@ -1010,6 +1010,30 @@ mod tests {
         (store, ended)
     }
 
+    #[test]
+    fn a_logout_plan_records_everything_it_sends_and_guards_each_expansion_message() {
+        let (store, ended) = many(250, 1);
+        let event = LogoutEvent::of(None, ended);
+        let ids = event.client_ids();
+        let found = block_on(clients::load_many(&store, &ids[..RESOLVED_IN_REQUEST])).unwrap();
+        let plan = plan_logout(&event, ENDING, &found, "L".into(), 6, NOW);
+        // The wave, then the relying parties after it in the expansion, each once.
+        assert_eq!(plan.deliveries.len(), 6);
+        let expanded: usize = plan.expansions.iter().map(|e| e.expand.len()).sum();
+        assert_eq!(expanded, 250 - 6);
+        // The record holds all of it and the look, before anything is written or sent.
+        assert_eq!(plan.record.deliveries, plan.deliveries);
+        assert_eq!(plan.record.expansions, plan.expansions);
+        assert_eq!(plan.record.recheck.as_ref(), Some(&plan.look));
+        // One guard per expansion message, holding that message, under its own key.
+        assert_eq!(plan.guards.len(), plan.expansions.len());
+        for (g, e) in plan.guards.iter().zip(&plan.expansions) {
+            assert_eq!((g.logout_id.as_str(), &g.expansions[..]), (guard_id(e).as_str(), std::slice::from_ref(e)));
+            assert_ne!(g.logout_id, plan.record.logout_id);
+        }
+        assert_eq!(plan.expanded_counts.iter().sum::<usize>(), 250 - 6);
+    }
+
     /// What one logout request cost: store subrequests, queue calls, KV writes.
     #[derive(Debug, PartialEq, Eq)]
     struct Cost {

@@ -65,3 +65,85 @@ pub async fn write_after(store: &impl Store, after: &After<'_>, now: i64) {
         let _ = sessions::delete(store, sid, sub).await;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use futures::executor::block_on;
+
+    use super::*;
+    use crate::state::memory::MemoryStore;
+    use crate::testing::stores::FailingWrites;
+
+    const NOW: i64 = 1_000;
+
+    fn record(id: &str) -> Outbox {
+        Outbox {
+            logout_id: id.into(),
+            deliveries: Vec::new(),
+            recheck: None,
+            expansions: Vec::new(),
+            created_at: NOW,
+            due_at: None,
+        }
+    }
+
+    /// The keys `store` holds, sorted.
+    fn keys(store: &MemoryStore) -> Vec<String> {
+        let mut keys: Vec<String> = store.snapshot().into_iter().map(|(_, k, _)| k).collect();
+        keys.sort();
+        keys
+    }
+
+    /// `write_before` of a logout ending `s1` and `s2`, with one guard, on a store that takes
+    /// `writes` writes and fails the rest.
+    fn before_with(writes: usize) -> (MemoryStore, Result<Vec<bool>, StoreError>) {
+        let inner = MemoryStore::new(NOW);
+        let result = {
+            let store = FailingWrites::new(&inner, writes);
+            let logout = record("L");
+            let ended = vec![Ended { sid: "s1", sub: Some("alice") }, Ended { sid: "s2", sub: None }];
+            let before = Before { record: &logout, ended, guards: vec![record("L.x7")] };
+            block_on(write_before(&store, &before, NOW))
+        };
+        (inner, result)
+    }
+
+    #[test]
+    fn the_record_comes_first_so_a_logout_cut_short_anywhere_is_in_the_outbox_or_did_not_happen() {
+        // Nothing written: the logout did not happen, and says so.
+        let (store, result) = before_with(0);
+        assert!(result.is_err());
+        assert!(keys(&store).is_empty());
+        // Cut after the record: no tombstone yet, but the record is there for the sweep.
+        let (store, result) = before_with(1);
+        assert!(result.is_err());
+        assert_eq!(keys(&store), ["outbox/L"]);
+        // Cut after the first tombstone: still an error, the record before it.
+        let (store, result) = before_with(2);
+        assert!(result.is_err());
+        assert_eq!(keys(&store), ["ended/s1", "outbox/L"]);
+    }
+
+    #[test]
+    fn a_guard_not_written_is_reported_and_does_not_undo_the_logout() {
+        let (store, result) = before_with(3);
+        assert_eq!(result.unwrap(), [false], "the tombstones stand: the logout happened");
+        assert_eq!(keys(&store), ["ended/s1", "ended/s2", "outbox/L"]);
+        let (store, result) = before_with(4);
+        assert_eq!(result.unwrap(), [true]);
+        assert_eq!(keys(&store), ["ended/s1", "ended/s2", "outbox/L", "outbox/L.x7"]);
+    }
+
+    #[test]
+    fn after_the_handoff_the_marker_is_best_effort_and_the_records_go() {
+        let store = MemoryStore::new(NOW);
+        block_on(store.put(crate::state::store::Ns::Sessions, "session/s1", "{}", None, None)).unwrap();
+        block_on(write_after(&store, &After { left_for_sweep: true, delete: vec![("s1", "alice")] }, NOW));
+        assert_eq!(keys(&store), ["sweep/due"]);
+        // Nothing left for the sweep, and a store refusing every write: no panic, no error.
+        let inner = MemoryStore::new(NOW);
+        let failing = FailingWrites::new(&inner, 0);
+        block_on(write_after(&failing, &After { left_for_sweep: false, delete: vec![("s1", "alice")] }, NOW));
+        assert!(keys(&inner).is_empty());
+    }
+}
