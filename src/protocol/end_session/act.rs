@@ -4,7 +4,6 @@
 //! confirmation is signed into a fresh token, writing nothing (anyone can load the page, and
 //! must not spend the daily KV writes). "Stay signed in" and a refusal write nothing.
 
-use super::confirm;
 use super::decision::{AnswerVerdict, Decision, Target, Verdict};
 use super::errors::{redeemed, EndSessionError};
 use super::gather::Gathered;
@@ -13,8 +12,9 @@ use super::render::View;
 use crate::ports::{Ctx, Platform, Store};
 use crate::protocol::logout::{self, Ended, Ending};
 use crate::state::clients::Client;
-use crate::state::confirmations::{self, binding_value};
+use crate::state::confirmations::{self, binding_value, Pending, CONFIRM_TTL_S};
 use crate::state::deliveries::EndReason;
+use crate::state::secrets::hash_secret;
 use crate::ui::pages::WayBack;
 
 /// Carries out `decision`, taken on what `gathered` read: what to show.
@@ -69,10 +69,52 @@ fn ask<S, N>(
     let redirect_origin =
         redirect.as_deref().and_then(|r| url::Url::parse(r).ok()).map(|u| u.origin().ascii_serialization());
     let ui_locales = gathered.ui_locales().map(str::to_string);
-    let pending = confirm::pending(&binding, target_sid, redirect, client_id.clone(), ui_locales, ctx.now);
+    let pending = pending(&binding, target_sid, redirect, client_id.clone(), ui_locales, ctx.now);
     let token = confirmations::issue(&ctx.config.confirm_key, &pending);
     let client_name = client.map(|c| c.display_name().to_string());
     View::Confirm { client_id, client_name, token, redirect_origin, binding }
+}
+
+/// The most of `ui_locales` a token carries: the language is the first supported tag, and a
+/// real list is a few tags long; the cap keeps the token within what the form may post back.
+const MAX_UI_LOCALES_BYTES: usize = 256;
+
+/// `ui_locales` cut to whole tags within [`MAX_UI_LOCALES_BYTES`].
+fn capped_locales(ui_locales: Option<String>) -> Option<String> {
+    let list = ui_locales?;
+    if list.len() <= MAX_UI_LOCALES_BYTES {
+        return Some(list);
+    }
+    let mut kept = String::new();
+    for tag in list.split(' ').filter(|t| !t.is_empty()) {
+        if kept.len() + tag.len() + 1 > MAX_UI_LOCALES_BYTES {
+            break;
+        }
+        if !kept.is_empty() {
+            kept.push(' ');
+        }
+        kept.push_str(tag);
+    }
+    Some(kept)
+}
+
+/// What the token carries for a confirmation shown at `now` for the session `target_sid`.
+fn pending(
+    binding: &str,
+    target_sid: &str,
+    redirect: Option<String>,
+    client_id: Option<String>,
+    ui_locales: Option<String>,
+    now: i64,
+) -> Pending {
+    Pending {
+        binding: hash_secret(binding),
+        target_sid: target_sid.to_string(),
+        redirect,
+        client_id,
+        ui_locales: capped_locales(ui_locales),
+        expires_at: now + CONFIRM_TTL_S,
+    }
 }
 
 /// The way back to a client after "Stay signed in": its registered `client_uri`, never another.
@@ -110,4 +152,22 @@ async fn log_out<S: Store, N: Platform>(
         summary: ended.summary,
         redirect,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::confirmations::{issue, MAX_TOKEN_BYTES};
+
+    #[test]
+    fn the_largest_confirmation_fits_a_token() {
+        let redirect = format!("https://rp.example/{}?state={}", "p".repeat(1970), "%22".repeat(2048));
+        let locales = "de-CH ".repeat(1400);
+        let p = pending("b", "s".repeat(255).as_str(), Some(redirect), Some("c".repeat(255)), Some(locales), 0);
+        assert!(p.ui_locales.as_ref().unwrap().len() <= MAX_UI_LOCALES_BYTES);
+        assert!(p.ui_locales.as_ref().unwrap().starts_with("de-CH de-CH"));
+        assert!(issue(&[0; 32], &p).len() <= MAX_TOKEN_BYTES);
+        assert_eq!(capped_locales(Some("fr de".into())), Some("fr de".into()));
+        assert_eq!(capped_locales(None), None);
+    }
 }
