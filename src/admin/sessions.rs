@@ -246,7 +246,7 @@ pub async fn end<S: Store, N: Platform>(ctx: &Ctx<'_, S, N>, sid: &str) -> Answe
                 .with_log(json!({"event": "admin_logout", "sessions_ended": 0, "pending": 1})));
         }
     };
-    let event = LogoutEvent::Sessions(vec![session]);
+    let event = LogoutEvent::of(None, vec![session]);
     let inline_max = ctx.config.backchannel.inline_max;
     let ended = logout::end_sessions(ctx.store, ctx.platform, &event, ending, inline_max, Vec::new(), ctx.now).await?;
     Ok(HttpResponse::json(200, &json!({ "sessions_ended": [sid], "backchannel": ended.summary }))
@@ -264,7 +264,7 @@ pub async fn end_subject<S: Store, N: Platform>(ctx: &Ctx<'_, S, N>, req: &HttpR
         complete.push(sessions::with_members(ctx.store, s).await?);
     }
     let sids: Vec<String> = complete.iter().map(|s| s.sid.clone()).collect();
-    let event = LogoutEvent::Subject { sub, sessions: complete };
+    let event = LogoutEvent::of(Some(sub), complete);
     let inline_max = ctx.config.backchannel.inline_max;
     let ending =
         Ending { reason: EndReason::AdminLogoutSubject, initiator: None, events: ctx.config.session_events.as_ref() };

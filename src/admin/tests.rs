@@ -341,7 +341,7 @@ fn lists_failed_and_dead_deliveries() {
             cookie_hash: String::new(),
             logout_hints: Vec::new(),
         };
-        let d = plan(&LogoutEvent::Sessions(vec![session]), &[client], || "d1".into()).remove(0);
+        let d = plan(&LogoutEvent::of(None, vec![session]), &[client], || "d1".into()).remove(0);
         let cfg = BackchannelConfig::default();
         let next =
             after_failure(&cfg, &d, &Outcome::Retry { error: "HTTP 500".into(), after_s: None }, "n".into()).unwrap();

@@ -159,11 +159,10 @@ mod tests {
     /// rp1's delivery for sid-1, handed to the queue (recorded `queued`).
     fn queued(store: &MemoryStore) -> Delivery {
         let d = crate::protocol::backchannel::plan::plan(
-            &crate::protocol::backchannel::event::LogoutEvent::Sessions(vec![block_on(crate::state::sessions::load(
-                store, "sid-1", NOW,
-            ))
-            .unwrap()
-            .unwrap()]),
+            &crate::protocol::backchannel::event::LogoutEvent::of(
+                None,
+                vec![block_on(crate::state::sessions::load(store, "sid-1", NOW)).unwrap().unwrap()],
+            ),
             &[block_on(clients::load(store, "rp1")).unwrap().unwrap()],
             testing::fixtures::ids(),
         )

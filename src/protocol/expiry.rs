@@ -165,7 +165,9 @@ pub async fn tick(
             Fate::End(s) => to_end.push(s),
             // Best effort: a failed delete leaves the record for the next tick, and must not keep
             // this one from ending the others.
-            Fate::Ended { left: Some(s) } => out.cleaned += usize::from(sessions::delete(store, &s).await.is_ok()),
+            Fate::Ended { left: Some(s) } => {
+                out.cleaned += usize::from(sessions::delete(store, &s.sid, &s.sub).await.is_ok())
+            }
             Fate::Ended { left: None } | Fate::Nothing => {}
         }
     }
@@ -185,7 +187,7 @@ pub async fn tick(
             out.complete = false;
             break;
         }
-        let event = LogoutEvent::Sessions(whole);
+        let event = LogoutEvent::of(None, whole);
         let ended = logout::end_sessions(store, platform, &event, ending, inline, Vec::new(), now).await?;
         fetches_left -= inline.min(deliveries).min(fetches_left);
         // The look's send, and at most one send per queued delivery.
@@ -365,7 +367,7 @@ mod tests {
 
     #[test]
     fn the_record_decides_not_the_listing_an_extension_the_listing_does_not_show_yet_wins() {
-        let mut s = crate::testing::fixtures::session("s1", &["rp1"]);
+        let mut s = crate::testing::fixtures::record("s1", &["rp1"]);
         let now = 10_000;
         s.expires_at = now - LAG_S + 1;
         let stored = |record: Option<Session>, ended| Stored { sid: "s1".into(), record, ended };

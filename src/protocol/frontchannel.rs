@@ -4,8 +4,8 @@
 //! them) and its own query kept.
 
 use crate::http::uris::with_query;
+use crate::protocol::backchannel::event::SessionEnd;
 use crate::state::clients::Client;
-use crate::state::sessions::Session;
 
 pub struct Frames {
     pub uris: Vec<String>,
@@ -13,7 +13,7 @@ pub struct Frames {
     pub origins: Vec<String>,
 }
 
-pub fn frames(issuer: &str, ended: &[Session], clients: &[Client]) -> Frames {
+pub fn frames(issuer: &str, ended: &[SessionEnd], clients: &[Client]) -> Frames {
     let mut uris = Vec::new();
     let mut origins: Vec<String> = Vec::new();
     for session in ended {
@@ -46,14 +46,10 @@ mod tests {
 
     #[test]
     fn one_frame_per_relying_party_with_iss_and_sid() {
-        let session = Session {
+        let session = SessionEnd {
             sid: "s 1".into(),
             sub: "a".into(),
             clients: vec!["rp1".into(), "rp2".into(), "rp3".into(), "rp4".into()],
-            created_at: 0,
-            expires_at: 1,
-            cookie_hash: String::new(),
-            logout_hints: Vec::new(),
         };
         let clients = [
             client("rp1", Some("https://rp1.example/fc")),

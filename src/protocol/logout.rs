@@ -2,15 +2,18 @@
 //! it are handed to the platform, and where a later look ([`recheck`]) makes a logout converge
 //! under KV's eventual consistency.
 //!
-//! What "nothing lost" rests on, in order ([`end_sessions`]):
+//! A logout reads the relying parties it resolves itself, plans everything it will write and
+//! send as values (`plan_logout`: pure), then writes and hands off. What "nothing lost" rests
+//! on, in order ([`end_sessions`]; the writes are `state::logouts`, two calls):
 //! 1. the planned deliveries and the look are stored in the logout's outbox record, before any
 //!    attempt, send or delete (if this fails, nothing happened, and the user is told so); the
 //!    record stays until the look has run, so that a look lost on its way (a queue send that
 //!    failed, a message dead-lettered) is sent again by the cron sweep;
 //! 2. each session's tombstone is written, so that it cannot be joined or created again;
-//! 3. the deliveries are attempted or queued;
-//! 4. the look is queued, delayed past KV's window, carrying what could not be handed off;
-//! 5. only then are the sessions deleted.
+//! 3. each expansion message's guard is written, before any message is sent;
+//! 4. the expansion messages are queued, the wave's deliveries attempted or queued;
+//! 5. the look is queued, delayed past KV's window, carrying what could not be handed off;
+//! 6. only then are the sessions deleted.
 //!
 //! No key is written twice in one request (KV takes one write per second per key): what a
 //! failed queue send leaves goes under a key of its own.
@@ -20,12 +23,13 @@ use std::collections::{HashMap, HashSet};
 use crate::budget::{self, affordable_inline, Spend, DELETES_PER_SESSION, RECHECK_SESSIONS_PER_MESSAGE};
 use crate::config::SessionEvents;
 use crate::ports::{Platform, Store, StoreError, Summary};
-pub use crate::protocol::backchannel::event::LogoutEvent;
+pub use crate::protocol::backchannel::event::{LogoutEvent, SessionEnd};
 use crate::protocol::backchannel::plan::{plan, plan_client, plan_events};
 use crate::state::clients::{self, Client};
 use crate::state::deliveries::{
     self, Delivery, EndReason, EndedRef, EndedSession, Expansion, OwedClient, OwedEvent, QueueMessage, Recheck,
 };
+use crate::state::logouts::{self, After, Before};
 use crate::state::outbox::{self, Outbox};
 use crate::state::sessions::{self, Session};
 
@@ -66,6 +70,8 @@ pub struct Ending<'a> {
 /// What a logout ended, and what the relying parties were told.
 #[derive(Debug, Clone, Default)]
 pub struct Ended {
+    /// The sessions ended, each with every client it has.
+    pub sessions: Vec<SessionEnd>,
     /// The registered clients of the ended sessions (for front-channel logout).
     pub clients: Vec<Client>,
     pub summary: Summary,
@@ -101,6 +107,22 @@ fn logout_record(look: &Recheck, deliveries: Vec<Delivery>, expansions: Vec<Expa
     }
 }
 
+/// Ends `session`, a user's own, as [`end_sessions`] does, with every client it has: those
+/// recorded after its login are listed here, once it is decided to end it (a page that only
+/// asks spends no list).
+pub async fn end_seen(
+    store: &impl Store,
+    platform: &impl Platform,
+    session: Session,
+    ending: Ending<'_>,
+    inline_max: usize,
+    known: Vec<Client>,
+    now: i64,
+) -> Result<Ended, StoreError> {
+    let event = LogoutEvent::of(None, vec![sessions::with_members(store, session).await?]);
+    end_sessions(store, platform, &event, ending, inline_max, known, now).await
+}
+
 /// Ends the sessions of `event` (each with all its clients: see
 /// [`sessions::with_members`]), in the order the module comment gives. The request's work
 /// does not grow with the relying parties: it tells at most one wave itself (`inline_max`,
@@ -122,15 +144,68 @@ pub async fn end_sessions(
     if event.sessions().is_empty() {
         return Ok(Ended::default());
     }
-    let ids = event.client_ids();
-    let found = registered_prefix(store, &ids, known, inline_max).await?;
-    let logout_id = platform.random_id();
-    let owed = owed_clients(event);
-    // Reserved: the deletes, the expansion's send and its fallback record, and one send batch
-    // should none of the wave go inline.
+    // Read: the relying parties the request resolves itself.
+    let found = registered_prefix(store, &event.client_ids(), known, inline_max).await?;
+    // Plan: every record, message and delivery of the logout, as values, within what is left
+    // of the request's subrequests. Reserved: the deletes, the expansion's send and its
+    // fallback record, and one send batch should none of the wave go inline.
     let reserved = DELETES_PER_SESSION * event.sessions().len() + 3;
     let spent = Spend::services(store.subrequests() + UNCOUNTED_SUBREQUESTS);
     let inline = affordable_inline(budget::PLAN, spent, Spend::services(reserved), inline_max);
+    let plan = plan_logout(event, ending, &found, platform.random_id(), inline, now);
+    // Write (the record, the tombstones, the guards: see `state::logouts` for why in that
+    // order), hand off, then write what follows the handoff.
+    let ended = event.sessions().iter().map(|s| logouts::Ended { sid: &s.sid, sub: Some(&s.sub) }).collect();
+    let guarded =
+        logouts::write_before(store, &Before { record: &plan.record, ended, guards: plan.guards }, now).await?;
+    // The expansion first: the consumer starts on it while the wave is attempted. One the
+    // queue refused is sent again by the sweep once its guard is due (the sweep is told).
+    let mut sent = Vec::with_capacity(plan.expansions.len());
+    for e in plan.expansions {
+        sent.push(platform.enqueue(&QueueMessage::Expand(e), 0).await);
+    }
+    let mut handoff = platform.deliver(plan.deliveries, inline).await;
+    for (n, sent) in plan.expanded_counts.into_iter().zip(&sent) {
+        match sent {
+            true => handoff.summary.queued += n,
+            false => handoff.summary.pending += n,
+        }
+    }
+    schedule_look(store, platform, Recheck { unsent: handoff.unsent, ..plan.look }, now).await;
+    let left_for_sweep = sent.iter().zip(&guarded).any(|(sent, guarded)| !sent || !guarded);
+    let delete = event.sessions().iter().map(|s| (s.sid.as_str(), s.sub.as_str())).collect();
+    logouts::write_after(store, &After { left_for_sweep, delete }, now).await;
+    Ok(Ended { sessions: event.sessions().to_vec(), clients: found, summary: handoff.summary })
+}
+
+/// A logout of seen sessions as values, before anything is written or sent.
+struct LogoutPlan {
+    /// Its outbox record: what follows, all of it.
+    record: Outbox,
+    /// The request's wave, and the session-ended events.
+    deliveries: Vec<Delivery>,
+    /// The relying parties after the wave, for the consumer to expand.
+    expansions: Vec<Expansion>,
+    /// The guard of each expansion message.
+    guards: Vec<Outbox>,
+    /// How many deliveries the summary counts for each expansion message.
+    expanded_counts: Vec<usize>,
+    /// Its look, without what the handoff will leave unsent.
+    look: Recheck,
+}
+
+/// Plans the logout of `event` (pure): its wave of at most `inline` deliveries among the
+/// relying parties `found` (the first ones, in order), the rest as expansion messages with
+/// their guards, its events, its look and its record.
+fn plan_logout(
+    event: &LogoutEvent,
+    ending: Ending<'_>,
+    found: &[Client],
+    logout_id: String,
+    inline: usize,
+    now: i64,
+) -> LogoutPlan {
+    let owed = owed_clients(event);
     // The logout's planning context, and its clients by id: for the wave and the summary alike.
     let planning = expansion_of(event, &logout_id, Vec::new());
     let by_id: HashMap<&str, &Client> = found.iter().map(|c| (c.client_id.as_str(), c)).collect();
@@ -140,6 +215,20 @@ pub async fn end_sessions(
         true => expansion_of(event, &logout_id, owed[taken..].to_vec()).into_messages(),
         false => Vec::new(),
     };
+    // What the summary reports as handed to the queue through the expansion: the deliveries of
+    // the relying parties read here, one for each one not read (an estimate: it may have no
+    // back-channel URI, or several sessions).
+    let owed_of = |m: &Expansion| -> usize {
+        m.expand
+            .iter()
+            .map(|o| match by_id.get(o.id.as_str()) {
+                Some(c) => plan_owed(&planning, o, c).len(),
+                None if o.n <= RESOLVED_IN_REQUEST => 0,
+                None => 1,
+            })
+            .sum()
+    };
+    let expanded_counts = expansions.iter().map(owed_of).collect();
     let look = Recheck {
         logout_id,
         round: 1,
@@ -157,39 +246,9 @@ pub async fn end_sessions(
         unsent: Vec::new(),
         in_record: false,
     };
-    outbox::save(store, &logout_record(&look, deliveries.clone(), expansions.clone(), now), now).await?;
-    for s in event.sessions() {
-        sessions::bury(store, &s.sid, Some(&s.sub), now).await?;
-    }
-    // What the summary reports as handed to the queue through the expansion: the deliveries of
-    // the relying parties read here, one for each one not read (an estimate: it may have no
-    // back-channel URI, or several sessions).
-    let owed_of = |m: &Expansion| -> usize {
-        m.expand
-            .iter()
-            .map(|o| match by_id.get(o.id.as_str()) {
-                Some(c) => plan_owed(&planning, o, c).len(),
-                None if o.n <= RESOLVED_IN_REQUEST => 0,
-                None => 1,
-            })
-            .sum()
-    };
-    let counts: Vec<usize> = expansions.iter().map(owed_of).collect();
-    // The expansion first: the consumer starts on it while the wave is attempted.
-    let sent = send_expansions(store, platform, expansions, now).await;
-    let mut handoff = platform.deliver(deliveries, inline).await;
-    for (n, sent) in counts.into_iter().zip(sent) {
-        match sent {
-            true => handoff.summary.queued += n,
-            false => handoff.summary.pending += n,
-        }
-    }
-    schedule_look(store, platform, Recheck { unsent: handoff.unsent, ..look }, now).await;
-    for s in event.sessions() {
-        // Ended already (the tombstone): a record left behind is deleted by the look.
-        let _ = sessions::delete(store, s).await;
-    }
-    Ok(Ended { clients: found, summary: handoff.summary })
+    let record = logout_record(&look, deliveries.clone(), expansions.clone(), now);
+    let guards = expansions.iter().map(|e| guard_record(e, now)).collect();
+    LogoutPlan { record, deliveries, expansions, guards, expanded_counts, look }
 }
 
 /// Every relying party of `event`, numbered from 1 in the logout's order, with the sessions it
@@ -272,42 +331,19 @@ fn guard_id(expansion: &Expansion) -> String {
     format!("{}.x{}", expansion.logout_id, expansion.expand.first().map_or(0, |c| c.n))
 }
 
-/// Writes the guard of an expansion message before it is sent: an outbox record holding it,
+/// The guard of an expansion message, written before it is sent: an outbox record holding it,
 /// due [`EXPAND_OVERDUE_S`] later, which the message's consumer removes once its page is
 /// handed off and its rest guarded and sent. A message lost on its way (a failed send, a
 /// dead-lettered one the dead-letter consumer could not keep) is so sent again by the sweep.
-async fn guard(store: &impl Store, expansion: &Expansion, now: i64) -> Result<(), StoreError> {
-    let record = Outbox {
+fn guard_record(expansion: &Expansion, now: i64) -> Outbox {
+    Outbox {
         logout_id: guard_id(expansion),
         deliveries: Vec::new(),
         recheck: None,
         expansions: vec![expansion.clone()],
         created_at: now,
         due_at: Some(now + EXPAND_OVERDUE_S),
-    };
-    outbox::save(store, &record, now).await
-}
-
-/// Guards and queues the expansion messages of a logout; whether each was sent. One the queue
-/// refused is sent again by the sweep once its guard is due (the sweep is told). The logout
-/// has happened (its tombstones): a guard that cannot be written does not stop the send, and
-/// the logout's own record keeps the expansion until its look.
-async fn send_expansions(
-    store: &impl Store,
-    platform: &impl Platform,
-    expansions: Vec<Expansion>,
-    now: i64,
-) -> Vec<bool> {
-    let mut sent = Vec::new();
-    for e in expansions {
-        let guarded = guard(store, &e, now).await.is_ok();
-        let ok = platform.enqueue(&QueueMessage::Expand(e), 0).await;
-        if !ok || !guarded {
-            let _ = outbox::mark_due(store, now).await;
-        }
-        sent.push(ok);
     }
-    sent
 }
 
 /// The queue consumer's share of a logout: plans and hands off (queued, each with its record)
@@ -343,7 +379,7 @@ pub async fn expand(
     if taken < expansion.expand.len() {
         // The rest's guard first, then its message: lost on its way, the sweep sends it again.
         let rest = expansion.with(expansion.expand[taken..].to_vec());
-        guard(store, &rest, now).await?;
+        outbox::save(store, &guard_record(&rest, now), now).await?;
         if !platform.enqueue(&QueueMessage::Expand(rest), 0).await {
             let _ = outbox::mark_due(store, now).await;
         }
@@ -402,8 +438,8 @@ pub async fn end_unseen(
     let logout_id = platform.random_id();
     let (deliveries, owed_event) = match unseen.sub {
         Some(sub) => {
-            let stub = ended_stub(unseen.sid, sub, Vec::new(), now);
-            (planned_events(&LogoutEvent::Sessions(vec![stub]), ending, &logout_id), None)
+            let ended = SessionEnd { sid: unseen.sid.to_string(), sub: sub.to_string(), clients: Vec::new() };
+            (planned_events(&LogoutEvent::Sessions(vec![ended]), ending, &logout_id), None)
         }
         None => {
             let owed = ending
@@ -425,25 +461,13 @@ pub async fn end_unseen(
         unsent: Vec::new(),
         in_record: false,
     };
-    outbox::save(store, &logout_record(&look, deliveries.clone(), Vec::new(), now), now).await?;
-    sessions::bury(store, unseen.sid, unseen.sub, now).await?;
+    // The record and the tombstone, in the order `state::logouts` gives; no guard, no delete.
+    let record = logout_record(&look, deliveries.clone(), Vec::new(), now);
+    let ended = vec![logouts::Ended { sid: unseen.sid, sub: unseen.sub }];
+    logouts::write_before(store, &Before { record: &record, ended, guards: Vec::new() }, now).await?;
     let handoff = platform.deliver(deliveries, 0).await;
     schedule_look(store, platform, Recheck { unsent: handoff.unsent, ..look }, now).await;
     Ok(())
-}
-
-/// What the planners need of an ended session that was not read whole (unseen, or seen again by
-/// a look): its `sid`, its user and the clients to tell.
-fn ended_stub(sid: &str, sub: &str, clients: Vec<String>, now: i64) -> Session {
-    Session {
-        sid: sid.to_string(),
-        sub: sub.to_string(),
-        clients,
-        created_at: now,
-        expires_at: now,
-        cookie_hash: String::new(),
-        logout_hints: Vec::new(),
-    }
 }
 
 /// Queues `look` for its round's time. Should the queue refuse it, it goes under a key of its
@@ -566,8 +590,8 @@ pub async fn recheck(
         }
     }
     let mut unsent = std::mem::take(&mut check.unsent);
-    let mut late: Vec<Session> = Vec::new();
-    let mut owed: Vec<(Session, OwedEvent)> = Vec::new();
+    let mut late: Vec<SessionEnd> = Vec::new();
+    let mut owed: Vec<(SessionEnd, OwedEvent)> = Vec::new();
     for ended in check.sessions.iter_mut() {
         // A record of another user than the logout's is not this session: never ended here.
         let record = sessions::load(store, &ended.sid, now)
@@ -586,10 +610,10 @@ pub async fn recheck(
         }
         if let Some(r) = &record {
             sessions::bury(store, &r.sid, Some(&r.sub), now).await?;
-            sessions::delete(store, r).await?;
+            sessions::delete(store, &r.sid, &r.sub).await?;
         }
         let untold: Vec<String> = ids.into_iter().filter(|id| !ended.notified.contains(id)).collect();
-        let session = ended_stub(&ended.sid, &sub, untold.clone(), now);
+        let session = SessionEnd { sid: ended.sid.clone(), sub, clients: untold.clone() };
         if let Some(event) = ended.owed_event.take() {
             owed.push((session.clone(), event));
         }
@@ -986,6 +1010,30 @@ mod tests {
         (store, ended)
     }
 
+    #[test]
+    fn a_logout_plan_records_everything_it_sends_and_guards_each_expansion_message() {
+        let (store, ended) = many(250, 1);
+        let event = LogoutEvent::of(None, ended);
+        let ids = event.client_ids();
+        let found = block_on(clients::load_many(&store, &ids[..RESOLVED_IN_REQUEST])).unwrap();
+        let plan = plan_logout(&event, ENDING, &found, "L".into(), 6, NOW);
+        // The wave, then the relying parties after it in the expansion, each once.
+        assert_eq!(plan.deliveries.len(), 6);
+        let expanded: usize = plan.expansions.iter().map(|e| e.expand.len()).sum();
+        assert_eq!(expanded, 250 - 6);
+        // The record holds all of it and the look, before anything is written or sent.
+        assert_eq!(plan.record.deliveries, plan.deliveries);
+        assert_eq!(plan.record.expansions, plan.expansions);
+        assert_eq!(plan.record.recheck.as_ref(), Some(&plan.look));
+        // One guard per expansion message, holding that message, under its own key.
+        assert_eq!(plan.guards.len(), plan.expansions.len());
+        for (g, e) in plan.guards.iter().zip(&plan.expansions) {
+            assert_eq!((g.logout_id.as_str(), &g.expansions[..]), (guard_id(e).as_str(), std::slice::from_ref(e)));
+            assert_ne!(g.logout_id, plan.record.logout_id);
+        }
+        assert_eq!(plan.expanded_counts.iter().sum::<usize>(), 250 - 6);
+    }
+
     /// What one logout request cost: store subrequests, queue calls, KV writes.
     #[derive(Debug, PartialEq, Eq)]
     struct Cost {
@@ -1038,10 +1086,10 @@ mod tests {
     fn a_logout_of_1000_relying_parties_costs_its_request_what_one_of_3_does() {
         let (small, s3) = many(3, 1);
         let p3 = Queueing::new(&small, NOW);
-        let three = request_cost(&small, &p3, &LogoutEvent::Sessions(s3));
+        let three = request_cost(&small, &p3, &LogoutEvent::of(None, s3));
         let (big, s1000) = many(1000, 1);
         let p1000 = Queueing::new(&big, NOW);
-        let thousand = request_cost(&big, &p1000, &LogoutEvent::Sessions(s1000));
+        let thousand = request_cost(&big, &p1000, &LogoutEvent::of(None, s1000));
         eprintln!("request at 3 RPs: {three:?}; at 1,000 RPs: {thousand:?}");
         // The same store calls and KV writes (the record, the tombstone) but the expansion's
         // guard; one queue call more: the one expansion message carrying the 988 relying
@@ -1085,7 +1133,7 @@ mod tests {
         let subject = |n: usize, k: usize| {
             let (store, ended) = many(n, k);
             let platform = Queueing::new(&store, NOW);
-            let event = LogoutEvent::Subject { sub: "alice".into(), sessions: ended };
+            let event = LogoutEvent::of(Some("alice".into()), ended);
             let cost = request_cost(&store, &platform, &event);
             (cost, platform.inner.expansions().len())
         };
@@ -1105,7 +1153,7 @@ mod tests {
         let (store, ended) = many(250, 1);
         let platform = Queueing::new(&store, NOW);
         let ended =
-            block_on(end_sessions(&store, &platform, &LogoutEvent::Sessions(ended), ENDING, 6, Vec::new(), NOW))
+            block_on(end_sessions(&store, &platform, &LogoutEvent::of(None, ended), ENDING, 6, Vec::new(), NOW))
                 .unwrap();
         // The summary counts the relying parties past the wave as handed to the queue.
         assert_eq!((ended.summary.delivered, ended.summary.queued, ended.summary.pending), (6, 244, 0));
@@ -1187,7 +1235,7 @@ mod tests {
         let (store, ended) = many(100, 1);
         store.now.set(now);
         let platform = Queueing::new(&store, now);
-        block_on(end_sessions(&store, &platform, &LogoutEvent::Sessions(ended), ENDING, 0, Vec::new(), now)).unwrap();
+        block_on(end_sessions(&store, &platform, &LogoutEvent::of(None, ended), ENDING, 0, Vec::new(), now)).unwrap();
         let expansion = platform.inner.expansions()[0].clone();
         assert_eq!(expansion.expand.len(), 100, "nothing inline: all expanded");
         // KV takes 40 records, then refuses the rest: they are kept in an outbox record, due.
@@ -1219,7 +1267,7 @@ mod tests {
         let platform = Queueing::new(&store, now);
         platform.inner.queue_down.set(true);
         let ended =
-            block_on(end_sessions(&store, &platform, &LogoutEvent::Sessions(ended), ENDING, 6, Vec::new(), now))
+            block_on(end_sessions(&store, &platform, &LogoutEvent::of(None, ended), ENDING, 6, Vec::new(), now))
                 .unwrap();
         assert_eq!((ended.summary.delivered, ended.summary.queued, ended.summary.pending), (6, 0, 24));
         assert!(platform.inner.expansions().is_empty(), "the queue refused it");

@@ -36,6 +36,7 @@
 pub mod clients;
 pub mod confirmations;
 pub mod deliveries;
+pub mod logouts;
 #[cfg(any(test, feature = "test-support", feature = "bench-memory"))]
 pub mod memory;
 pub mod outbox;

@@ -368,9 +368,9 @@ pub async fn stored(store: &impl Store, sids: &[String]) -> Result<Vec<Stored>, 
 /// exist (the index is only trusted when the record is there), so a logout cut short after it
 /// is complete, and one cut short before it leaves the session whole, to be ended again. An
 /// index entry left behind expires with the session.
-pub async fn delete(store: &impl Store, session: &Session) -> Result<(), StoreError> {
-    store.delete(Ns::Sessions, &session_key(&session.sid)).await?;
-    store.delete(Ns::Sessions, &subject_key(&session.sub, &session.sid)).await
+pub async fn delete(store: &impl Store, sid: &str, sub: &str) -> Result<(), StoreError> {
+    store.delete(Ns::Sessions, &session_key(sid)).await?;
+    store.delete(Ns::Sessions, &subject_key(sub, sid)).await
 }
 
 /// The `sid`s of a subject's sessions, from the subject index (at most `limit`).
@@ -595,7 +595,7 @@ mod tests {
             let live: Vec<String> =
                 of_subject(&store, "alice", 10, 1000).await.unwrap().into_iter().map(|s| s.sid).collect();
             assert_eq!(live, ["sid-1", "sid-2"]);
-            delete(&store, &s).await.unwrap();
+            delete(&store, &s.sid, &s.sub).await.unwrap();
             assert_eq!(load(&store, "sid-1", 1000).await.unwrap(), None);
             assert_eq!(load_by_cookie(&store, &KEY, &cookie, 1000).await.unwrap(), None);
             assert_eq!(sids_of_subject(&store, "alice", 10).await.unwrap(), ["sid-2"]);

@@ -1,6 +1,7 @@
 //! Records for unit tests: clients, sessions, and delivery ids.
 
 use crate::keys::Alg;
+use crate::protocol::backchannel::event::SessionEnd;
 use crate::state::clients::Client;
 use crate::state::sessions::Session;
 
@@ -30,8 +31,13 @@ pub fn clients() -> Vec<Client> {
     ]
 }
 
-/// A session of `alice` with `clients`.
-pub fn session(sid: &str, clients: &[&str]) -> Session {
+/// A session of `alice` with `clients`, as a logout ends it.
+pub fn session(sid: &str, clients: &[&str]) -> SessionEnd {
+    record(sid, clients).into()
+}
+
+/// The stored record of a session of `alice` with `clients`.
+pub fn record(sid: &str, clients: &[&str]) -> Session {
     Session {
         sid: sid.into(),
         sub: "alice".into(),

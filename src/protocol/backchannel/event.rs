@@ -4,18 +4,43 @@
 use crate::state::clients;
 use crate::state::sessions::Session;
 
+/// What a logout needs of a session it ends: its `sid`, its user and the clients to tell.
+/// Neither its cookie hash nor its times: a session ended unseen, or seen again by a look, has
+/// none to give, and the planners need none.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionEnd {
+    pub sid: String,
+    pub sub: String,
+    pub clients: Vec<String>,
+}
+
+impl From<Session> for SessionEnd {
+    fn from(s: Session) -> Self {
+        SessionEnd { sid: s.sid, sub: s.sub, clients: s.clients }
+    }
+}
+
 /// What ended, for the relying parties' sake.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LogoutEvent {
     /// These sessions ended (RP-initiated logout, admin logout of one session).
-    Sessions(Vec<Session>),
+    Sessions(Vec<SessionEnd>),
     /// Every session of `sub` ended (admin logout of a user): relying parties get one token
     /// without `sid`, meaning all of this user's sessions, unless they require `sid`.
-    Subject { sub: String, sessions: Vec<Session> },
+    Subject { sub: String, sessions: Vec<SessionEnd> },
 }
 
 impl LogoutEvent {
-    pub fn sessions(&self) -> &[Session] {
+    /// The event of ending these whole sessions (one user's, when `subject` names it).
+    pub fn of(subject: Option<String>, sessions: Vec<Session>) -> Self {
+        let sessions = sessions.into_iter().map(SessionEnd::from).collect();
+        match subject {
+            None => LogoutEvent::Sessions(sessions),
+            Some(sub) => LogoutEvent::Subject { sub, sessions },
+        }
+    }
+
+    pub fn sessions(&self) -> &[SessionEnd] {
         match self {
             LogoutEvent::Sessions(s) | LogoutEvent::Subject { sessions: s, .. } => s,
         }

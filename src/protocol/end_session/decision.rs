@@ -1,11 +1,12 @@
 //! The decision table of RP-initiated logout: given what the request proved and what the
 //! browser has, whether to refuse, to ask the user, or to log out now, which session ends, and
-//! where to go after ([`decide`]); and the same for the user's answer on the confirmation page
-//! ([`decide_answer`]). Each has its own result type holding only what it can decide, so that
-//! every match on one is total. Pure: every row is unit-tested here.
+//! where to go after ([`decide_request`]); and the same for the user's answer on the
+//! confirmation page ([`decide_answer`]). Each has its own result type holding only what it can
+//! decide, so that every match on one is total; [`decide`] is the step's one call, on what
+//! `gather` read. Pure: every row is unit-tested here.
 
-use std::fmt;
-
+use super::errors::Rejection;
+use super::gather::{Browser, Gathered};
 use super::hint::VerifiedHint;
 use super::params::LogoutParams;
 use crate::http::uris::with_query;
@@ -19,39 +20,6 @@ pub enum NamedClient<'a> {
     None,
     Found(&'a Client),
     Unknown,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Rejection {
-    UnknownClient,
-    /// A `post_logout_redirect_uri` with neither hint nor `client_id` to check it against.
-    RedirectWithoutClient,
-    RedirectNotRegistered,
-}
-
-impl fmt::Display for Rejection {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Rejection::UnknownClient => "the client is not registered",
-            Rejection::RedirectWithoutClient => {
-                "post_logout_redirect_uri needs an id_token_hint or a client_id to be checked against"
-            }
-            Rejection::RedirectNotRegistered => "post_logout_redirect_uri is not registered for this client",
-        })
-    }
-}
-
-/// The browser's session, as its cookies show it at this location (several sessions, none of
-/// them the one at stake, are refused before anything is decided).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Browser {
-    /// No cookie of ours, a forged or foreign one, or its session ended or expired.
-    None,
-    /// Its live session, seen here.
-    Seen(Session),
-    /// A session its signed cookie proves, which this location does not see (yet): the
-    /// browser's session all the same.
-    Unseen(String),
 }
 
 /// What a logout that goes ahead ends.
@@ -96,7 +64,54 @@ pub enum AnswerVerdict<'a> {
     AskAgain { sid: &'a str, redirect: Option<String> },
 }
 
-/// What an end-session request established: everything [`decide`] looks at.
+/// A step's decision: the request's, or the answer's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision<'a> {
+    Request(Verdict<'a>),
+    /// The answer's verdict, and the token it answered with (what a "Log out" spends).
+    Answer {
+        token: &'a str,
+        verdict: AnswerVerdict<'a>,
+    },
+}
+
+/// Decides the step `gathered` read (pure).
+pub fn decide<'a>(gathered: &'a Gathered<'_>) -> Decision<'a> {
+    let browser = &gathered.reads().browser;
+    let session = &gathered.reads().session;
+    let client = named(gathered.client_id(), gathered.client());
+    match gathered {
+        Gathered::Request { params, hint, hint_recent, .. } => Decision::Request(decide_request(&Facts {
+            params,
+            hint: hint.as_ref(),
+            client,
+            browser,
+            hint_session: session,
+            hint_recent: *hint_recent,
+        })),
+        Gathered::Answer { answer, pending, .. } => Decision::Answer {
+            token: &answer.token,
+            verdict: decide_answer(&Answered {
+                log_out: answer.log_out,
+                target_sid: &pending.target_sid,
+                browser,
+                recorded: session,
+                redirect: pending.redirect.clone(),
+            }),
+        },
+    }
+}
+
+/// The client a step names, as the registry has it.
+fn named<'a>(client_id: Option<&str>, client: Option<&'a Client>) -> NamedClient<'a> {
+    match (client_id, client) {
+        (None, _) => NamedClient::None,
+        (Some(_), Some(c)) => NamedClient::Found(c),
+        (Some(_), None) => NamedClient::Unknown,
+    }
+}
+
+/// What an end-session request established: everything [`decide_request`] looks at.
 pub struct Facts<'a> {
     pub params: &'a LogoutParams,
     /// The verified hint, whatever its age: it names the client in any case.
@@ -104,49 +119,24 @@ pub struct Facts<'a> {
     pub client: NamedClient<'a>,
     pub browser: &'a Browser,
     /// The session the hint's `sid` names, as this location sees it: read when
-    /// [`hint_sid_to_read`] says so, else [`Lookup::Unknown`] (nothing to read).
+    /// `gather::hint_sid_to_read` says so, else [`Lookup::Unknown`] (nothing to read).
     pub hint_session: &'a Lookup,
-    /// The clock, and how long after its `exp` a hint may still put a session at stake
-    /// without the browser's cookie (`HINT_MAX_AGE_S`).
-    pub now: i64,
-    pub hint_max_age_s: i64,
-}
-
-/// The `sid` whose session the decision needs besides the browser's: the hint's, when the
-/// browser presents no session (its cookie was not sent with a cross-site request) and the hint
-/// is recent enough to put one at stake ([`hint_for_sessions`]). With a browser session, that
-/// one is at stake, never the hint's.
-pub fn hint_sid_to_read<'a>(
-    hint: Option<&'a VerifiedHint>,
-    browser: &Browser,
-    now: i64,
-    max_age_s: i64,
-) -> Option<&'a str> {
-    match browser {
-        Browser::None => hint_for_sessions(hint, browser, now, max_age_s)?.sid.as_deref(),
-        Browser::Seen(_) | Browser::Unseen(_) => None,
-    }
+    /// Whether the hint is recent enough to put a session at stake without the browser's
+    /// cookie (`gather::hint_is_recent`: it expired no more than `HINT_MAX_AGE_S` ago).
+    pub hint_recent: bool,
 }
 
 /// The hint as far as it may put a session at stake: whole when the browser presents a session
-/// seen here (that one is at stake, never the hint's), or when the hint expired no more than
-/// `max_age_s` ago (`HINT_MAX_AGE_S`); else `None`. An ID token outlives its use (logs, URL
-/// fragments, a compromised relying party): an old one, sent without the session's cookie,
-/// ends nothing, whatever the answer to a confirmation. It still names the client (the
-/// decision keeps the whole hint for that), so the relying party gets its redirect. A hint
-/// without `exp` (an ID token must have one) counts as too old.
-pub fn hint_for_sessions<'a>(
-    hint: Option<&'a VerifiedHint>,
-    browser: &Browser,
-    now: i64,
-    max_age_s: i64,
-) -> Option<&'a VerifiedHint> {
-    let hint = hint?;
-    let recent = hint.expires_at.is_some_and(|exp| now <= exp.saturating_add(max_age_s));
-    (matches!(browser, Browser::Seen(_)) || recent).then_some(hint)
+/// seen here (that one is at stake, never the hint's), or when it is `recent`; else `None`. An
+/// old hint, sent without the session's cookie, ends nothing, whatever the answer to a
+/// confirmation; it still names the client (the decision keeps the whole hint for that), so the
+/// relying party gets its redirect.
+fn hint_for_sessions<'a>(hint: Option<&'a VerifiedHint>, browser: &Browser, recent: bool) -> Option<&'a VerifiedHint> {
+    hint.filter(|_| matches!(browser, Browser::Seen(_)) || recent)
 }
 
-pub fn decide<'a>(f: &Facts<'a>) -> Verdict<'a> {
+/// The request's decision.
+pub fn decide_request<'a>(f: &Facts<'a>) -> Verdict<'a> {
     let client = match f.client {
         NamedClient::Unknown => return Verdict::Reject(Rejection::UnknownClient),
         NamedClient::Found(c) => Some(c),
@@ -161,7 +151,7 @@ pub fn decide<'a>(f: &Facts<'a>) -> Verdict<'a> {
         (Some(_), Some(_)) => return Verdict::Reject(Rejection::RedirectNotRegistered),
     };
     // Without the browser's session, a hint long expired names its client only (point 13).
-    let hint = hint_for_sessions(f.hint, f.browser, f.now, f.hint_max_age_s);
+    let hint = hint_for_sessions(f.hint, f.browser, f.hint_recent);
     // A `logout_hint` naming someone else than the user at stake: always asked.
     let logout_hint_is = |sub: &str| f.params.logout_hint.as_deref().is_none_or(|l| l == sub);
     match f.browser {
@@ -215,21 +205,10 @@ pub struct Answered<'a> {
     /// The browser's current session, from its cookie (read only on "Log out").
     pub browser: &'a Browser,
     /// The session the confirmation was shown for, as this location sees it: read when
-    /// [`recorded_sid_to_read`] says so, else [`Lookup::Unknown`] (nothing to read).
+    /// `gather::recorded_sid_to_read` says so, else [`Lookup::Unknown`] (nothing to read).
     pub recorded: &'a Lookup,
     /// Where the confirmed logout goes, as decided when it was asked.
     pub redirect: Option<String>,
-}
-
-/// The `sid` of the confirmation's recorded session, when the decision needs it: only when the
-/// user agreed and the browser presents no session of its own but, perhaps, that one unseen.
-pub fn recorded_sid_to_read<'a>(log_out: bool, browser: &Browser, recorded_sid: &'a str) -> Option<&'a str> {
-    let needed = match browser {
-        Browser::None => true,
-        Browser::Unseen(sid) => sid == recorded_sid,
-        Browser::Seen(_) => false,
-    };
-    (log_out && needed).then_some(recorded_sid)
 }
 
 /// The confirmation step ends exactly the session it was shown for. On "yes": the browser's
@@ -271,6 +250,7 @@ pub fn redirect_url(registered: &str, state: Option<&str>) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::super::gather::{hint_is_recent, hint_sid_to_read, recorded_sid_to_read};
     use super::*;
     use crate::keys::Alg;
 
@@ -318,9 +298,14 @@ mod tests {
         hint_session: Lookup,
     }
 
+    /// Whether `hint` may put a session at stake without the cookie, on the test clock.
+    fn recent(hint: Option<&VerifiedHint>) -> bool {
+        hint.is_some_and(|h| hint_is_recent(h, NOW, DAY))
+    }
+
     /// What the flow hands the decision for `c`'s hint's session: read, or not.
     fn read_hint_session(c: &Case<'_>) -> Lookup {
-        match hint_sid_to_read(c.hint.as_ref(), &c.browser, NOW, DAY) {
+        match hint_sid_to_read(c.hint.as_ref(), recent(c.hint.as_ref()), &c.browser) {
             Some(_) => c.hint_session.clone(),
             None => Lookup::Unknown,
         }
@@ -336,10 +321,9 @@ mod tests {
                 client: self.client,
                 browser: &self.browser,
                 hint_session: &hint_session,
-                now: NOW,
-                hint_max_age_s: DAY,
+                hint_recent: recent(self.hint.as_ref()),
             };
-            Owned::of(decide(&facts))
+            Owned::of(decide_request(&facts))
         }
     }
 
@@ -582,7 +566,7 @@ mod tests {
     #[test]
     fn the_hints_session_is_read_only_when_the_browser_presents_none() {
         let h = hint("alice", Some("s1"));
-        let read = |h: Option<&VerifiedHint>, b: &Browser| hint_sid_to_read(h, b, NOW, DAY).map(str::to_string);
+        let read = |h: Option<&VerifiedHint>, b: &Browser| hint_sid_to_read(h, recent(h), b).map(str::to_string);
         assert_eq!(read(Some(&h), &Browser::None), Some("s1".into()));
         assert_eq!(read(Some(&h), &Browser::Seen(session("s2", "alice"))), None);
         assert_eq!(read(Some(&h), &Browser::Unseen("s2".into())), None, "the browser's unseen session is at stake");

@@ -2,14 +2,37 @@
 //! error page, and the description (plain words: never which key or what was expected).
 //! Errors never redirect (RP-Initiated Logout 1.0, section 3).
 
+use std::fmt;
+
 use serde_json::json;
 
-use super::decision::Rejection;
 use super::hint::HintError;
 use super::params::ParamError;
 use crate::http::errors::{ErrorTable, STORAGE_UNAVAILABLE};
 use crate::ports::StoreError;
+use crate::state::confirmations::{Pending, Redeemed};
 use crate::ui::i18n::Texts;
+
+/// Why the decision refuses a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rejection {
+    UnknownClient,
+    /// A `post_logout_redirect_uri` with neither hint nor `client_id` to check it against.
+    RedirectWithoutClient,
+    RedirectNotRegistered,
+}
+
+impl fmt::Display for Rejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Rejection::UnknownClient => "the client is not registered",
+            Rejection::RedirectWithoutClient => {
+                "post_logout_redirect_uri needs an id_token_hint or a client_id to be checked against"
+            }
+            Rejection::RedirectNotRegistered => "post_logout_redirect_uri is not registered for this client",
+        })
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EndSessionError {
@@ -24,6 +47,15 @@ pub enum EndSessionError {
     /// stake: one may have been planted by a sibling subdomain, so none is ended.
     AmbiguousCookie,
     Storage(StoreError),
+}
+
+/// What a confirmation token carries, or why it is refused.
+pub fn redeemed(r: Redeemed) -> Result<Pending, EndSessionError> {
+    match r {
+        Redeemed::Valid(p) => Ok(p),
+        Redeemed::Invalid => Err(EndSessionError::ConfirmationInvalid),
+        Redeemed::OtherBrowser => Err(EndSessionError::ConfirmationOtherBrowser),
+    }
 }
 
 impl From<StoreError> for EndSessionError {

@@ -20,7 +20,7 @@ pub struct VerifiedHint {
     /// The client the token was issued to (`azp`, or the one audience).
     pub client_id: String,
     /// Its `exp` (unix seconds), if it has one: how old it is decides whether it may end a
-    /// session without the browser's cookie (`decision::hint_for_sessions`).
+    /// session without the browser's cookie (`gather::hint_is_recent`).
     pub expires_at: Option<i64>,
 }
 

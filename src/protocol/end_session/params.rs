@@ -1,10 +1,14 @@
-//! The parameters of an end-session request (RP-Initiated Logout 1.0, section 2), read the
-//! same way from a GET query and a POST form; and the fields of the confirmation form.
+//! What an end-session request brings, read once ([`Inputs`]): its parameters (RP-Initiated
+//! Logout 1.0, section 2), read the same way from a GET query and a POST form, or the fields
+//! of the confirmation form; its cookies, language and JSON preference.
 
 use std::fmt;
 
+use super::confirm;
+use crate::config::Config;
+use crate::http::cookies;
 use crate::http::form::{self, FormError};
-use crate::http::{HttpRequest, Method};
+use crate::http::{prefers_json, HttpRequest, Method};
 use crate::state::confirmations::MAX_TOKEN_BYTES;
 
 /// Longest accepted value of any one parameter (an ID token is a few KB at most).
@@ -69,6 +73,39 @@ const NAMES: [&str; 8] = [
     "confirm",
     "logout",
 ];
+
+/// What the request brings, read once.
+pub struct Inputs<'r> {
+    pub request: Result<EndSessionRequest, ParamError>,
+    /// The provider's session cookie: every value sent (a sibling subdomain may have planted one).
+    pub session_cookies: Vec<&'r str>,
+    /// The cookie binding a confirmation to this browser.
+    pub binding_cookie: Option<&'r str>,
+    pub accept_language: Option<&'r str>,
+    pub prefers_json: bool,
+}
+
+impl<'r> Inputs<'r> {
+    pub fn read(config: &Config, req: &'r HttpRequest) -> Self {
+        let cookie = req.header("cookie");
+        Inputs {
+            request: parse(req),
+            session_cookies: cookies::get_all(cookie, &config.cookie.name),
+            binding_cookie: cookies::get(cookie, &confirm::binding_cookie_name(config)),
+            accept_language: req.header("accept-language"),
+            prefers_json: prefers_json(req.header("accept")),
+        }
+    }
+
+    /// The `ui_locales` an error is shown in: the request's (an answer's are in its token,
+    /// which an error may not have opened).
+    pub fn error_locales(&self) -> Option<&str> {
+        match &self.request {
+            Ok(EndSessionRequest::Logout(p)) => p.ui_locales.as_deref(),
+            Ok(EndSessionRequest::Confirm(_)) | Err(_) => None,
+        }
+    }
+}
 
 /// Reads the request: the query of a GET, the form body of a POST (its query is ignored).
 /// A known parameter given twice is an error; unknown parameters are ignored.
