@@ -116,7 +116,7 @@ pub struct Config {
     pub session_events: Option<SessionEvents>,
     /// How long after its `exp` an `id_token_hint` may still end a session without the
     /// browser's cookie (`HINT_MAX_AGE_S`, default [`DEFAULT_HINT_MAX_AGE_S`]); older, it only
-    /// names its client (see `protocol::end_session::decision::hint_for_sessions`).
+    /// names its client (see `protocol::end_session::gather::hint_is_recent`).
     pub hint_max_age_s: i64,
     /// Whether answers to the confirmation page and admin calls that fail authentication are
     /// rate-limited (`RATE_LIMITS`, "on" by default; "off" for load tests that post from one
