@@ -52,6 +52,32 @@ pub struct Handoff {
     pub unsent: Vec<Delivery>,
 }
 
+/// Where the protocol's log lines go. What a line says is decided by the protocol (JSON objects
+/// with an `event`, never a token, key or cookie); the runtime only writes them.
+pub trait Log {
+    /// A record gathered with the invocation's own line, written with it in one console call.
+    fn record(&self, line: serde_json::Value);
+    /// An error, written at once (console.error).
+    fn error(&self, line: serde_json::Value);
+}
+
+/// The one line an invocation writes (one console call, so that Workers Logs indexes its
+/// fields): `last`, the request's own record, with the `records` gathered meanwhile under
+/// `attempts`; without one (a queue batch, a cron tick), an object of `event` `batch` holding
+/// them; nothing when there is nothing to say.
+pub fn log_line(last: Option<serde_json::Value>, records: Vec<serde_json::Value>) -> Option<serde_json::Value> {
+    match last {
+        Some(mut line) => {
+            if !records.is_empty() {
+                line["attempts"] = records.into();
+            }
+            Some(line)
+        }
+        None if records.is_empty() => None,
+        None => Some(serde_json::json!({ "event": "batch", "records": records })),
+    }
+}
+
 /// What the protocol logic asks of the runtime beyond storage: sending logout tokens and queue
 /// messages, fresh ids, and checking signatures.
 #[allow(async_fn_in_trait)] // single-threaded wasm: no Send bound wanted
@@ -77,5 +103,23 @@ pub trait Platform {
     /// Rust; the worker asks the runtime's WebCrypto, which is far cheaper than wasm.
     async fn signature_valid(&self, key: &VerifyingKey, input: &[u8], signature: &[u8]) -> bool {
         key.signature_valid(input, signature)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::log_line;
+
+    #[test]
+    fn an_invocation_writes_one_line_holding_what_it_gathered() {
+        let attempt = json!({"event": "backchannel_attempt"});
+        let request = json!({"event": "end_session", "status": 200});
+        assert_eq!(log_line(Some(request.clone()), vec![]), Some(request.clone()));
+        let line = log_line(Some(request), vec![attempt.clone()]).unwrap();
+        assert_eq!((line["event"].as_str(), &line["attempts"]), (Some("end_session"), &json!([attempt])));
+        assert_eq!(log_line(None, vec![]), None, "a quiet batch writes nothing");
+        assert_eq!(log_line(None, vec![attempt.clone()]), Some(json!({"event": "batch", "records": [attempt]})));
     }
 }
