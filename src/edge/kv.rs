@@ -12,7 +12,7 @@ use worker::{Env, Result};
 use super::clock;
 #[cfg(not(feature = "bench-memory"))]
 use crate::budget::BULK_READ_MAX;
-use crate::ports::{ListPage, Listed, Ns, Store, StoreError};
+use crate::ports::{ListPage, Listed, Ns, Put, Store, StoreError};
 #[cfg(not(feature = "bench-memory"))]
 use crate::state::store::kv_expiration;
 
@@ -30,6 +30,8 @@ extern "C" {
         expiration: f64,
         metadata: &str,
     ) -> std::result::Result<JsValue, JsValue>;
+    #[wasm_bindgen(js_name = kvBatch, catch)]
+    async fn kv_batch(clients: &JsValue, sessions: &JsValue, ops: &str) -> std::result::Result<JsValue, JsValue>;
     #[wasm_bindgen(js_name = kvDelete, catch)]
     async fn kv_delete(ns: &JsValue, key: &str) -> std::result::Result<JsValue, JsValue>;
     #[wasm_bindgen(js_name = kvList, catch)]
@@ -60,6 +62,19 @@ impl KvStores {
         Ok(KvStores { clients: binding("CLIENTS")?, sessions: binding("SESSIONS")?, subrequests: Cell::new(0) })
     }
 
+    /// Independent calls in one crossing ([`kv_batch`]), each counted as a subrequest: one
+    /// outcome per op, in order.
+    #[cfg(not(feature = "bench-memory"))]
+    async fn batch(&self, ops: &[Value]) -> std::result::Result<Vec<Done>, StoreError> {
+        if ops.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.subrequests.set(self.subrequests.get() + ops.len());
+        let ops = Value::from(ops).to_string();
+        let done: Vec<Done> = parsed(kv_batch(&self.clients, &self.sessions, &ops).await.map_err(store_err)?)?;
+        Ok(done)
+    }
+
     fn ns(&self, ns: Ns) -> &JsValue {
         self.subrequests.set(self.subrequests.get() + 1);
         match ns {
@@ -82,6 +97,31 @@ fn store_err(e: JsValue) -> StoreError {
 fn parsed<T: serde::de::DeserializeOwned>(answer: JsValue) -> std::result::Result<T, StoreError> {
     let text = answer.as_string().ok_or_else(|| StoreError("KV answered no text".into()))?;
     serde_json::from_str(&text).map_err(|e| StoreError(format!("KV answered unreadable JSON: {e}")))
+}
+
+/// One outcome of kv.js's `kvBatch`.
+#[derive(serde::Deserialize)]
+#[serde(untagged)]
+enum Done {
+    Failed { error: String },
+    Value { value: Option<String> },
+}
+
+impl Done {
+    fn value(self) -> std::result::Result<Option<String>, StoreError> {
+        match self {
+            Done::Failed { error } => Err(StoreError(error)),
+            Done::Value { value } => Ok(value),
+        }
+    }
+}
+
+/// A namespace as `kvBatch` names it.
+fn ns_index(ns: Ns) -> u8 {
+    match ns {
+        Ns::Clients => 0,
+        Ns::Sessions => 1,
+    }
 }
 
 #[derive(serde::Deserialize)]
@@ -129,6 +169,33 @@ impl Store for KvStores {
         let metadata = metadata.map(|m| m.to_string()).unwrap_or_default();
         kv_put(self.ns(ns), key, value, expiration, &metadata).await.map_err(store_err)?;
         Ok(())
+    }
+
+    async fn get_each(&self, keys: &[(Ns, &str)]) -> std::result::Result<Vec<Option<String>>, StoreError> {
+        let ops: Vec<Value> = keys.iter().map(|(ns, key)| serde_json::json!({"ns": ns_index(*ns), "get": key})).collect();
+        let done = self.batch(&ops).await?;
+        if done.len() != keys.len() {
+            return Err(StoreError("KV answered another number of values".into()));
+        }
+        done.into_iter().map(Done::value).collect()
+    }
+
+    async fn put_each(&self, puts: &[Put]) -> Vec<std::result::Result<(), StoreError>> {
+        // As `put`: KV refuses an expiration less than a minute after the write arrives.
+        let now = clock::now();
+        let ops: Vec<Value> = puts
+            .iter()
+            .map(|p| {
+                let expiration = p.expires_at.map_or(0, |e| kv_expiration(e, now));
+                serde_json::json!({"ns": ns_index(p.ns), "put": p.key, "value": p.value, "expiration": expiration,
+                                   "metadata": p.metadata})
+            })
+            .collect();
+        match self.batch(&ops).await {
+            Ok(done) if done.len() == puts.len() => done.into_iter().map(|d| d.value().map(drop)).collect(),
+            Ok(_) => puts.iter().map(|_| Err(StoreError("KV answered another number of outcomes".into()))).collect(),
+            Err(e) => puts.iter().map(|_| Err(e.clone())).collect(),
+        }
     }
 
     async fn delete(&self, ns: Ns, key: &str) -> std::result::Result<(), StoreError> {

@@ -641,7 +641,7 @@ mod tests {
             assert_eq!((handoff.summary.delivered, handoff.summary.queued, handoff.summary.dead), (1, 2, 0));
             assert!(handoff.unsent.is_empty());
             assert_eq!(courier.batches.borrow()[0]["jobs"].as_array().unwrap().len(), 2, "inline_max attempted");
-            let sent = courier.sent.borrow();
+            let sent = courier.sent.borrow().clone();
             assert_eq!(sent.len(), 1);
             assert_eq!(sent[0].id, ds[2].id);
             let queued = deliveries::pending(&store, &ds[2].id).await.unwrap().unwrap();
