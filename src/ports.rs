@@ -165,7 +165,8 @@ mod tests {
         use super::{Ns, Put, Store};
         futures::executor::block_on(async {
             let store = RefusesBad(crate::state::memory::MemoryStore::new(1000));
-            let put = |ns, key: &str| Put { ns, key: key.into(), value: format!("{key}!"), expires_at: None, metadata: None };
+            let put =
+                |ns, key: &str| Put { ns, key: key.into(), value: format!("{key}!"), expires_at: None, metadata: None };
             // A refused write in the middle: the ones after it are still made.
             let done = store.put_each(&[put(Ns::Clients, "a"), put(Ns::Sessions, "bad"), put(Ns::Sessions, "a")]).await;
             assert_eq!(done.iter().map(Result::is_ok).collect::<Vec<_>>(), [true, false, true]);
@@ -173,8 +174,11 @@ mod tests {
             let read = store.get_each(&[(Ns::Sessions, "a"), (Ns::Clients, "bad"), (Ns::Clients, "a")]).await.unwrap();
             assert_eq!(read, [Some("a!".to_string()), None, Some("a!".to_string())]);
             assert!(store.get_each(&[]).await.unwrap().is_empty());
+            let gone = store.delete_each(&[(Ns::Clients, "a"), (Ns::Sessions, "a")]).await;
+            assert!(gone.iter().all(Result::is_ok));
+            assert_eq!(store.get_each(&[(Ns::Clients, "a"), (Ns::Sessions, "a")]).await.unwrap(), [None, None]);
             // Each call is still a subrequest: the budget counts them all.
-            assert_eq!(store.subrequests(), 5);
+            assert_eq!(store.subrequests(), 9);
         });
     }
 }

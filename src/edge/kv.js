@@ -38,14 +38,16 @@ export async function kvList(ns, prefix, cursor, limit) {
 
 /**
  * Independent KV calls in one crossing, made together (Promise.allSettled): `ops` is JSON of
- * [{ns: 0 (CLIENTS) | 1 (SESSIONS), get: key} | {ns, put: key, value, expiration (0: none),
- * metadata (null: none)}]. Answers JSON of one outcome per op, in order: {value: text|null}
- * for a read, {value: null} for a write, {error} for a call that failed (the others still run).
+ * [{ns: 0 (CLIENTS) | 1 (SESSIONS), get: key} | {ns, delete: key} | {ns, put: key, value,
+ * expiration (0: none), metadata (null: none)}]. Answers JSON of one outcome per op, in order:
+ * {value: text|null} for a read, {value: null} for a write or delete, {error} for a call that
+ * failed (the others still run).
  */
 export async function kvBatch(clients, sessions, ops) {
   const calls = JSON.parse(ops).map((op) => {
     const ns = op.ns === 0 ? clients : sessions;
     if (op.get !== undefined) return ns.get(op.get, { type: 'text' });
+    if (op.delete !== undefined) return ns.delete(op.delete);
     const options = {};
     if (op.expiration > 0) options.expiration = op.expiration;
     if (op.metadata != null) options.metadata = op.metadata;

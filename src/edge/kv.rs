@@ -172,7 +172,8 @@ impl Store for KvStores {
     }
 
     async fn get_each(&self, keys: &[(Ns, &str)]) -> std::result::Result<Vec<Option<String>>, StoreError> {
-        let ops: Vec<Value> = keys.iter().map(|(ns, key)| serde_json::json!({"ns": ns_index(*ns), "get": key})).collect();
+        let ops: Vec<Value> =
+            keys.iter().map(|(ns, key)| serde_json::json!({"ns": ns_index(*ns), "get": key})).collect();
         let done = self.batch(&ops).await?;
         if done.len() != keys.len() {
             return Err(StoreError("KV answered another number of values".into()));
@@ -195,6 +196,16 @@ impl Store for KvStores {
             Ok(done) if done.len() == puts.len() => done.into_iter().map(|d| d.value().map(drop)).collect(),
             Ok(_) => puts.iter().map(|_| Err(StoreError("KV answered another number of outcomes".into()))).collect(),
             Err(e) => puts.iter().map(|_| Err(e.clone())).collect(),
+        }
+    }
+
+    async fn delete_each(&self, keys: &[(Ns, &str)]) -> Vec<std::result::Result<(), StoreError>> {
+        let ops: Vec<Value> =
+            keys.iter().map(|(ns, key)| serde_json::json!({"ns": ns_index(*ns), "delete": key})).collect();
+        match self.batch(&ops).await {
+            Ok(done) if done.len() == keys.len() => done.into_iter().map(|d| d.value().map(drop)).collect(),
+            Ok(_) => keys.iter().map(|_| Err(StoreError("KV answered another number of outcomes".into()))).collect(),
+            Err(e) => keys.iter().map(|_| Err(e.clone())).collect(),
         }
     }
 

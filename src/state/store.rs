@@ -86,8 +86,9 @@ pub trait Store {
     ) -> Result<(), StoreError>;
     async fn delete(&self, ns: Ns, key: &str) -> Result<(), StoreError>;
     /// Independent reads, across namespaces, at once; their values in order, or an error when
-    /// any failed. Each is still a KV read and a subrequest; the worker makes them in one
-    /// crossing into JS (kv.js, `Promise.all`) instead of one each.
+    /// any failed. Each is still a KV read and a subrequest (for many keys of one namespace,
+    /// [`Store::get_many`] is one subrequest per 100); the worker makes them in one crossing
+    /// into JS (kv.js's `kvBatch`) instead of one each.
     async fn get_each(&self, keys: &[(Ns, &str)]) -> Result<Vec<Option<String>>, StoreError> {
         let mut out = Vec::with_capacity(keys.len());
         for (ns, key) in keys {
@@ -101,6 +102,14 @@ pub trait Store {
         let mut out = Vec::with_capacity(puts.len());
         for p in puts {
             out.push(self.put(p.ns, &p.key, &p.value, p.expires_at, p.metadata.clone()).await);
+        }
+        out
+    }
+    /// Independent deletes at once, each with its own result, in order. One crossing in the worker.
+    async fn delete_each(&self, keys: &[(Ns, &str)]) -> Vec<Result<(), StoreError>> {
+        let mut out = Vec::with_capacity(keys.len());
+        for (ns, key) in keys {
+            out.push(self.delete(*ns, key).await);
         }
         out
     }

@@ -23,6 +23,10 @@ function namespace(name) {
       open -= 1;
       return data.get(key) ?? null;
     },
+    async delete(key) {
+      calls.push(['delete', key]);
+      data.delete(key);
+    },
     async put(key, value, options) {
       calls.push(['put', key, value, options]);
       if (key === 'bad') throw new Error(`${name} refused bad`);
@@ -62,5 +66,8 @@ describe('kv.js: kvBatch', () => {
     assert.deepEqual(sessions.calls[0], ['put', 'a', '1', { expiration: 1900000000, metadata: { at: 5 } }]);
     assert.deepEqual(clients.calls[0], ['put', 'b', '3', {}], 'no expiration, no metadata');
     assert.equal(clients.data.get('b'), '3');
+    const gone = JSON.parse(await kvBatch(clients, sessions, JSON.stringify([{ ns: 0, delete: 'b' }, { ns: 1, delete: 'a' }])));
+    assert.deepEqual(gone, [{ value: null }, { value: null }]);
+    assert.equal(clients.data.size + sessions.data.size, 0, 'both deleted');
   });
 });
