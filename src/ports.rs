@@ -12,7 +12,7 @@ use crate::http::ratelimit::Bucket;
 use crate::keys::VerifyingKey;
 use crate::state::deliveries::{Delivery, QueueMessage};
 
-pub use crate::state::store::{ListPage, Listed, Ns, Store, StoreError};
+pub use crate::state::store::{ListPage, Listed, Ns, Put, Store, StoreError};
 
 /// Everything a request is handled with. Time is an input, as randomness is where a decision
 /// depends on it, so that the logic tests on the host.
@@ -52,6 +52,32 @@ pub struct Handoff {
     pub unsent: Vec<Delivery>,
 }
 
+/// Where the protocol's log lines go. What a line says is decided by the protocol (JSON objects
+/// with an `event`, never a token, key or cookie); the runtime only writes them.
+pub trait Log {
+    /// A record gathered with the invocation's own line, written with it in one console call.
+    fn record(&self, line: serde_json::Value);
+    /// An error, written at once (console.error).
+    fn error(&self, line: serde_json::Value);
+}
+
+/// The one line an invocation writes (one console call, so that Workers Logs indexes its
+/// fields): `last`, the request's own record, with the `records` gathered meanwhile under
+/// `attempts`; without one (a queue batch, a cron tick), an object of `event` `batch` holding
+/// them; nothing when there is nothing to say.
+pub fn log_line(last: Option<serde_json::Value>, records: Vec<serde_json::Value>) -> Option<serde_json::Value> {
+    match last {
+        Some(mut line) => {
+            if !records.is_empty() {
+                line["attempts"] = records.into();
+            }
+            Some(line)
+        }
+        None if records.is_empty() => None,
+        None => Some(serde_json::json!({ "event": "batch", "records": records })),
+    }
+}
+
 /// What the protocol logic asks of the runtime beyond storage: sending logout tokens and queue
 /// messages, fresh ids, and checking signatures.
 #[allow(async_fn_in_trait)] // single-threaded wasm: no Send bound wanted
@@ -77,5 +103,82 @@ pub trait Platform {
     /// Rust; the worker asks the runtime's WebCrypto, which is far cheaper than wasm.
     async fn signature_valid(&self, key: &VerifyingKey, input: &[u8], signature: &[u8]) -> bool {
         key.signature_valid(input, signature)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::log_line;
+
+    #[test]
+    fn an_invocation_writes_one_line_holding_what_it_gathered() {
+        let attempt = json!({"event": "backchannel_attempt"});
+        let request = json!({"event": "end_session", "status": 200});
+        assert_eq!(log_line(Some(request.clone()), vec![]), Some(request.clone()));
+        let line = log_line(Some(request), vec![attempt.clone()]).unwrap();
+        assert_eq!((line["event"].as_str(), &line["attempts"]), (Some("end_session"), &json!([attempt])));
+        assert_eq!(log_line(None, vec![]), None, "a quiet batch writes nothing");
+        assert_eq!(log_line(None, vec![attempt.clone()]), Some(json!({"event": "batch", "records": [attempt]})));
+    }
+
+    /// The memory store, refusing writes to the key `bad`.
+    struct RefusesBad(crate::state::memory::MemoryStore);
+
+    impl super::Store for RefusesBad {
+        async fn get(&self, ns: super::Ns, key: &str) -> Result<Option<String>, super::StoreError> {
+            self.0.get(ns, key).await
+        }
+        async fn put(
+            &self,
+            ns: super::Ns,
+            key: &str,
+            value: &str,
+            expires_at: Option<i64>,
+            metadata: Option<serde_json::Value>,
+        ) -> Result<(), super::StoreError> {
+            match key {
+                "bad" => Err(super::StoreError("refused".into())),
+                _ => self.0.put(ns, key, value, expires_at, metadata).await,
+            }
+        }
+        async fn delete(&self, ns: super::Ns, key: &str) -> Result<(), super::StoreError> {
+            self.0.delete(ns, key).await
+        }
+        async fn list(
+            &self,
+            ns: super::Ns,
+            prefix: &str,
+            cursor: Option<String>,
+            limit: u32,
+        ) -> Result<super::ListPage, super::StoreError> {
+            self.0.list(ns, prefix, cursor, limit).await
+        }
+        fn subrequests(&self) -> usize {
+            self.0.subrequests()
+        }
+    }
+
+    #[test]
+    fn batched_reads_answer_in_order_across_namespaces_and_batched_writes_each_on_its_own() {
+        use super::{Ns, Put, Store};
+        futures::executor::block_on(async {
+            let store = RefusesBad(crate::state::memory::MemoryStore::new(1000));
+            let put =
+                |ns, key: &str| Put { ns, key: key.into(), value: format!("{key}!"), expires_at: None, metadata: None };
+            // A refused write in the middle: the ones after it are still made.
+            let done = store.put_each(&[put(Ns::Clients, "a"), put(Ns::Sessions, "bad"), put(Ns::Sessions, "a")]).await;
+            assert_eq!(done.iter().map(Result::is_ok).collect::<Vec<_>>(), [true, false, true]);
+            // The same key in two namespaces is two values; a missing one is None.
+            let read = store.get_each(&[(Ns::Sessions, "a"), (Ns::Clients, "bad"), (Ns::Clients, "a")]).await.unwrap();
+            assert_eq!(read, [Some("a!".to_string()), None, Some("a!".to_string())]);
+            assert!(store.get_each(&[]).await.unwrap().is_empty());
+            let gone = store.delete_each(&[(Ns::Clients, "a"), (Ns::Sessions, "a")]).await;
+            assert!(gone.iter().all(Result::is_ok));
+            assert_eq!(store.get_each(&[(Ns::Clients, "a"), (Ns::Sessions, "a")]).await.unwrap(), [None, None]);
+            // Each call is still a subrequest: the budget counts them all.
+            assert_eq!(store.subrequests(), 9);
+        });
     }
 }

@@ -1,5 +1,5 @@
 //! The queue consumer's retry decision on the host (src/protocol/backchannel/retry.rs; the
-//! consumer in src/edge/notify.rs acts on it): a `Retry-After` longer than the 1 h cap (README:
+//! consumer, src/protocol/backchannel/delivery.rs, acts on it): a `Retry-After` longer than the 1 h cap (README:
 //! "it doubles each attempt (at most 1 h; a longer `Retry-After` wins)") waits 1 h, in both of
 //! its forms, and a shorter one still wins over the backoff.
 

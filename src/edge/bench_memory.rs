@@ -11,7 +11,7 @@
 
 use serde_json::Value;
 
-use super::KvStores;
+use super::kv::KvStores;
 use crate::budget::BULK_READ_MAX;
 use crate::ports::{ListPage, Ns, Store, StoreError};
 use crate::state::memory::MemoryStore;

@@ -3,7 +3,8 @@
 
 use serde_json::json;
 
-use super::notify::EdgePlatform;
+use super::platform::EdgePlatform;
+use crate::ports::Log;
 use crate::protocol::expiry;
 
 /// Ends what expired at `at` (unix seconds, the tick's time); the service calls it spent, which
@@ -15,14 +16,14 @@ pub async fn tick(platform: &EdgePlatform<'_>, at: i64) -> usize {
     match expiry::tick(platform.store, platform, events, inline_max, at, expiry::TICK_BUDGET).await {
         Ok(done) => {
             if !done.ended.is_empty() || done.cleaned > 0 || !done.complete {
-                platform.log.borrow_mut().push(json!({"event": "expiry", "sessions_ended": done.ended.len(),
+                platform.record(json!({"event": "expiry", "sessions_ended": done.ended.len(),
                     "cleaned": done.cleaned, "backchannel": done.summary, "subrequests": done.spent,
                     "complete": done.complete}));
             }
             done.spent
         }
         Err(e) => {
-            worker::console_error!("{}", json!({"event": "expiry", "error": e.0}));
+            platform.error(json!({"event": "expiry", "error": e.0}));
             // What it spent is not known: the sweep keeps to the rest of a whole expiry budget.
             expiry::TICK_BUDGET
         }

@@ -35,3 +35,28 @@ export async function kvList(ns, prefix, cursor, limit) {
     cursor: page.list_complete ? null : (page.cursor ?? null),
   });
 }
+
+/**
+ * Independent KV calls in one crossing, made together (Promise.allSettled): `ops` is JSON of
+ * [{ns: 0 (CLIENTS) | 1 (SESSIONS), get: key} | {ns, delete: key} | {ns, put: key, value,
+ * expiration (0: none), metadata (null: none)}]. Answers JSON of one outcome per op, in order:
+ * {value: text|null} for a read, {value: null} for a write or delete, {error} for a call that
+ * failed (the others still run).
+ */
+export async function kvBatch(clients, sessions, ops) {
+  const calls = JSON.parse(ops).map((op) => {
+    const ns = op.ns === 0 ? clients : sessions;
+    if (op.get !== undefined) return ns.get(op.get, { type: 'text' });
+    if (op.delete !== undefined) return ns.delete(op.delete);
+    const options = {};
+    if (op.expiration > 0) options.expiration = op.expiration;
+    if (op.metadata != null) options.metadata = op.metadata;
+    return ns.put(op.put, op.value, options);
+  });
+  const settled = await Promise.allSettled(calls);
+  return JSON.stringify(
+    settled.map((s) =>
+      s.status === 'fulfilled' ? { value: s.value ?? null } : { error: String(s.reason?.message ?? s.reason).slice(0, 200) },
+    ),
+  );
+}

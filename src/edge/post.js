@@ -1,5 +1,5 @@
 // Signs and POSTs a batch of back-channel deliveries in one call from the worker's wasm
-// (src/edge/notify.rs): done from Rust, each delivery crossed between wasm and JS about twenty
+// (src/protocol/backchannel/delivery.rs builds the batch, src/edge/fetch.rs crosses): done from Rust, each delivery crossed between wasm and JS about twenty
 // times (the SubtleCrypto object, the algorithm, the signature's bytes, Headers, RequestInit,
 // Request, AbortController, a timer, the response's headers), which cost more CPU than the
 // signature itself (bench/, table 5). Rust decides everything: the token's signing input, the
@@ -36,7 +36,7 @@ function signer(kid, alg, keys) {
   let p = signers.get(kid);
   if (!p) {
     const jwk = keys[kid];
-    // Not cached: the next call brings the JWK (src/edge/notify.rs hands it over again).
+    // Not cached: the next call brings the JWK (src/protocol/backchannel/delivery.rs hands it over again).
     if (!jwk) return Promise.resolve({ nokey: true });
     p = importChecked(alg, jwk.private, jwk.public).then(
       (key) => ({ key }),

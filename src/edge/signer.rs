@@ -1,5 +1,5 @@
 //! Verifying with the runtime's WebCrypto (the `id_token_hint`s), and the optional Rust signer.
-//! Signing with WebCrypto is post.js's, with the POST (src/edge/notify.rs says why).
+//! Signing with WebCrypto is post.js's, with the POST (src/edge/post.js says why).
 //!
 //! Both fail closed. When WebCrypto cannot sign, the delivery fails and is retried; it never falls
 //! back to RSA compiled to wasm, whose `rsa` crate has an unfixed timing advisory

@@ -1,13 +1,16 @@
 //! The queue consumer's choices, free of the platform: which messages of a batch run here and
 //! which are passed on ([`crate::budget::affordable_messages`]), and for each one that runs
 //! what it does and whether the runtime acks it or has it come again ([`Verdict`]). The runtime
-//! (`edge/notify.rs`) parses, attempts the POST and logs; every decision is here, tested on
-//! the host.
+//! (`edge/queue.rs`) hands the batch's bodies in and acks or retries each message as
+//! [`consume`] says; every decision is here, tested on the host.
+
+use futures::future::join_all;
+use serde_json::json;
 
 use crate::budget::{self, Spend};
 use crate::config::Config;
-use crate::ports::{Platform, Store};
-use crate::protocol::backchannel::retry::{self, Next, Outcome};
+use crate::ports::{Log, Platform, Store};
+use crate::protocol::backchannel::retry::{self, Next, Outcome, Received, Settle};
 use crate::protocol::logout;
 use crate::state::clients;
 use crate::state::deliveries::{self, Delivery, DeliveryRecord, QueueMessage};
@@ -78,6 +81,40 @@ pub async fn handle(
     }
 }
 
+/// A batch of the queue, at `now`: each message parsed, and what it does decided by [`handle`]
+/// (all at once: their KV calls and POSTs overlap); one [`Settle`] per message, in order. A
+/// body that is no message of ours, and never will be, is logged and acked; a message that
+/// could not be handled is logged and comes again after the delay its age earns it
+/// ([`retry::consumer_retry_delay`]), so that an outage of minutes does not use up its retries.
+pub async fn consume(
+    config: &Config,
+    store: &impl Store,
+    platform: &(impl Platform + Attempts + Log),
+    received: &[Received<'_>],
+    now: i64,
+) -> Vec<Settle> {
+    let parsed: Vec<Option<QueueMessage>> = received.iter().map(|m| serde_json::from_str(m.body).ok()).collect();
+    let ours: Vec<QueueMessage> = parsed.iter().flatten().cloned().collect();
+    let mut fit = fits(&ours).into_iter();
+    let work = received.iter().zip(&parsed).map(|(m, p)| {
+        let fits = p.as_ref().map(|_| fit.next().expect("a fit per message of ours"));
+        async move {
+            let (Some(p), Some(fits)) = (p, fits) else {
+                platform.error(json!({"event": "queue_bad_message"}));
+                return Settle::Ack;
+            };
+            match handle(config, store, platform, p, fits, now, || platform.random_id()).await {
+                Verdict::Ack => Settle::Ack,
+                Verdict::Retry(error) => {
+                    platform.error(json!({"event": "consumer_retry", "id": retry::message_id(p), "error": error}));
+                    Settle::again(m)
+                }
+            }
+        }
+    });
+    join_all(work).await
+}
+
 /// One queued delivery attempt, to the client's current registration: dropped when a later
 /// message of it exists (stale), cancelled when its client was deleted, else attempted and its
 /// outcome settled (delivered: its record goes; failed: recorded and retried, or dead).
@@ -124,6 +161,14 @@ mod tests {
         queue: Queueing<'a, MemoryStore>,
         outcome: Outcome,
         attempted: RefCell<Vec<Delivery>>,
+        errors: RefCell<Vec<serde_json::Value>>,
+    }
+
+    impl Log for Scripted<'_> {
+        fn record(&self, _line: serde_json::Value) {}
+        fn error(&self, line: serde_json::Value) {
+            self.errors.borrow_mut().push(line);
+        }
     }
 
     impl Platform for Scripted<'_> {
@@ -153,7 +198,12 @@ mod tests {
     }
 
     fn scripted(store: &MemoryStore, outcome: Outcome) -> Scripted<'_> {
-        Scripted { queue: Queueing::new(store, NOW), outcome, attempted: RefCell::new(Vec::new()) }
+        Scripted {
+            queue: Queueing::new(store, NOW),
+            outcome,
+            attempted: RefCell::default(),
+            errors: RefCell::default(),
+        }
     }
 
     /// rp1's delivery for sid-1, handed to the queue (recorded `queued`).
@@ -246,5 +296,27 @@ mod tests {
         let batch: Vec<QueueMessage> =
             (0..budget::CONSUMER_BATCH).map(|_| QueueMessage::Deliver(queued(&store))).collect();
         assert!(fits(&batch).iter().all(|f| *f));
+    }
+
+    #[test]
+    fn a_batch_acks_what_is_done_or_not_ours_and_has_the_rest_come_again_after_its_age() {
+        let store = seeded_store();
+        let (done, failing) = (queued(&store), queued(&store));
+        let p = scripted(&store, Outcome::Delivered);
+        let (done, failing) = (serde_json::to_string(&done).unwrap(), serde_json::to_string(&failing).unwrap());
+        let batch = [Received { body: "{\"not\": \"ours\"}", age_s: 5 }, Received { body: &done, age_s: 5 }];
+        let settled = block_on(consume(testing::config(), &store, &p, &batch, NOW));
+        assert_eq!(settled, [Settle::Ack, Settle::Ack]);
+        assert_eq!(p.attempted.borrow().len(), 1, "only the message of ours is attempted");
+        assert_eq!(p.errors.borrow()[0]["event"], "queue_bad_message");
+        // Delivered, but its record cannot be deleted: again, after as long as it has waited.
+        let refusing = FailingWrites::new(&store, 0);
+        let batch = [Received { body: &failing, age_s: 300 }];
+        let settled = block_on(consume(testing::config(), &refusing, &p, &batch, NOW));
+        assert_eq!(settled, [Settle::RetryIn(300)]);
+        assert_eq!(retry::consumer_retry_delay(300), 300);
+        let logged = p.errors.borrow().last().cloned().unwrap();
+        assert_eq!(logged["event"], "consumer_retry");
+        assert!(logged["id"].as_str().unwrap().starts_with('d'), "{logged}");
     }
 }

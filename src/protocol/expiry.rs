@@ -59,7 +59,7 @@ pub const BATCH: usize = RECHECK_SESSIONS_PER_MESSAGE;
 pub const PER_TICK: usize = 2 * BATCH;
 
 /// Subrequests to Cloudflare services (KV and queue calls) a tick spends on expiry at most; the
-/// sweep has the rest of the invocation's 1,000 (`edge::notify`). Enough for one session with
+/// sweep has the rest of the invocation's 1,000 (the scheduled event, `edge`). Enough for one session with
 /// the most clients (500: their queued records and sends, ~540 calls).
 pub const TICK_BUDGET: usize = 600;
 

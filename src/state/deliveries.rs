@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use super::store::{Ns, Store, StoreError};
+use super::store::{Ns, Put, Store, StoreError};
 use crate::keys::Alg;
 
 /// One logout notification to one relying party: the queue message body, and what is minted
@@ -382,6 +382,23 @@ pub async fn save(store: &impl Store, rec: &DeliveryRecord) -> Result<(), StoreE
         store.delete(Ns::Sessions, &record_key(DeliveryStatus::Failed, &rec.delivery.id)).await?;
     }
     Ok(())
+}
+
+/// Saves pending records (`queued` or `failed`: one write each, no delete) together, in one
+/// crossing in the worker ([`Store::put_each`]); each with its own result, in order.
+pub async fn save_pending(store: &impl Store, recs: &[DeliveryRecord]) -> Vec<Result<(), StoreError>> {
+    debug_assert!(recs.iter().all(|r| r.status.is_pending()), "a final record also deletes: save it alone");
+    let puts: Vec<Put> = recs
+        .iter()
+        .map(|rec| Put {
+            ns: Ns::Sessions,
+            key: rec.key(),
+            value: serde_json::to_string(&rec).expect("a delivery record serialises"),
+            expires_at: Some(rec.expires_at()),
+            metadata: None,
+        })
+        .collect();
+    store.put_each(&puts).await
 }
 
 /// The pending (`queued` or `failed`) record of delivery `id`, as this location sees it.

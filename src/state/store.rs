@@ -52,6 +52,16 @@ pub fn kv_expiration(expires_at: i64, now: i64) -> i64 {
     expires_at.max(now + MIN_TTL_S + TTL_MARGIN_S)
 }
 
+/// One write of [`Store::put_each`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Put {
+    pub ns: Ns,
+    pub key: String,
+    pub value: String,
+    pub expires_at: Option<i64>,
+    pub metadata: Option<Value>,
+}
+
 #[allow(async_fn_in_trait)] // single-threaded wasm: no Send bound wanted
 pub trait Store {
     async fn get(&self, ns: Ns, key: &str) -> Result<Option<String>, StoreError>;
@@ -75,6 +85,34 @@ pub trait Store {
         metadata: Option<Value>,
     ) -> Result<(), StoreError>;
     async fn delete(&self, ns: Ns, key: &str) -> Result<(), StoreError>;
+    /// Independent reads, across namespaces, at once; their values in order, or an error when
+    /// any failed. Each is still a KV read and a subrequest (for many keys of one namespace,
+    /// [`Store::get_many`] is one subrequest per 100); the worker makes them in one crossing
+    /// into JS (kv.js's `kvBatch`) instead of one each.
+    async fn get_each(&self, keys: &[(Ns, &str)]) -> Result<Vec<Option<String>>, StoreError> {
+        let mut out = Vec::with_capacity(keys.len());
+        for (ns, key) in keys {
+            out.push(self.get(*ns, key).await?);
+        }
+        Ok(out)
+    }
+    /// Independent writes at once, each with its own result, in order: one failing does not
+    /// stop or undo the others (KV has no transaction). One crossing in the worker.
+    async fn put_each(&self, puts: &[Put]) -> Vec<Result<(), StoreError>> {
+        let mut out = Vec::with_capacity(puts.len());
+        for p in puts {
+            out.push(self.put(p.ns, &p.key, &p.value, p.expires_at, p.metadata.clone()).await);
+        }
+        out
+    }
+    /// Independent deletes at once, each with its own result, in order. One crossing in the worker.
+    async fn delete_each(&self, keys: &[(Ns, &str)]) -> Vec<Result<(), StoreError>> {
+        let mut out = Vec::with_capacity(keys.len());
+        for (ns, key) in keys {
+            out.push(self.delete(*ns, key).await);
+        }
+        out
+    }
     async fn list(&self, ns: Ns, prefix: &str, cursor: Option<String>, limit: u32) -> Result<ListPage, StoreError>;
     /// Subrequests made so far (every call, and every [`crate::budget::BULK_READ_MAX`] keys of a bulk read),
     /// so that a request can tell what it still affords (see [`crate::budget::affordable_inline`]).

@@ -2,6 +2,7 @@
 //! `test-support`): one clock ([`NOW`]), one key set, one configuration, one recording platform,
 //! an app to call, a seeded store, and ID token minting.
 
+mod crossings;
 pub mod eventual;
 pub mod fixtures;
 pub mod stores;

@@ -4,11 +4,14 @@
 //! and sent to the queue again, or after [`retry::MAX_REDRIVES`] recorded as dead
 //! ([`retry::after_dead_letter`]); a look or an expansion is sent to the queue again, or kept in
 //! the outbox for the sweep. The runtime acks a message only once that is durable
-//! ([`Handled::ack`]); until then it retries it.
+//! ([`Handled::ack`]); until then it retries it ([`consume`] says which).
 
-use crate::ports::{Platform, Store};
+use futures::future::join_all;
+use serde_json::json;
+
+use crate::ports::{Log, Platform, Store};
 use crate::protocol::backchannel::queued::Sender;
-use crate::protocol::backchannel::retry::{self, DeadLettered};
+use crate::protocol::backchannel::retry::{self, DeadLettered, Received, Settle};
 use crate::state::deliveries::{self, QueueMessage};
 use crate::state::outbox::{self, Outbox};
 
@@ -47,6 +50,33 @@ impl Handled {
             Handled::Retry => "retry",
         }
     }
+}
+
+/// A batch of the dead-letter queue at `now`, each message [`handle`]d (all at once) and its
+/// decision logged; one [`Settle`] per message, in order: acked once what was decided is
+/// durable, else again after the delay its age earns it. A body that is no message of ours is
+/// logged and acked.
+pub async fn consume(
+    store: &impl Store,
+    platform: &(impl Platform + Sender),
+    log: &impl Log,
+    received: &[Received<'_>],
+    now: i64,
+) -> Vec<Settle> {
+    let work = received.iter().map(|m| async move {
+        let Ok(parsed) = serde_json::from_str::<QueueMessage>(m.body) else {
+            log.error(json!({"event": "queue_bad_message", "queue": "dead-letter"}));
+            return Settle::Ack;
+        };
+        let id = retry::message_id(&parsed).to_string();
+        let handled = handle(store, platform, parsed, now, || platform.random_id()).await;
+        log.record(json!({"event": "dead_lettered", "id": id, "decision": handled.name()}));
+        match handled.ack() {
+            true => Settle::Ack,
+            false => Settle::again(m),
+        }
+    });
+    join_all(work).await
 }
 
 /// Handles one dead-lettered message at `now`; `new_id` draws nonces and record names.
@@ -196,5 +226,38 @@ mod tests {
         assert!(block_on(outbox::due(&store)).unwrap(), "the sweep is told");
         let failing = FailingWrites::new(&store, 0);
         assert_eq!(block_on(handle(&failing, &platform, QueueMessage::Expand(e), NOW, nonces())), Handled::Retry);
+    }
+
+    /// Log lines, kept.
+    #[derive(Default)]
+    struct Lines(std::cell::RefCell<Vec<serde_json::Value>>);
+
+    impl Log for Lines {
+        fn record(&self, line: serde_json::Value) {
+            self.0.borrow_mut().push(line);
+        }
+        fn error(&self, line: serde_json::Value) {
+            self.0.borrow_mut().push(line);
+        }
+    }
+
+    #[test]
+    fn a_dead_letter_batch_acks_what_is_durable_and_logs_each_decision() {
+        let store = MemoryStore::new(NOW);
+        let message = serde_json::to_string(&queued(&store)).unwrap();
+        let platform = Queueing::new(&store, NOW);
+        let lines = Lines::default();
+        let batch = [Received { body: "[]", age_s: 0 }, Received { body: &message, age_s: 0 }];
+        assert_eq!(block_on(consume(&store, &platform, &lines, &batch, NOW)), [Settle::Ack, Settle::Ack]);
+        assert_eq!(platform.queued().len(), 1, "re-driven");
+        let logged = lines.0.take();
+        assert_eq!(logged[0], serde_json::json!({"event": "queue_bad_message", "queue": "dead-letter"}));
+        assert_eq!(logged[1]["decision"], "redrive");
+        // KV refuses the record: nothing durable, so again, after as long as it has waited.
+        let failing = FailingWrites::new(&store, 0);
+        let batch = [Received { body: &message, age_s: 90 }];
+        let settled = block_on(consume(&failing, &platform, &lines, &batch, NOW));
+        assert_eq!(settled, [Settle::RetryIn(retry::consumer_retry_delay(90))]);
+        assert_eq!(lines.0.take()[0]["decision"], "retry");
     }
 }

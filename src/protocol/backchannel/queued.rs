@@ -11,8 +11,6 @@
 //! a delivered one from a lost one without a write per delivery anyway, to one shared key that
 //! KV gives no compare-and-swap for, one write per second, and 60 s to be seen elsewhere.
 
-use futures::future::join_all;
-
 use crate::ports::{Store, StoreError};
 use crate::state::deliveries::{self, Delivery, DeliveryRecord};
 
@@ -55,16 +53,17 @@ pub async fn hand_to_queue(
             (d, new)
         })
         .collect();
-    let written = join_all(stamped.iter().map(|(d, new)| async move {
-        match new {
-            true => deliveries::save(store, &DeliveryRecord::queued(d.clone(), now)).await,
-            false => Ok::<(), StoreError>(()),
-        }
-    }))
-    .await;
+    // The new ones' records, written together (one crossing in the worker).
+    let records: Vec<DeliveryRecord> =
+        stamped.iter().filter(|(_, new)| *new).map(|(d, _)| DeliveryRecord::queued(d.clone(), now)).collect();
+    let mut written = deliveries::save_pending(store, &records).await.into_iter();
     let mut out = Queued::default();
     let mut send = Vec::new();
-    for ((mut d, _), w) in stamped.into_iter().zip(written) {
+    for (mut d, new) in stamped {
+        let w = match new {
+            true => written.next().unwrap_or_else(|| Err(StoreError("no outcome for the record".into()))),
+            false => Ok(()),
+        };
         match w {
             Ok(()) => send.push(d),
             Err(_) => {

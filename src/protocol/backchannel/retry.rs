@@ -4,7 +4,7 @@
 use crate::config::{BackchannelConfig, SessionEvents};
 use crate::ports::{Store, StoreError};
 use crate::state::clients::Client;
-use crate::state::deliveries::{self, Delivery, DeliveryRecord, DeliveryStatus};
+use crate::state::deliveries::{self, Delivery, DeliveryRecord, DeliveryStatus, QueueMessage};
 
 /// Longest delay between two attempts, whatever the backoff or `Retry-After` says.
 pub const MAX_RETRY_DELAY_S: u32 = 3600;
@@ -189,6 +189,37 @@ pub const CONSUMER_RETRY_MAX_S: u32 = 3600;
 pub fn consumer_retry_delay(age_s: i64) -> u32 {
     let age = u32::try_from(age_s.max(0)).unwrap_or(u32::MAX);
     age.clamp(CONSUMER_RETRY_MIN_S, CONSUMER_RETRY_MAX_S)
+}
+
+/// One queue message as the runtime received it: its body, and how long ago it was first sent.
+#[derive(Debug, Clone, Copy)]
+pub struct Received<'a> {
+    pub body: &'a str,
+    pub age_s: i64,
+}
+
+/// What the runtime does with a message once handled: ack it, or have it delivered again after
+/// a delay in seconds ([`consumer_retry_delay`] of its age).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Settle {
+    Ack,
+    RetryIn(u32),
+}
+
+impl Settle {
+    /// Again, after the delay `m`'s age earns it.
+    pub fn again(m: &Received<'_>) -> Settle {
+        Settle::RetryIn(consumer_retry_delay(m.age_s))
+    }
+}
+
+/// What names a queue message in the log: its delivery's id, or its logout's.
+pub fn message_id(m: &QueueMessage) -> &str {
+    match m {
+        QueueMessage::Deliver(d) => &d.id,
+        QueueMessage::Recheck(r) => &r.logout_id,
+        QueueMessage::Expand(e) => &e.logout_id,
+    }
 }
 
 /// How many times a delivery goes back to the queue from the dead-letter queue before it is
