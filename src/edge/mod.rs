@@ -25,7 +25,8 @@ use std::cell::OnceCell;
 use std::rc::Rc;
 
 use serde_json::json;
-use worker::{event, Context, Env, MessageBatch, Request, Response, Result, ScheduleContext, ScheduledEvent};
+use worker::worker_sys::web_sys;
+use worker::{event, Context, Env, MessageBatch, Result, ScheduleContext, ScheduledEvent};
 
 use self::kv::KvStores;
 use self::platform::EdgePlatform;
@@ -60,7 +61,7 @@ fn platform<'a>(config: &'a Config, stores: &'a KvStores, env: &Env) -> EdgePlat
 }
 
 #[event(fetch)]
-async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
+async fn fetch(req: web_sys::Request, env: Env, _ctx: Context) -> Result<web_sys::Response> {
     let config = match config(&env) {
         Ok(c) => c,
         Err(e) => {

@@ -1,26 +1,53 @@
 //! The fetch event's crossing: the runtime's request read into an [`HttpRequest`] (its body
-//! refused past [`MAX_BODY_BYTES`]), and an [`HttpResponse`] written back.
+//! refused past [`MAX_BODY_BYTES`]), and an [`HttpResponse`] written back. The head of the
+//! request and the whole response each cross in one call (http.js says why).
 
-use worker::{Headers, Request, Response, Result};
+use serde::Deserialize;
+use wasm_bindgen::prelude::wasm_bindgen;
+use wasm_bindgen::JsValue;
+use worker::worker_sys::web_sys;
+use worker::Request;
 
 use crate::http::errors::{ErrorTable, RequestError};
 use crate::http::{HttpRequest, HttpResponse, Method, MAX_BODY_BYTES};
 
-pub async fn read_request(mut req: Request) -> std::result::Result<HttpRequest, HttpResponse> {
-    let url = req.url().map_err(|_| HttpResponse::json_error(400, "invalid_request", "bad URL"))?;
+#[wasm_bindgen(module = "/src/edge/http.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = requestHead, catch)]
+    fn request_head(req: &web_sys::Request) -> Result<String, JsValue>;
+    #[wasm_bindgen(catch)]
+    fn respond(status: u16, headers: &str, body: &[u8]) -> Result<web_sys::Response, JsValue>;
+}
+
+/// What http.js's `requestHead` reads of a request.
+#[derive(Deserialize)]
+struct Head {
+    method: String,
+    path: String,
+    query: Option<String>,
+    headers: Vec<(String, String)>,
+}
+
+pub async fn read_request(req: web_sys::Request) -> Result<HttpRequest, HttpResponse> {
+    let Some(head) = request_head(&req).ok().and_then(|h| serde_json::from_str::<Head>(&h).ok()) else {
+        return Err(HttpResponse::json_error(400, "invalid_request", "bad URL"));
+    };
     // The raw method: worker's own Method type reads methods it does not know as GET.
-    let method = Method::parse(&req.inner().method());
-    let headers: Vec<(String, String)> = req.headers().entries().collect();
-    let declared = req.headers().get("content-length").ok().flatten().and_then(|l| l.parse::<usize>().ok());
+    let method = Method::parse(&head.method);
+    let declared = head
+        .headers
+        .iter()
+        .find(|(name, _)| name.eq_ignore_ascii_case("content-length"))
+        .and_then(|(_, l)| l.parse::<usize>().ok());
     // Refused before reading when declared; a chunked body is refused while it is read.
     if declared.is_some_and(|l| l > MAX_BODY_BYTES) {
         return Err(RequestError::BodyTooLarge.json());
     }
     let body = match method {
-        Method::Post | Method::Put | Method::Patch | Method::Delete => read_body(&mut req).await?,
+        Method::Post | Method::Put | Method::Patch | Method::Delete => read_body(&mut Request::from(req)).await?,
         _ => Vec::new(),
     };
-    Ok(HttpRequest { method, path: url.path().to_string(), query: url.query().map(str::to_string), headers, body })
+    Ok(HttpRequest { method, path: head.path, query: head.query, headers: head.headers, body })
 }
 
 /// The body, read chunk by chunk and given up as soon as it passes [`MAX_BODY_BYTES`] (413):
@@ -40,11 +67,7 @@ async fn read_body(req: &mut Request) -> std::result::Result<Vec<u8>, HttpRespon
     Ok(body)
 }
 
-pub fn write_response(r: HttpResponse) -> Result<Response> {
-    let headers = Headers::new();
-    for (name, value) in &r.headers {
-        headers.append(name, value)?;
-    }
-    let resp = if r.body.is_empty() { Response::empty()? } else { Response::from_bytes(r.body)? };
-    Ok(resp.with_status(r.status).with_headers(headers))
+pub fn write_response(r: HttpResponse) -> worker::Result<web_sys::Response> {
+    let headers = serde_json::to_string(&r.headers)?;
+    respond(r.status, &headers, &r.body).map_err(worker::Error::from)
 }
