@@ -44,9 +44,11 @@ fn is_zero(n: &u32) -> bool {
     *n == 0
 }
 
-/// What a delivery carries.
+/// What a delivery carries. Read through [`KindWire`] (same bytes as the internally tagged
+/// enum it serialises as): serde reads an internally tagged enum by buffering the whole value
+/// first (its private `Content`, instantiated for every type inside), which cost wasm size.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
+#[serde(tag = "type", rename_all = "snake_case", try_from = "KindWire")]
 pub enum DeliveryKind {
     /// A logout token (Back-Channel Logout 1.0) for the relying party `client_id`.
     #[default]
@@ -65,6 +67,39 @@ pub enum DeliveryKind {
 impl DeliveryKind {
     pub fn is_logout(&self) -> bool {
         matches!(self, DeliveryKind::Logout)
+    }
+}
+
+/// [`DeliveryKind`] as written, every member of every variant flat: read in one pass, then
+/// checked by `try_from` as serde's tagged reading would.
+#[derive(Deserialize)]
+struct KindWire {
+    #[serde(rename = "type")]
+    tag: KindTag,
+    reason: Option<EndReason>,
+    initiator: Option<String>,
+    audience: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum KindTag {
+    Logout,
+    SessionEnded,
+}
+
+impl TryFrom<KindWire> for DeliveryKind {
+    type Error = &'static str;
+
+    fn try_from(w: KindWire) -> Result<Self, Self::Error> {
+        Ok(match w.tag {
+            KindTag::Logout => DeliveryKind::Logout,
+            KindTag::SessionEnded => DeliveryKind::SessionEnded {
+                reason: w.reason.ok_or("missing field `reason`")?,
+                initiator: w.initiator,
+                audience: w.audience.ok_or("missing field `audience`")?,
+            },
+        })
     }
 }
 
@@ -223,14 +258,42 @@ impl Expansion {
 }
 
 /// What the queue carries: a delivery attempt, a re-check, or the expansion of a logout.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// Written as the variant's own object (untagged); read by [`QueueMessage`]'s `Deserialize`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(untagged)]
 pub enum QueueMessage {
-    // First: a delivery has no `logout_id`, so it never reads as a re-check; an expansion has
-    // no `round` and a re-check no `expand`, so neither reads as the other.
     Recheck(Recheck),
     Expand(Expansion),
     Deliver(Delivery),
+}
+
+/// Reads the message's shape from its top-level members, then the message itself: a re-check
+/// has `round`, an expansion `expand`, a delivery neither (a delivery has no `logout_id`, an
+/// expansion no `round`, a re-check no `expand`). This is what `#[serde(untagged)]` decided by
+/// trying each variant in turn, but without serde's buffering of the whole value in its
+/// private `Content` (one copy of every derived reader per type inside, ~30 KB of wasm): the
+/// body is held as raw JSON and read twice, the first time skipping every value.
+impl<'de> Deserialize<'de> for QueueMessage {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::{Error, IgnoredAny};
+
+        #[derive(Deserialize)]
+        struct Shape {
+            round: Option<IgnoredAny>,
+            expand: Option<IgnoredAny>,
+        }
+        let raw = <&serde_json::value::RawValue>::deserialize(d)?;
+        let json = raw.get();
+        let shape: Shape = serde_json::from_str(json).map_err(D::Error::custom)?;
+        let message = if shape.round.is_some() {
+            serde_json::from_str(json).map(QueueMessage::Recheck)
+        } else if shape.expand.is_some() {
+            serde_json::from_str(json).map(QueueMessage::Expand)
+        } else {
+            serde_json::from_str(json).map(QueueMessage::Deliver)
+        };
+        message.map_err(D::Error::custom)
+    }
 }
 
 /// A delivery that has not succeeded (yet), as kept in KV under `delivery/{status}/{id}`: the
