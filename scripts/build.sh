@@ -39,13 +39,13 @@ sha256() {
     openssl dgst -sha256 | sed 's/^.*= *//'
   fi
 }
-# The inputs: the crate's manifest and lockfile, this script, and every file under src/ (names
-# and contents, in a fixed order).
+# The inputs: the crate's manifest and lockfile, this script, and every file under src/ and
+# vendor/ (the patched crates; names and contents, in a fixed order).
 inputs="$(
   {
     printf 'features=%s\n' "$features"
     cat Cargo.toml Cargo.lock scripts/build.sh
-    find src -type f | LC_ALL=C sort | while IFS= read -r f; do
+    find src vendor -type f | LC_ALL=C sort | while IFS= read -r f; do
       printf '\n%s\n' "$f"
       cat "$f"
     done
