@@ -125,6 +125,30 @@ fn local_notification_uris_are_refused() {
     });
 }
 
+/// An internationalised host is registered in its `xn--` form, kept byte for byte; in Unicode
+/// (the worker's URL parser has no Unicode tables), or as an `xn--` label that decodes to no
+/// valid name, it is refused at registration (400 invalid_client_metadata), changing nothing.
+#[test]
+fn unicode_hosts_are_registered_in_their_xn_form() {
+    with_app(|app| async move {
+        let puny = json!({"redirect_uris": ["https://xn--bcher-kva.example/cb"], "post_logout_redirect_uris": ["https://xn--bcher-kva.example/bye"]});
+        let r = app.call(admin(Method::Put, "/admin/clients/rp1", Some(puny))).await;
+        assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+        assert_eq!(body(&r)["post_logout_redirect_uris"][0], "https://xn--bcher-kva.example/bye");
+        let before = app.store.snapshot();
+        for (uri, says) in [("https://bücher.example/bye", "ASCII"), ("https://xn--a-ygn.example/bye", "xn--")] {
+            let r = app
+                .call(admin(Method::Put, "/admin/clients/rp1", Some(json!({"post_logout_redirect_uris": [uri]}))))
+                .await;
+            let b = body(&r);
+            assert_eq!((r.status, b["error"].as_str()), (400, Some("invalid_client_metadata")), "{uri}");
+            let description = b["error_description"].as_str().unwrap();
+            assert!(description.contains("post_logout_redirect_uris") && description.contains(says), "{description}");
+        }
+        assert_eq!(app.store.snapshot(), before);
+    });
+}
+
 #[test]
 fn local_runs_may_register_local_notification_uris() {
     let mut s = crate::testing::settings();

@@ -44,9 +44,11 @@ fn is_zero(n: &u32) -> bool {
     *n == 0
 }
 
-/// What a delivery carries.
+/// What a delivery carries. Read through [`KindWire`] (same bytes as the internally tagged
+/// enum it serialises as): serde reads an internally tagged enum by buffering the whole value
+/// first (its private `Content`, instantiated for every type inside), which cost wasm size.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
+#[serde(tag = "type", rename_all = "snake_case", try_from = "KindWire")]
 pub enum DeliveryKind {
     /// A logout token (Back-Channel Logout 1.0) for the relying party `client_id`.
     #[default]
@@ -65,6 +67,39 @@ pub enum DeliveryKind {
 impl DeliveryKind {
     pub fn is_logout(&self) -> bool {
         matches!(self, DeliveryKind::Logout)
+    }
+}
+
+/// [`DeliveryKind`] as written, every member of every variant flat: read in one pass, then
+/// checked by `try_from` as serde's tagged reading would.
+#[derive(Deserialize)]
+struct KindWire {
+    #[serde(rename = "type")]
+    tag: KindTag,
+    reason: Option<EndReason>,
+    initiator: Option<String>,
+    audience: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum KindTag {
+    Logout,
+    SessionEnded,
+}
+
+impl TryFrom<KindWire> for DeliveryKind {
+    type Error = &'static str;
+
+    fn try_from(w: KindWire) -> Result<Self, Self::Error> {
+        Ok(match w.tag {
+            KindTag::Logout => DeliveryKind::Logout,
+            KindTag::SessionEnded => DeliveryKind::SessionEnded {
+                reason: w.reason.ok_or("missing field `reason`")?,
+                initiator: w.initiator,
+                audience: w.audience.ok_or("missing field `audience`")?,
+            },
+        })
     }
 }
 
@@ -223,14 +258,42 @@ impl Expansion {
 }
 
 /// What the queue carries: a delivery attempt, a re-check, or the expansion of a logout.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// Written as the variant's own object (untagged); read by [`QueueMessage`]'s `Deserialize`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(untagged)]
 pub enum QueueMessage {
-    // First: a delivery has no `logout_id`, so it never reads as a re-check; an expansion has
-    // no `round` and a re-check no `expand`, so neither reads as the other.
     Recheck(Recheck),
     Expand(Expansion),
     Deliver(Delivery),
+}
+
+/// Reads the message's shape from its top-level members, then the message itself: a re-check
+/// has `round`, an expansion `expand`, a delivery neither (a delivery has no `logout_id`, an
+/// expansion no `round`, a re-check no `expand`). This is what `#[serde(untagged)]` decided by
+/// trying each variant in turn, but without serde's buffering of the whole value in its
+/// private `Content` (one copy of every derived reader per type inside, ~30 KB of wasm): the
+/// body is held as raw JSON and read twice, the first time skipping every value.
+impl<'de> Deserialize<'de> for QueueMessage {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::{Error, IgnoredAny};
+
+        #[derive(Deserialize)]
+        struct Shape {
+            round: Option<IgnoredAny>,
+            expand: Option<IgnoredAny>,
+        }
+        let raw = <&serde_json::value::RawValue>::deserialize(d)?;
+        let json = raw.get();
+        let shape: Shape = serde_json::from_str(json).map_err(D::Error::custom)?;
+        let message = if shape.round.is_some() {
+            serde_json::from_str(json).map(QueueMessage::Recheck)
+        } else if shape.expand.is_some() {
+            serde_json::from_str(json).map(QueueMessage::Expand)
+        } else {
+            serde_json::from_str(json).map(QueueMessage::Deliver)
+        };
+        message.map_err(D::Error::custom)
+    }
 }
 
 /// A delivery that has not succeeded (yet), as kept in KV under `delivery/{status}/{id}`: the
@@ -507,4 +570,120 @@ pub async fn page(
         .filter(|r| r.status == status)
         .collect();
     Ok((found, page.cursor))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn delivery(kind: DeliveryKind) -> Delivery {
+        Delivery {
+            id: "L1.2".into(),
+            client_id: "rp-a".into(),
+            uri: "https://rp.example/bc".into(),
+            alg: Alg::ES256,
+            sub: "u1".into(),
+            sid: Some("s1".into()),
+            attempt: 2,
+            last_error: Some("HTTP 503".into()),
+            nonce: Some("n1".into()),
+            issued_at: Some(1_700_000_000),
+            redriven: 1,
+            kind,
+        }
+    }
+
+    /// Queue messages and delivery records survive a deploy: the bytes the previous version
+    /// wrote (these, captured from it) must read back to the same value, and a value must
+    /// serialise to the same bytes. `QueueMessage` and `DeliveryKind` deserialise by hand (no
+    /// serde buffering: see their `Deserialize` impls), so this pins their wire format.
+    #[test]
+    fn queue_messages_keep_their_wire_format() {
+        let ended = DeliveryKind::SessionEnded {
+            reason: EndReason::AdminLogoutSession,
+            initiator: Some("rp-b".into()),
+            audience: "login".into(),
+        };
+        let minimal = Delivery {
+            sid: None,
+            last_error: None,
+            nonce: None,
+            issued_at: None,
+            redriven: 0,
+            ..delivery(DeliveryKind::Logout)
+        };
+        let recheck = Recheck {
+            logout_id: "L1".into(),
+            round: 2,
+            subject: Some("u1".into()),
+            sessions: vec![EndedSession {
+                sid: "s1".into(),
+                sub: Some("u1".into()),
+                notified: vec!["rp-a".into()],
+                owed_event: Some(OwedEvent { reason: EndReason::Expired, initiator: None }),
+            }],
+            unsent: vec![delivery(ended.clone())],
+            in_record: true,
+        };
+        let expansion = Expansion {
+            logout_id: "L2".into(),
+            subject: None,
+            ended: vec![EndedRef { sid: "s1".into(), sub: "u1".into() }],
+            expand: vec![
+                OwedClient { n: 3, id: "rp-c".into(), of: vec![0] },
+                OwedClient { n: 4, id: "rp-d".into(), of: vec![] },
+            ],
+        };
+        let golden: [(QueueMessage, &str); 5] = [
+            (
+                QueueMessage::Deliver(delivery(DeliveryKind::Logout)),
+                r#"{"id":"L1.2","client_id":"rp-a","uri":"https://rp.example/bc","alg":"ES256","sub":"u1","sid":"s1","attempt":2,"last_error":"HTTP 503","nonce":"n1","issued_at":1700000000,"redriven":1}"#,
+            ),
+            (
+                QueueMessage::Deliver(minimal),
+                r#"{"id":"L1.2","client_id":"rp-a","uri":"https://rp.example/bc","alg":"ES256","sub":"u1","sid":null,"attempt":2,"last_error":null}"#,
+            ),
+            (
+                QueueMessage::Deliver(delivery(ended)),
+                r#"{"id":"L1.2","client_id":"rp-a","uri":"https://rp.example/bc","alg":"ES256","sub":"u1","sid":"s1","attempt":2,"last_error":"HTTP 503","nonce":"n1","issued_at":1700000000,"redriven":1,"kind":{"type":"session_ended","reason":"admin_logout_session","initiator":"rp-b","audience":"login"}}"#,
+            ),
+            (
+                QueueMessage::Recheck(recheck),
+                r#"{"logout_id":"L1","round":2,"subject":"u1","sessions":[{"sid":"s1","sub":"u1","notified":["rp-a"],"owed_event":{"reason":"expired"}}],"unsent":[{"id":"L1.2","client_id":"rp-a","uri":"https://rp.example/bc","alg":"ES256","sub":"u1","sid":"s1","attempt":2,"last_error":"HTTP 503","nonce":"n1","issued_at":1700000000,"redriven":1,"kind":{"type":"session_ended","reason":"admin_logout_session","initiator":"rp-b","audience":"login"}}],"in_record":true}"#,
+            ),
+            (
+                QueueMessage::Expand(expansion),
+                r#"{"logout_id":"L2","ended":[{"sid":"s1","sub":"u1"}],"expand":[{"n":3,"id":"rp-c","of":[0]},{"n":4,"id":"rp-d"}]}"#,
+            ),
+        ];
+        for (value, bytes) in golden {
+            assert_eq!(serde_json::to_string(&value).unwrap(), bytes);
+            assert_eq!(serde_json::from_str::<QueueMessage>(bytes).unwrap(), value, "{bytes}");
+        }
+    }
+
+    /// What older writers left out or spelled otherwise still reads: `kind` absent is a logout,
+    /// an explicit `{"type":"logout"}` too, members in any order, unknown members ignored.
+    #[test]
+    fn delivery_kind_reads_every_spelling() {
+        let base = r#""id":"d","client_id":"c","uri":"https://rp/bc","alg":"RS256","sub":"u","sid":null,"attempt":1,"last_error":null"#;
+        let read = |extra: &str| serde_json::from_str::<Delivery>(&format!("{{{base}{extra}}}")).map(|d| d.kind);
+        assert_eq!(read("").unwrap(), DeliveryKind::Logout);
+        assert_eq!(read(r#","kind":{"type":"logout"}"#).unwrap(), DeliveryKind::Logout);
+        assert_eq!(
+            read(r#","kind":{"audience":"a","x":1,"reason":"rp_logout","type":"session_ended"}"#).unwrap(),
+            DeliveryKind::SessionEnded { reason: EndReason::RpLogout, initiator: None, audience: "a".into() }
+        );
+        assert!(read(r#","kind":{"type":"session_ended","reason":"rp_logout"}"#).is_err(), "audience is required");
+        assert!(read(r#","kind":{"type":"other"}"#).is_err());
+        assert!(read(r#","kind":{"reason":"rp_logout"}"#).is_err(), "type is required");
+    }
+
+    /// A message of none of the three shapes is refused (the consumer acknowledges and logs it).
+    #[test]
+    fn a_queue_message_of_no_known_shape_is_refused() {
+        for bad in [r#"{}"#, r#"{"round":1}"#, r#"{"expand":[]}"#, r#"{"logout_id":"L"}"#, "[]", "1", r#""x""#] {
+            assert!(serde_json::from_str::<QueueMessage>(bad).is_err(), "{bad} accepted");
+        }
+    }
 }

@@ -76,9 +76,10 @@ pub struct Batch<'a> {
     pub connections: usize,
 }
 
-/// What post.js did with one job.
+/// What post.js did with one job: `{"kind": "answer", "status": .., "retryAfter": .., "ms": ..}`
+/// and so on, read through [`PostedWire`].
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase", rename_all_fields = "camelCase", tag = "kind")]
+#[serde(try_from = "PostedWire")]
 pub enum Posted {
     Answer {
         status: u16,
@@ -110,6 +111,38 @@ pub enum Posted {
     Unsent {
         ms: u64,
     },
+}
+
+/// [`Posted`] as post.js writes it, every member of every kind flat: read in one pass. (serde
+/// reads an internally tagged enum by buffering it whole in its private `Content`, one copy of
+/// that code per type: wasm size.)
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PostedWire {
+    kind: String,
+    status: Option<u16>,
+    retry_after: Option<String>,
+    error: Option<String>,
+    ms: u64,
+}
+
+impl TryFrom<PostedWire> for Posted {
+    type Error = String;
+
+    fn try_from(w: PostedWire) -> Result<Self, String> {
+        let PostedWire { kind, status, retry_after, error, ms } = w;
+        let text = || error.clone().ok_or_else(|| format!("{kind}: missing field `error`"));
+        Ok(match kind.as_str() {
+            "answer" => Posted::Answer { status: status.ok_or("answer: missing field `status`")?, retry_after, ms },
+            "timeout" => Posted::Timeout { ms },
+            "network" => Posted::Network { error: text()?, ms },
+            "unsigned" => Posted::Unsigned { error: text()?, ms },
+            "nokey" => Posted::Nokey { ms },
+            "invalid" => Posted::Invalid { error: text()?, ms },
+            "unsent" => Posted::Unsent { ms },
+            other => return Err(format!("unknown kind {other:?}")),
+        })
+    }
 }
 
 impl Posted {
