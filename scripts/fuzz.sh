@@ -42,14 +42,21 @@ for t in "${targets[@]}"; do
   dict=()
   [ -f "fuzz/$t.dict" ] && dict=("-dict=fuzz/$t.dict")
   # The corpus grows in fuzz/corpus (ignored by git); the committed seeds in fuzz/seeds are read.
-  mkdir -p "fuzz/corpus/$t" "fuzz/artifacts/$t"
+  # The test command (ci) starts each time from the seeds alone, in a scratch corpus: replaying a
+  # corpus grown over weeks would eat its seconds and miss its minimum on one machine and not on
+  # a fresh clone.
+  corpus="fuzz/corpus/$t"
   secs="$seconds" min=0
-  if $ci; then read -r secs min <<<"$(plan_of "$t")"; fi
+  if $ci; then
+    read -r secs min <<<"$(plan_of "$t")"
+    corpus="$logs/corpus/$t"
+  fi
+  mkdir -p "$corpus" "fuzz/artifacts/$t"
   note=""
   [ "$min" -gt 0 ] && note=" (at least $min inputs)"
   echo "[fuzz] $t for ${secs}s$note" >&2
   # -max_len bounds inputs to the service's own limits; a slow input (> 2 s) is a failure.
-  if ! "$CARGO_FUZZ" run -s "$sanitizer" "$t" "fuzz/corpus/$t" "fuzz/seeds/$t" -- -max_total_time="$secs" \
+  if ! "$CARGO_FUZZ" run -s "$sanitizer" "$t" "$corpus" "fuzz/seeds/$t" -- -max_total_time="$secs" \
     -max_len=16384 -timeout=2 -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="fuzz/artifacts/$t/" \
     ${dict[@]+"${dict[@]}"} >"$logs/$t.log" 2>&1; then
     # The panic's message and where the crashing input was written.
