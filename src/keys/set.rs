@@ -467,7 +467,7 @@ mod tests {
     /// padded or not base64url) is refused without its value in the message.
     #[test]
     fn public_jwks_are_read_member_by_member() {
-        let extra = |key: Value| KeySet::parse(&test_jwks(), Some(&serde_json::json!({"keys": [key]}).to_string()));
+        let extra = |key: Value| KeySet::parse(test_jwks(), Some(&serde_json::json!({"keys": [key]}).to_string()));
         for alg in Alg::ALL {
             let private = generate::private_jwk(alg, "p");
             let mut public = private.as_object().unwrap().clone();
