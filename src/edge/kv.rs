@@ -99,19 +99,20 @@ fn parsed<T: serde::de::DeserializeOwned>(answer: JsValue) -> std::result::Resul
     serde_json::from_str(&text).map_err(|e| StoreError(format!("KV answered unreadable JSON: {e}")))
 }
 
-/// One outcome of kv.js's `kvBatch`.
+/// One outcome of kv.js's `kvBatch`: `{"error": "..."}` or `{"value": "..." | null}`. A flat
+/// struct rather than an untagged enum, which would buffer each outcome in serde's `Content`
+/// first (size of the wasm).
 #[derive(serde::Deserialize)]
-#[serde(untagged)]
-enum Done {
-    Failed { error: String },
-    Value { value: Option<String> },
+struct Done {
+    error: Option<String>,
+    value: Option<String>,
 }
 
 impl Done {
     fn value(self) -> std::result::Result<Option<String>, StoreError> {
-        match self {
-            Done::Failed { error } => Err(StoreError(error)),
-            Done::Value { value } => Ok(value),
+        match self.error {
+            Some(error) => Err(StoreError(error)),
+            None => Ok(self.value),
         }
     }
 }

@@ -94,6 +94,7 @@ fn alg_of(jwk: &Value, index: usize) -> Result<Alg, KeyError> {
     }
 }
 
+#[cfg(any(not(target_arch = "wasm32"), feature = "wasm-crypto"))]
 fn jwk_of(value: &Value, index: usize) -> Result<JsonWebKey<'static>, KeyError> {
     // serde's messages can quote the offending value: only "missing field" ones are kept, so
     // that no key material reaches an error message or a log.
@@ -101,6 +102,38 @@ fn jwk_of(value: &Value, index: usize) -> Result<JsonWebKey<'static>, KeyError> 
         let e = e.to_string();
         let detail = if e.starts_with("missing field") { e.as_str() } else { "a member is malformed" };
         err(format!("key {index}: not a valid JWK: {detail}"))
+    })
+}
+
+/// The public JWK of a key for `alg` (whose `kty` [`alg_of`] checked), built from its members
+/// rather than through `JsonWebKey`'s derived `Deserialize`: that one is internally tagged on
+/// `kty`, so it buffers every member in serde's `Content` first, code the worker carries for
+/// this alone (size of the wasm). Same rules and messages as serde's: each member a base64url
+/// string without padding, a missing one named, a malformed one not quoted.
+fn public_jwk_of(value: &Value, index: usize, alg: Alg) -> Result<JsonWebKey<'static>, KeyError> {
+    use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
+    use std::borrow::Cow;
+    let invalid = |detail: &str| err(format!("key {index}: not a valid JWK: {detail}"));
+    let string = |name: &str| match value.get(name) {
+        None => Err(invalid(&format!("missing field `{name}`"))),
+        Some(Value::String(s)) => Ok(s.as_str()),
+        Some(_) => Err(invalid("a member is malformed")),
+    };
+    let bytes = |name: &str| {
+        let text = string(name)?;
+        URL_SAFE_NO_PAD.decode(text).map(Cow::Owned).map_err(|_| invalid("a member is malformed"))
+    };
+    Ok(match alg {
+        Alg::RS256 => JsonWebKey::Rsa { modulus: bytes("n")?, public_exponent: bytes("e")?, private_parts: None },
+        Alg::ES256 => JsonWebKey::EllipticCurve {
+            curve: Cow::Owned(string("crv")?.to_owned()),
+            x: bytes("x")?,
+            y: bytes("y")?,
+            secret: None,
+        },
+        Alg::EdDSA => {
+            JsonWebKey::KeyPair { curve: Cow::Owned(string("crv")?.to_owned()), x: bytes("x")?, secret: None }
+        }
     })
 }
 
@@ -195,7 +228,7 @@ pub(super) fn parse_public(value: &Value, index: usize) -> Result<VerifyingKey, 
     }
     let kid = str_member(value, "kid").map(str::to_string);
     let alg = alg_of(value, index)?;
-    let jwk = jwk_of(value, index)?;
+    let jwk = public_jwk_of(value, index, alg)?;
     let bad = |what: &dyn fmt::Display| err(format!("key {index}: not a valid public {alg} key: {what}"));
     let material = match alg {
         Alg::RS256 => {

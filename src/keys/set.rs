@@ -461,4 +461,41 @@ mod tests {
             assert!(error.starts_with(&format!("key \"a\": not a valid private {alg} key")), "{alg}: {error}");
         }
     }
+
+    /// Public JWKs are built from their members by hand (not serde's tagged `JsonWebKey`): each
+    /// key type still parses, a missing member is named, and a malformed one (not a string,
+    /// padded or not base64url) is refused without its value in the message.
+    #[test]
+    fn public_jwks_are_read_member_by_member() {
+        let extra = |key: Value| KeySet::parse(test_jwks(), Some(&serde_json::json!({"keys": [key]}).to_string()));
+        for alg in Alg::ALL {
+            let private = generate::private_jwk(alg, "p");
+            let mut public = private.as_object().unwrap().clone();
+            for private in ["d", "p", "q", "dp", "dq", "qi"] {
+                public.remove(private);
+            }
+            let public = Value::Object(public);
+            let keys = extra(public.clone()).unwrap();
+            // A signing set needs an RS256 key: another one beside an ES256 or EdDSA key.
+            let mut signing = vec![private.clone()];
+            if alg != Alg::RS256 {
+                signing.push(generate::private_jwk(Alg::RS256, "r"));
+            }
+            let signer = KeySet::parse(&serde_json::json!({"keys": signing}).to_string(), None).unwrap();
+            let token = signer.signer(alg).unwrap().sign(None, &jwt_compact::Claims::new(serde_json::json!({"a": 1})));
+            assert!(keys.verify::<Value>(&token).is_ok(), "{alg}");
+            let member = if alg == Alg::RS256 { "n" } else { "x" };
+            let mut missing = public.clone();
+            missing.as_object_mut().unwrap().remove(member);
+            let error = extra(missing).err().unwrap().0;
+            assert!(error.ends_with(&format!("not a valid JWK: missing field `{member}`")), "{alg}: {error}");
+            let text = public[member].as_str().unwrap().to_string();
+            for bad in [Value::from(7), Value::from(format!("{text}=")), Value::from(format!("{text}+/"))] {
+                let mut malformed = public.clone();
+                malformed[member] = bad.clone();
+                let error = extra(malformed).err().unwrap().0;
+                assert!(error.ends_with("not a valid JWK: a member is malformed"), "{alg} {bad}: {error}");
+            }
+        }
+    }
 }

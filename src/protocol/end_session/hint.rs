@@ -53,13 +53,40 @@ impl fmt::Display for HintError {
     }
 }
 
-#[derive(Deserialize)]
-#[serde(untagged)]
+/// `aud`: one audience or several (RFC 7519, section 4.1.3). Read by hand rather than as an
+/// untagged enum, which would buffer the value in serde's `Content` first (size of the wasm).
 enum Audience {
     One(String),
     Many(Vec<String>),
 }
 
+impl<'de> Deserialize<'de> for Audience {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Audience;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string or an array of strings")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Audience, E> {
+                Ok(Audience::One(v.to_owned()))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Audience, A::Error> {
+                let mut all = Vec::new();
+                while let Some(a) = seq.next_element::<String>()? {
+                    all.push(a);
+                }
+                Ok(Audience::Many(all))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// The hint's claims, read from its payload as one flat struct (not jwt-compact's `Claims<T>`,
+/// whose `#[serde(flatten)]` buffers every member in serde's `Content`). The time claims are
+/// read as jwt-compact reads them: an integer or a float (truncated) within chrono's range, else
+/// the token is malformed; `nbf` is checked that way and otherwise ignored, as before.
 #[derive(Deserialize)]
 struct HintClaims {
     iss: Option<String>,
@@ -67,6 +94,12 @@ struct HintClaims {
     aud: Option<Audience>,
     azp: Option<String>,
     sid: Option<String>,
+    #[serde(default, deserialize_with = "timestamp")]
+    iat: Option<i64>,
+    #[serde(default, deserialize_with = "timestamp")]
+    exp: Option<i64>,
+    #[serde(default, rename = "nbf", deserialize_with = "timestamp")]
+    _nbf: Option<i64>,
     /// Whether an `events` member is present, whatever its value (`null` included).
     #[serde(default, rename = "events", deserialize_with = "present")]
     has_events: bool,
@@ -74,6 +107,35 @@ struct HintClaims {
 
 fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
     serde::de::IgnoredAny::deserialize(d).map(|_| true)
+}
+
+/// A NumericDate (unix seconds), as jwt-compact's `serde_timestamp` accepts it.
+fn timestamp<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    struct V;
+    impl serde::de::Visitor<'_> for V {
+        type Value = i64;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("UTC timestamp")
+        }
+        fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<i64, E> {
+            chrono::DateTime::from_timestamp(v, 0).map(|_| v).ok_or_else(|| E::custom("UTC timestamp overflow"))
+        }
+        fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<i64, E> {
+            self.visit_i64(i64::try_from(v).map_err(E::custom)?)
+        }
+        #[allow(clippy::cast_possible_truncation)]
+        fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<i64, E> {
+            self.visit_i64(v as i64)
+        }
+    }
+    d.deserialize_i64(V).map(Some)
+}
+
+/// The claims of a compact JWS whose signature was checked: its payload decoded and read.
+fn claims_of(signing_input: &str) -> Option<HintClaims> {
+    use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
+    let (_, payload) = signing_input.split_once('.')?;
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).ok()?).ok()
 }
 
 /// The media type a logout token declares (Back-Channel Logout 1.0, section 2.4), compared as
@@ -108,24 +170,17 @@ pub async fn verify(
     if !signed {
         return Err(HintError::Signature(VerifyError::BadSignature));
     }
-    let claims = candidates
-        .token
-        .deserialize_claims_unchecked::<HintClaims>()
-        .map_err(|_| HintError::Signature(VerifyError::Malformed))?;
-    let claims = &claims;
-    if let Some(iat) = claims.issued_at {
-        if iat.timestamp() > now + IAT_LEEWAY_S {
-            return Err(HintError::IssuedInTheFuture);
-        }
+    let c = claims_of(candidates.signing_input).ok_or(HintError::Signature(VerifyError::Malformed))?;
+    if c.iat.is_some_and(|iat| iat > now + IAT_LEEWAY_S) {
+        return Err(HintError::IssuedInTheFuture);
     }
-    let c = &claims.custom;
     if c.has_events {
         return Err(HintError::NotAnIdToken);
     }
     if c.iss.as_deref() != Some(issuer) {
         return Err(HintError::WrongIssuer);
     }
-    let sub = c.sub.clone().filter(|s| !s.is_empty()).ok_or(HintError::MissingClaim("sub"))?;
+    let sub = c.sub.filter(|s| !s.is_empty()).ok_or(HintError::MissingClaim("sub"))?;
     let audiences: Vec<&str> = match &c.aud {
         Some(Audience::One(a)) => vec![a.as_str()],
         Some(Audience::Many(list)) => list.iter().map(String::as_str).collect(),
@@ -145,8 +200,7 @@ pub async fn verify(
     if client_id.is_some_and(|id| id != token_client) {
         return Err(HintError::ClientMismatch);
     }
-    let expires_at = claims.expiration.map(|e| e.timestamp());
-    Ok(VerifiedHint { sub, sid: c.sid.clone().filter(|s| !s.is_empty()), client_id: token_client, expires_at })
+    Ok(VerifiedHint { sub, sid: c.sid.filter(|s| !s.is_empty()), client_id: token_client, expires_at: c.exp })
 }
 
 #[cfg(test)]
@@ -253,6 +307,28 @@ mod tests {
             claims["events"] = value.clone();
             assert_eq!(check(&id_token(claims), None), Err(HintError::NotAnIdToken), "{value}");
         }
+    }
+
+    /// The time claims are read as jwt-compact's `Claims` read them before the hint had its own
+    /// struct: integers or floats in range, anything else a malformed token.
+    #[test]
+    fn time_claims_are_numeric_dates() {
+        let with = |name: &str, value: Value| {
+            let mut claims = standard("alice", "s1", "rp1");
+            claims[name] = value;
+            let bare = jwt_compact::Claims::new(claims);
+            check(&test_keys().signer(Alg::RS256).unwrap().sign(None, &bare), None)
+        };
+        assert_eq!(with("exp", json!(NOW as f64 + 0.5)).unwrap().expires_at, Some(NOW));
+        assert_eq!(with("iat", json!((NOW + IAT_LEEWAY_S + 10) as f64)), Err(HintError::IssuedInTheFuture));
+        for name in ["exp", "iat", "nbf"] {
+            for bad in [json!("soon"), json!(i64::MAX), json!(u64::MAX), json!(null)] {
+                assert_eq!(with(name, bad.clone()), Err(HintError::Signature(VerifyError::Malformed)), "{name} {bad}");
+            }
+        }
+        let aud_bad = with("aud", json!({"rp1": true}));
+        assert_eq!(aud_bad, Err(HintError::Signature(VerifyError::Malformed)));
+        assert_eq!(with("aud", json!([])), Err(HintError::MissingClaim("aud")));
     }
 
     #[test]
