@@ -61,9 +61,7 @@ pub async fn write_after(store: &impl Store, after: &After<'_>, now: i64) {
     if after.left_for_sweep {
         let _ = outbox::mark_due(store, now).await;
     }
-    for (sid, sub) in &after.delete {
-        let _ = sessions::delete(store, sid, sub).await;
-    }
+    sessions::delete_all(store, &after.delete).await;
 }
 
 #[cfg(test)]

@@ -368,6 +368,14 @@ pub async fn stored(store: &impl Store, sids: &[String]) -> Result<Vec<Stored>, 
 /// exist (the index is only trusted when the record is there), so a logout cut short after it
 /// is complete, and one cut short before it leaves the session whole, to be ended again. An
 /// index entry left behind expires with the session.
+/// Deletes the records of `ended` (`(sid, sub)`: each session and its subject index) at once,
+/// each on its own (one crossing in the worker); how many of those deletes failed.
+pub async fn delete_all(store: &impl Store, ended: &[(&str, &str)]) -> usize {
+    let keys: Vec<String> = ended.iter().flat_map(|(sid, sub)| [session_key(sid), subject_key(sub, sid)]).collect();
+    let each: Vec<(Ns, &str)> = keys.iter().map(|k| (Ns::Sessions, k.as_str())).collect();
+    store.delete_each(&each).await.iter().filter(|r| r.is_err()).count()
+}
+
 pub async fn delete(store: &impl Store, sid: &str, sub: &str) -> Result<(), StoreError> {
     store.delete(Ns::Sessions, &session_key(sid)).await?;
     store.delete(Ns::Sessions, &subject_key(sub, sid)).await
