@@ -38,15 +38,15 @@ export async function kvList(ns, prefix, cursor, limit) {
 
 /**
  * Independent KV calls in one crossing, made together (Promise.allSettled): `ops` is JSON of
- * [{ns: 0 (CLIENTS) | 1 (SESSIONS), get: key} | {ns, delete: key} | {ns, put: key, value,
+ * [{ns: 0 (CLIENTS) | 1 (SESSIONS), delete: key} | {ns, put: key, value,
  * expiration (0: none), metadata (null: none)}]. Answers JSON of one outcome per op, in order:
- * {value: text|null} for a read, {value: null} for a write or delete, {error} for a call that
- * failed (the others still run).
+ * {value: null} for a write or delete, {error} for a call that failed (the others still run).
+ * Each call is still a subrequest; past six at once the runtime holds the rest until a
+ * connection frees (https://developers.cloudflare.com/workers/platform/limits/#simultaneous-open-connections).
  */
 export async function kvBatch(clients, sessions, ops) {
   const calls = JSON.parse(ops).map((op) => {
     const ns = op.ns === 0 ? clients : sessions;
-    if (op.get !== undefined) return ns.get(op.get, { type: 'text' });
     if (op.delete !== undefined) return ns.delete(op.delete);
     const options = {};
     if (op.expiration > 0) options.expiration = op.expiration;

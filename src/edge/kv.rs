@@ -172,16 +172,6 @@ impl Store for KvStores {
         Ok(())
     }
 
-    async fn get_each(&self, keys: &[(Ns, &str)]) -> std::result::Result<Vec<Option<String>>, StoreError> {
-        let ops: Vec<Value> =
-            keys.iter().map(|(ns, key)| serde_json::json!({"ns": ns_index(*ns), "get": key})).collect();
-        let done = self.batch(&ops).await?;
-        if done.len() != keys.len() {
-            return Err(StoreError("KV answered another number of values".into()));
-        }
-        done.into_iter().map(Done::value).collect()
-    }
-
     async fn put_each(&self, puts: &[Put]) -> Vec<std::result::Result<(), StoreError>> {
         // As `put`: KV refuses an expiration less than a minute after the write arrives.
         let now = clock::now();

@@ -85,17 +85,6 @@ pub trait Store {
         metadata: Option<Value>,
     ) -> Result<(), StoreError>;
     async fn delete(&self, ns: Ns, key: &str) -> Result<(), StoreError>;
-    /// Independent reads, across namespaces, at once; their values in order, or an error when
-    /// any failed. Each is still a KV read and a subrequest (for many keys of one namespace,
-    /// [`Store::get_many`] is one subrequest per 100); the worker makes them in one crossing
-    /// into JS (kv.js's `kvBatch`) instead of one each.
-    async fn get_each(&self, keys: &[(Ns, &str)]) -> Result<Vec<Option<String>>, StoreError> {
-        let mut out = Vec::with_capacity(keys.len());
-        for (ns, key) in keys {
-            out.push(self.get(*ns, key).await?);
-        }
-        Ok(out)
-    }
     /// Independent writes at once, each with its own result, in order: one failing does not
     /// stop or undo the others (KV has no transaction). One crossing in the worker.
     async fn put_each(&self, puts: &[Put]) -> Vec<Result<(), StoreError>> {

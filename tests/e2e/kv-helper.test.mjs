@@ -10,19 +10,9 @@ import { kvBatch } from '../../src/edge/kv.js';
 function namespace(name) {
   const data = new Map();
   const calls = [];
-  let open = 0;
   return {
     data,
     calls,
-    mostOpen: 0,
-    async get(key, options) {
-      calls.push(['get', key, options]);
-      open += 1;
-      this.mostOpen = Math.max(this.mostOpen, open);
-      await new Promise((r) => setTimeout(r, 5));
-      open -= 1;
-      return data.get(key) ?? null;
-    },
     async delete(key) {
       calls.push(['delete', key]);
       data.delete(key);
@@ -36,23 +26,6 @@ function namespace(name) {
 }
 
 describe('kv.js: kvBatch', () => {
-  it('runs reads across both namespaces together and answers in order', async () => {
-    const clients = namespace('clients');
-    const sessions = namespace('sessions');
-    clients.data.set('client/rp1', 'c1');
-    sessions.data.set('session/s1', 's1');
-    const ops = [
-      { ns: 1, get: 'session/s1' },
-      { ns: 0, get: 'client/rp1' },
-      { ns: 0, get: 'client/none' },
-      { ns: 1, get: 'client/rp1' },
-    ];
-    const out = JSON.parse(await kvBatch(clients, sessions, JSON.stringify(ops)));
-    assert.deepEqual(out, [{ value: 's1' }, { value: 'c1' }, { value: null }, { value: null }]);
-    assert.deepEqual(clients.calls[0], ['get', 'client/rp1', { type: 'text' }]);
-    assert.equal(clients.mostOpen, 2, 'the reads of one namespace overlap');
-  });
-
   it('writes each on its own: a refused one is reported, the others made, options as kvPut sets them', async () => {
     const clients = namespace('clients');
     const sessions = namespace('sessions');
